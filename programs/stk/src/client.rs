@@ -1,0 +1,306 @@
+//! Host-side helpers shared by the tests, the indexer and the oracles: PDA addresses and typed
+//! instruction builders. One definition of every seed and account list; nothing here runs on-chain.
+use anchor_lang::{
+    prelude::*,
+    solana_program::{instruction::Instruction, system_program},
+    InstructionData,
+};
+use anchor_spl::{associated_token::get_associated_token_address, token};
+
+use crate::{accounts as acc, constants::*, error::StkError, instruction as ixd, instructions::*};
+
+/// Address of a PDA of this program.
+pub fn pda(seeds: &[&[u8]]) -> Pubkey {
+    Pubkey::find_program_address(seeds, &crate::ID).0
+}
+pub fn config_address() -> Pubkey {
+    pda(&[CONFIG_SEED])
+}
+pub fn mint_address() -> Pubkey {
+    pda(&[MINT_SEED])
+}
+pub fn emission_authority() -> Pubkey {
+    pda(&[EMISSION_AUTHORITY_SEED])
+}
+pub fn vault_authority() -> Pubkey {
+    pda(&[VAULT_AUTHORITY_SEED])
+}
+pub fn vault_address() -> Pubkey {
+    pda(&[VAULT_SEED])
+}
+pub fn treasury_address() -> Pubkey {
+    pda(&[TREASURY_SEED])
+}
+pub fn epoch_address(epoch: u64, root: &[u8; 32]) -> Pubkey {
+    pda(&[EPOCH_SEED, &epoch.to_le_bytes(), root])
+}
+pub fn member_address(wallet: &Pubkey) -> Pubkey {
+    pda(&[MEMBER_SEED, wallet.as_ref()])
+}
+pub fn investor_address(wallet: &Pubkey) -> Pubkey {
+    pda(&[INVESTOR_SEED, wallet.as_ref()])
+}
+pub fn event_authority() -> Pubkey {
+    pda(&[b"__event_authority"])
+}
+/// The STK associated token account of `wallet` (where rewards are paid).
+pub fn stk_ata(wallet: &Pubkey) -> Pubkey {
+    get_associated_token_address(wallet, &mint_address())
+}
+
+/// The custom error number a failed instruction reports for `e`.
+pub fn error_code(e: StkError) -> u32 {
+    e.into()
+}
+
+fn build(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
+    Instruction {
+        program_id: crate::ID,
+        accounts: accounts.to_account_metas(None),
+        data: data.data(),
+    }
+}
+
+pub fn initialize(admin: Pubkey, quote_mint: Pubkey, args: InitializeArgs) -> Instruction {
+    build(
+        acc::Initialize {
+            admin,
+            config: config_address(),
+            stk_mint: mint_address(),
+            emission_authority: emission_authority(),
+            quote_mint,
+            vault_authority: vault_authority(),
+            vault: vault_address(),
+            treasury: treasury_address(),
+            program_data: None,
+            token_program: token::ID,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::Initialize { args },
+    )
+}
+
+fn admin_update(admin: Pubkey) -> acc::AdminUpdate {
+    acc::AdminUpdate {
+        admin,
+        config: config_address(),
+        event_authority: event_authority(),
+        program: crate::ID,
+    }
+}
+pub fn set_oracles(admin: Pubkey, oracles: Vec<Pubkey>, threshold: u8) -> Instruction {
+    build(
+        admin_update(admin),
+        ixd::SetOracles {
+            args: SetOraclesArgs { oracles, threshold },
+        },
+    )
+}
+pub fn update_limits(admin: Pubkey, limits: crate::Limits) -> Instruction {
+    build(admin_update(admin), ixd::UpdateLimits { limits })
+}
+pub fn set_paused(admin: Pubkey, paused: u8) -> Instruction {
+    build(admin_update(admin), ixd::SetPaused { paused })
+}
+pub fn propose_admin(admin: Pubkey, pending_admin: Pubkey) -> Instruction {
+    build(admin_update(admin), ixd::ProposeAdmin { pending_admin })
+}
+pub fn accept_admin(new_admin: Pubkey) -> Instruction {
+    build(
+        acc::AcceptAdmin {
+            new_admin,
+            config: config_address(),
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::AcceptAdmin {},
+    )
+}
+pub fn set_investor(admin: Pubkey, wallet: Pubkey, allowed: bool) -> Instruction {
+    build(
+        acc::SetInvestor {
+            admin,
+            config: config_address(),
+            investor: investor_address(&wallet),
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::SetInvestor { wallet, allowed },
+    )
+}
+
+pub fn attest_epoch(oracle: Pubkey, args: AttestEpochArgs) -> Instruction {
+    build(
+        acc::AttestEpoch {
+            oracle,
+            config: config_address(),
+            epoch: epoch_address(args.epoch, &args.root),
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::AttestEpoch { args },
+    )
+}
+
+/// `distribute` for one chunk; `recipients` are the chunk's token accounts in chunk order.
+pub fn distribute(args: DistributeArgs, recipients: &[Pubkey]) -> Instruction {
+    let mut ix = build(
+        acc::Distribute {
+            config: config_address(),
+            epoch: epoch_address(args.epoch, &args.root),
+            stk_mint: mint_address(),
+            emission_authority: emission_authority(),
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::Distribute { args },
+    );
+    ix.accounts
+        .extend(recipients.iter().map(|r| AccountMeta::new(*r, false)));
+    ix
+}
+
+/// The accounts every `distribute` of an epoch shares (worth putting in its address lookup table).
+pub fn distribute_fixed_accounts(epoch: u64, root: &[u8; 32]) -> Vec<Pubkey> {
+    vec![
+        config_address(),
+        epoch_address(epoch, root),
+        mint_address(),
+        emission_authority(),
+        token::ID,
+        event_authority(),
+    ]
+}
+
+pub fn deposit_revenue(depositor: Pubkey, source: Pubkey, amount: u64) -> Instruction {
+    build(
+        acc::DepositRevenue {
+            depositor,
+            config: config_address(),
+            source,
+            vault: vault_address(),
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::DepositRevenue { amount },
+    )
+}
+
+pub fn open_buyback_window(admin: Pubkey, args: OpenBuybackWindowArgs) -> Instruction {
+    build(
+        acc::OpenBuybackWindow {
+            admin,
+            config: config_address(),
+            vault: vault_address(),
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::OpenBuybackWindow { args },
+    )
+}
+
+pub fn sell_back(
+    member: Pubkey,
+    member_stk: Pubkey,
+    member_quote: Pubkey,
+    args: SellBackArgs,
+) -> Instruction {
+    build(
+        acc::SellBack {
+            member,
+            config: config_address(),
+            member_state: member_address(&member),
+            stk_mint: mint_address(),
+            member_stk,
+            member_quote,
+            vault: vault_address(),
+            vault_authority: vault_authority(),
+            token_program: token::ID,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::SellBack { args },
+    )
+}
+
+/// `buy_premium`; pass `with_allowlist_entry` when the allowlist is on (the investor's PDA is added).
+pub fn buy_premium(
+    investor: Pubkey,
+    investor_stk: Pubkey,
+    investor_quote: Pubkey,
+    with_allowlist_entry: bool,
+    args: BuyPremiumArgs,
+) -> Instruction {
+    build(
+        acc::BuyPremium {
+            investor,
+            config: config_address(),
+            investor_state: with_allowlist_entry.then(|| investor_address(&investor)),
+            stk_mint: mint_address(),
+            investor_stk,
+            investor_quote,
+            treasury: treasury_address(),
+            emission_authority: emission_authority(),
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::BuyPremium { args },
+    )
+}
+
+pub fn pay_access(member: Pubkey, member_stk: Pubkey, args: PayAccessArgs) -> Instruction {
+    build(
+        acc::PayAccess {
+            member,
+            config: config_address(),
+            member_state: member_address(&member),
+            stk_mint: mint_address(),
+            member_stk,
+            token_program: token::ID,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::PayAccess { args },
+    )
+}
+
+pub fn withdraw_treasury(admin: Pubkey, destination: Pubkey, amount: u64) -> Instruction {
+    build(
+        acc::WithdrawTreasury {
+            admin,
+            config: config_address(),
+            treasury: treasury_address(),
+            destination,
+            vault_authority: vault_authority(),
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::WithdrawTreasury { amount },
+    )
+}
+
+pub fn fund_vault_from_treasury(admin: Pubkey, amount: u64) -> Instruction {
+    build(
+        acc::FundVaultFromTreasury {
+            admin,
+            config: config_address(),
+            treasury: treasury_address(),
+            vault: vault_address(),
+            vault_authority: vault_authority(),
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::FundVaultFromTreasury { amount },
+    )
+}

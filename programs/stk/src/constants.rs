@@ -1,0 +1,56 @@
+//! Every seed, size and limit the program and the off-chain service share. One definition, used by both.
+
+/// `Config` PDA: `["config"]`.
+pub const CONFIG_SEED: &[u8] = b"config";
+/// STK mint PDA: `["mint"]`.
+pub const MINT_SEED: &[u8] = b"mint";
+/// Mint authority of STK: `["emission_authority"]`. Only `distribute` and `buy_premium` sign with it.
+pub const EMISSION_AUTHORITY_SEED: &[u8] = b"emission_authority";
+/// Owner of the vault and treasury token accounts: `["vault_authority"]`.
+pub const VAULT_AUTHORITY_SEED: &[u8] = b"vault_authority";
+/// Buyback vault (quote-mint token account): `["vault"]`.
+pub const VAULT_SEED: &[u8] = b"vault";
+/// Treasury (quote-mint token account receiving premium sales): `["treasury"]`.
+pub const TREASURY_SEED: &[u8] = b"treasury";
+/// `Epoch` PDA: `["epoch", epoch.to_le_bytes(), root]`.
+pub const EPOCH_SEED: &[u8] = b"epoch";
+/// `Member` PDA: `["member", wallet]`.
+pub const MEMBER_SEED: &[u8] = b"member";
+/// `Investor` PDA: `["investor", wallet]`.
+pub const INVESTOR_SEED: &[u8] = b"investor";
+
+/// STK has 6 decimals: 1 STK = 1_000_000 base units.
+pub const STK_DECIMALS: u8 = 6;
+/// Base units in one whole STK; prices are quoted in quote base units per whole STK.
+pub const STK_UNIT: u64 = 1_000_000;
+/// Basis-point denominator (premium multiplier: 100_000 bps = 10x).
+pub const BPS_DENOMINATOR: u64 = 10_000;
+/// Upper bound on the premium multiplier (100x), to keep a typo from pricing STK absurdly.
+pub const MAX_PREMIUM_BPS: u64 = 1_000_000;
+
+/// Maximum number of oracles in the set (approvals are a `u16` bitmask).
+pub const MAX_ORACLES: usize = 10;
+
+/// Maximum chunks per epoch: the `Epoch` account carries a fixed bitmap of `MAX_CHUNKS` bits.
+pub const MAX_CHUNKS: u32 = 1024;
+/// Bytes of the distributed-chunk bitmap.
+pub const CHUNK_BITMAP_BYTES: usize = (MAX_CHUNKS as usize) / 8;
+/// Deepest possible proof: ceil(log2(MAX_CHUNKS)).
+pub const MAX_PROOF_LEN: usize = 10;
+
+/// Largest number of recipients in one `distribute` chunk.
+///
+/// Bound by the 64 account locks of a transaction: a distribute transaction locks the fee payer, the
+/// STK program, the compute-budget program, `config`, `epoch`, the mint, the emission authority, the
+/// token program and the event authority (9 accounts), leaving 55 for recipients. At 55 recipients and a
+/// proof of `MAX_PROOF_LEN` nodes, a v0 transaction with the recipients (and the fixed accounts) in an
+/// address lookup table and two compute-budget instructions is 1,201 bytes, under the 1,232-byte packet
+/// limit (the test `largest_chunk_fits_one_transaction` builds and sends exactly that transaction).
+pub const MAX_CHUNK_RECIPIENTS: usize = 55;
+
+/// Pause flags (`Config.paused` bitmask), one per money-moving function.
+pub const PAUSE_EMISSION: u8 = 1 << 0;
+pub const PAUSE_BUYBACK: u8 = 1 << 1;
+pub const PAUSE_SALE: u8 = 1 << 2;
+pub const PAUSE_ACCESS: u8 = 1 << 3;
+pub const PAUSE_ALL: u8 = PAUSE_EMISSION | PAUSE_BUYBACK | PAUSE_SALE | PAUSE_ACCESS;

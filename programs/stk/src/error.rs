@@ -1,0 +1,83 @@
+use anchor_lang::prelude::*;
+
+#[error_code]
+pub enum StkError {
+    #[msg("Signer is not the admin")]
+    Unauthorized,
+    #[msg("Signer is not the pending admin")]
+    NotPendingAdmin,
+    #[msg("Signer is not in the current oracle set")]
+    NotOracle,
+    #[msg("This oracle already attested this root under the current config version")]
+    AlreadyAttested,
+    #[msg("Oracle set is invalid: 1..=10 distinct, non-default keys and 1 <= threshold <= count")]
+    InvalidOracleSet,
+    #[msg("Epoch has not ended yet")]
+    EpochNotEnded,
+    #[msg("Epoch is already finalized (or closed by a later finalized epoch)")]
+    EpochAlreadyFinalized,
+    #[msg("Attested total exceeds the per-epoch emission cap")]
+    EpochCapExceeded,
+    #[msg("Attestation fields differ from the existing attestation of this root")]
+    AttestationMismatch,
+    #[msg("Epoch root is not finalized")]
+    EpochNotFinalized,
+    #[msg("Chunk index out of range")]
+    ChunkIndexOutOfRange,
+    #[msg("Chunk already distributed")]
+    ChunkAlreadyDistributed,
+    #[msg("Merkle proof does not verify against the epoch root")]
+    InvalidProof,
+    #[msg("Chunk is empty, too large, or amounts and recipient accounts differ in number")]
+    InvalidChunk,
+    #[msg("Recipient token accounts must be strictly ascending by address")]
+    RecipientsNotSorted,
+    #[msg("Recipient is not a writable SPL token account of the STK mint")]
+    InvalidRecipient,
+    #[msg("Distribution would exceed the epoch's attested total")]
+    EpochTotalExceeded,
+    #[msg("Mint rate limit exceeded for the current window")]
+    RateLimitExceeded,
+    #[msg("Mint would exceed max supply")]
+    MaxSupplyExceeded,
+    #[msg("Invalid epoch parameters (chunk count, recipient count or total)")]
+    InvalidEpochParams,
+    #[msg("Invalid limits")]
+    InvalidLimits,
+    #[msg("Function is paused")]
+    Paused,
+    #[msg("Arithmetic overflow")]
+    MathOverflow,
+    #[msg("Amount must be greater than zero")]
+    ZeroAmount,
+    #[msg("Token account mint does not match")]
+    WrongMint,
+    #[msg("No buyback window is open")]
+    WindowClosed,
+    #[msg("Buyback capacity exceeds the vault balance")]
+    CapacityExceedsVault,
+    #[msg("Sale exceeds the window's remaining capacity")]
+    WindowCapacityExceeded,
+    #[msg("Sale exceeds the per-member cap of this window")]
+    MemberCapExceeded,
+    #[msg("Vault balance is insufficient")]
+    InsufficientVault,
+    #[msg("Quote out is below min_quote_out (or quote in above max_quote_in)")]
+    SlippageExceeded,
+    #[msg("Buyback price is not set")]
+    PriceNotSet,
+    #[msg("Investor allocation exhausted")]
+    AllocationExceeded,
+    #[msg("Buyer is not on the investor allowlist")]
+    NotAllowlisted,
+    #[msg("Treasury balance is insufficient")]
+    InsufficientTreasury,
+    #[msg("Signer is not the program's upgrade authority")]
+    NotUpgradeAuthority,
+    #[msg("Account is not the buyback vault")]
+    WrongVault,
+    #[msg("Account is not the treasury")]
+    WrongTreasury,
+    #[msg("Invalid buyback window parameters")]
+    InvalidWindow,
+}

@@ -1,0 +1,140 @@
+//! Every state change emits one of these through `emit_cpi!` (self-CPI), so an indexer reads them from
+//! the transaction's inner instructions, not from truncatable logs.
+use anchor_lang::prelude::*;
+
+#[event]
+pub struct Initialized {
+    pub admin: Pubkey,
+    pub stk_mint: Pubkey,
+    pub quote_mint: Pubkey,
+    pub oracle_count: u8,
+    pub threshold: u8,
+    pub genesis_ts: i64,
+    pub epoch_duration: i64,
+}
+
+#[event]
+pub struct OraclesSet {
+    pub oracles: Vec<Pubkey>,
+    pub threshold: u8,
+    pub config_version: u32,
+}
+
+#[event]
+pub struct LimitsUpdated {
+    pub max_emission_per_epoch: u64,
+    pub rate_window_secs: u64,
+    pub rate_threshold: u64,
+    pub max_supply: u64,
+    pub premium_bps: u64,
+    pub investor_allocation_remaining: u64,
+    pub investor_allowlist: bool,
+    pub config_version: u32,
+}
+
+#[event]
+pub struct PausedSet {
+    pub paused: u8,
+}
+
+#[event]
+pub struct AdminProposed {
+    pub admin: Pubkey,
+    pub pending_admin: Pubkey,
+}
+
+#[event]
+pub struct AdminAccepted {
+    pub previous_admin: Pubkey,
+    pub admin: Pubkey,
+}
+
+#[event]
+pub struct InvestorSet {
+    pub wallet: Pubkey,
+    pub allowed: bool,
+}
+
+#[event]
+pub struct EpochAttested {
+    pub epoch: u64,
+    pub root: [u8; 32],
+    pub oracle: Pubkey,
+    pub approvals: u16,
+    pub config_version: u32,
+}
+
+#[event]
+pub struct EpochFinalized {
+    pub epoch: u64,
+    pub root: [u8; 32],
+    pub total_amount: u64,
+    pub chunk_count: u32,
+    pub recipient_count: u32,
+}
+
+#[event]
+pub struct ChunkDistributed {
+    pub epoch: u64,
+    pub root: [u8; 32],
+    pub chunk_index: u32,
+    pub recipients: Vec<Pubkey>,
+    pub amounts: Vec<u64>,
+    pub chunk_total: u64,
+    pub distributed_amount: u64,
+    pub complete: bool,
+}
+
+#[event]
+pub struct RevenueDeposited {
+    pub depositor: Pubkey,
+    pub amount: u64,
+    pub vault_balance: u64,
+}
+
+#[event]
+pub struct BuybackWindowOpened {
+    pub window_id: u64,
+    pub price: u64,
+    pub capacity: u64,
+    pub per_member_cap: u64,
+    pub closes_at: i64,
+}
+
+#[event]
+pub struct SoldBack {
+    pub member: Pubkey,
+    pub window_id: u64,
+    pub stk_amount: u64,
+    pub quote_amount: u64,
+    pub price: u64,
+}
+
+#[event]
+pub struct PremiumPurchased {
+    pub investor: Pubkey,
+    pub stk_amount: u64,
+    pub quote_amount: u64,
+    pub price: u64,
+    pub premium_bps: u64,
+}
+
+#[event]
+pub struct AccessPaid {
+    pub member: Pubkey,
+    pub stk_amount: u64,
+    pub plan: u32,
+    pub reference: [u8; 32],
+}
+
+#[event]
+pub struct TreasuryWithdrawn {
+    pub destination: Pubkey,
+    pub amount: u64,
+}
+
+#[event]
+pub struct VaultFunded {
+    pub amount: u64,
+    pub vault_balance: u64,
+}

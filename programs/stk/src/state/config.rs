@@ -1,0 +1,165 @@
+use anchor_lang::prelude::*;
+
+use crate::{
+    constants::{MAX_ORACLES, MAX_PREMIUM_BPS},
+    error::StkError,
+    math::RateWindow,
+};
+
+/// The program's single configuration account, `["config"]`.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Config {
+    pub admin: Pubkey,
+    /// Second step of an admin transfer; `Pubkey::default()` when none is pending.
+    pub pending_admin: Pubkey,
+    pub stk_mint: Pubkey,
+    pub quote_mint: Pubkey,
+    pub vault: Pubkey,
+    pub treasury: Pubkey,
+
+    pub oracles: [Pubkey; MAX_ORACLES],
+    pub oracle_count: u8,
+    pub threshold: u8,
+    /// Bumped whenever the oracle set or the limits change; approvals made under an older version
+    /// do not count.
+    pub config_version: u32,
+
+    pub genesis_ts: i64,
+    pub epoch_duration: i64,
+    /// Lowest epoch that may still be attested: every epoch below it is finalized or closed.
+    pub next_epoch: u64,
+
+    pub max_emission_per_epoch: u64,
+    pub mint_rate: RateWindow,
+    pub max_supply: u64,
+
+    /// Buyback price: quote base units per whole STK. Also the base of the premium price.
+    pub buyback_price: u64,
+    pub premium_bps: u64,
+    pub investor_allocation_remaining: u64,
+    pub investor_allowlist: bool,
+
+    pub window_id: u64,
+    pub window_closes_at: i64,
+    pub window_capacity: u64,
+    pub window_used: u64,
+    pub window_member_cap: u64,
+
+    /// `PAUSE_*` bitmask.
+    pub paused: u8,
+
+    pub total_distributed: u64,
+    pub total_premium_minted: u64,
+    pub total_burned_sell_back: u64,
+    pub total_burned_access: u64,
+    pub total_revenue_deposited: u64,
+    pub total_quote_paid_out: u64,
+    pub total_premium_quote_in: u64,
+
+    pub bump: u8,
+    pub mint_bump: u8,
+    pub emission_authority_bump: u8,
+    pub vault_authority_bump: u8,
+
+    pub _reserved: [u8; 128],
+}
+
+impl Config {
+    pub fn oracle_index(&self, key: &Pubkey) -> Option<usize> {
+        self.oracles[..self.oracle_count as usize]
+            .iter()
+            .position(|o| o == key)
+    }
+
+    pub fn is_paused(&self, flag: u8) -> bool {
+        self.paused & flag != 0
+    }
+
+    /// Validates an oracle set before it is stored.
+    pub fn check_oracle_set(oracles: &[Pubkey], threshold: u8) -> Result<()> {
+        require!(
+            !oracles.is_empty() && oracles.len() <= MAX_ORACLES,
+            StkError::InvalidOracleSet
+        );
+        require!(
+            threshold >= 1 && threshold as usize <= oracles.len(),
+            StkError::InvalidOracleSet
+        );
+        for (i, o) in oracles.iter().enumerate() {
+            require!(*o != Pubkey::default(), StkError::InvalidOracleSet);
+            require!(!oracles[..i].contains(o), StkError::InvalidOracleSet);
+        }
+        Ok(())
+    }
+
+    pub fn store_oracle_set(&mut self, oracles: &[Pubkey], threshold: u8) -> Result<()> {
+        Self::check_oracle_set(oracles, threshold)?;
+        self.oracles = [Pubkey::default(); MAX_ORACLES];
+        self.oracles[..oracles.len()].copy_from_slice(oracles);
+        self.oracle_count = oracles.len() as u8;
+        self.threshold = threshold;
+        Ok(())
+    }
+
+    pub fn bump_version(&mut self) -> Result<()> {
+        self.config_version = self
+            .config_version
+            .checked_add(1)
+            .ok_or(StkError::MathOverflow)?;
+        Ok(())
+    }
+
+    /// Unix time at which `epoch` ends (exclusive).
+    pub fn epoch_end(&self, epoch: u64) -> Result<i64> {
+        let n = i64::try_from(epoch).map_err(|_| error!(StkError::MathOverflow))?;
+        n.checked_add(1)
+            .and_then(|n| n.checked_mul(self.epoch_duration))
+            .and_then(|d| d.checked_add(self.genesis_ts))
+            .ok_or_else(|| error!(StkError::MathOverflow))
+    }
+
+    /// The stored state is consistent (checked after every admin change).
+    pub fn invariant(&self) -> Result<()> {
+        Self::check_oracle_set(&self.oracles[..self.oracle_count as usize], self.threshold)?;
+        require!(self.epoch_duration > 0, StkError::InvalidLimits);
+        require!(
+            self.max_emission_per_epoch > 0
+                && self.max_emission_per_epoch <= self.max_supply
+                && self.mint_rate.window_secs > 0
+                && self.mint_rate.threshold > 0
+                && self.premium_bps > 0
+                && self.premium_bps <= MAX_PREMIUM_BPS,
+            StkError::InvalidLimits
+        );
+        require!(self.window_used <= self.window_capacity, StkError::InvalidLimits);
+        Ok(())
+    }
+}
+
+/// The tunable limits, set at `initialize` and by `update_limits`.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_emission_per_epoch: u64,
+    pub rate_window_secs: u64,
+    pub rate_threshold: u64,
+    pub max_supply: u64,
+    /// Premium multiplier over the buyback price, in bps (100_000 = 10x).
+    pub premium_bps: u64,
+    pub investor_allocation_remaining: u64,
+    pub investor_allowlist: bool,
+}
+
+impl Config {
+    /// Stores `limits` (keeping the rate window's running value) and checks the result.
+    pub fn apply_limits(&mut self, limits: &Limits) -> Result<()> {
+        self.max_emission_per_epoch = limits.max_emission_per_epoch;
+        self.mint_rate.window_secs = limits.rate_window_secs;
+        self.mint_rate.threshold = limits.rate_threshold;
+        self.max_supply = limits.max_supply;
+        self.premium_bps = limits.premium_bps;
+        self.investor_allocation_remaining = limits.investor_allocation_remaining;
+        self.investor_allowlist = limits.investor_allowlist;
+        self.invariant()
+    }
+}

@@ -1,0 +1,9 @@
+pub mod config;
+pub mod epoch;
+pub mod investor;
+pub mod member;
+
+pub use config::*;
+pub use epoch::*;
+pub use investor::*;
+pub use member::*;
