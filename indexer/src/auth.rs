@@ -1,0 +1,151 @@
+//! Platform API keys and per-key rate limits.
+//!
+//! A key looks like `stk_<id>_<secret>`: `id` (16 hex chars) is public and selects the row,
+//! `secret` (64 hex chars, 256 random bits) is never stored. The database holds
+//! `hex(sha256(full key))`, compared in constant time.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::RateLimitConfig;
+use crate::store::{Store, StoreResult};
+
+/// A key just created: `key` is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub id: String,
+    pub name: String,
+    pub key: String,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiPrincipal {
+    pub key_id: String,
+    pub name: String,
+}
+
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn split_key(key: &str) -> Option<(&str, &str)> {
+    let rest = key.strip_prefix("stk_")?;
+    let (id, secret) = rest.split_once('_')?;
+    let ok = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (ok(id, 16) && ok(secret, 64)).then_some((id, secret))
+}
+
+/// Creates and stores a key named `name`; `Ok(None)` if the name is taken.
+pub async fn create_key(store: &Store, name: &str) -> StoreResult<Option<NewKey>> {
+    let mut rng = rand::thread_rng();
+    let mut id = [0u8; 8];
+    let mut secret = [0u8; 32];
+    rng.fill_bytes(&mut id);
+    rng.fill_bytes(&mut secret);
+    let id = hex::encode(id);
+    let key = format!("stk_{id}_{}", hex::encode(secret));
+    if store.insert_api_key(&id, name, &hash_key(&key)).await? {
+        Ok(Some(NewKey {
+            id,
+            name: name.to_owned(),
+            key,
+        }))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Checks a presented key. `Ok(None)` for any unknown, malformed or revoked key.
+pub async fn verify_key(store: &Store, presented: &str) -> StoreResult<Option<ApiPrincipal>> {
+    let presented_hash = Sha256::digest(presented.as_bytes());
+    let Some((id, _)) = split_key(presented) else {
+        return Ok(None);
+    };
+    let Some(row) = store.api_key(id).await? else {
+        return Ok(None);
+    };
+    let Ok(stored) = hex::decode(&row.key_hash) else {
+        return Ok(None);
+    };
+    let equal: bool = presented_hash.as_slice().ct_eq(stored.as_slice()).into();
+    if !equal || row.revoked_at.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(ApiPrincipal {
+        key_id: row.id,
+        name: row.name,
+    }))
+}
+
+/// Per-key token buckets: `burst` tokens, refilled at `per_second`.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_second: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(cfg: &RateLimitConfig) -> Self {
+        Self {
+            per_second: cfg.per_second,
+            burst: cfg.burst as f64,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `key`; `Err(wait)` when the bucket is empty.
+    pub fn check(&self, key: &str) -> Result<(), Duration> {
+        self.check_at(key, Instant::now())
+    }
+
+    fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
+        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
+        *tokens = (*tokens + elapsed * self.per_second).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.per_second))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_format() {
+        assert!(split_key(&format!("stk_{}_{}", "a".repeat(16), "b".repeat(64))).is_some());
+        assert!(split_key("stk_short_x").is_none());
+        assert!(split_key(&format!("stk_{}_{}", "g".repeat(16), "b".repeat(64))).is_none());
+        assert!(split_key("").is_none());
+    }
+
+    #[test]
+    fn token_bucket_refills() {
+        let rl = RateLimiter::new(&RateLimitConfig {
+            per_second: 2.0,
+            burst: 2,
+        });
+        let t0 = Instant::now();
+        assert!(rl.check_at("k", t0).is_ok());
+        assert!(rl.check_at("k", t0).is_ok());
+        let wait = rl.check_at("k", t0).unwrap_err();
+        assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500));
+        // Another key has its own bucket.
+        assert!(rl.check_at("other", t0).is_ok());
+        assert!(rl.check_at("k", t0 + Duration::from_millis(500)).is_ok());
+        assert!(rl.check_at("k", t0 + Duration::from_millis(500)).is_err());
+    }
+}

@@ -1,0 +1,500 @@
+//! Command line (clap derive). `main.rs` only calls [`run`].
+
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::ingest::{self, EventIn, ItemStatus};
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stk-indexer",
+    version,
+    about = "SysTok indexer: activity ingestion, members, wallets, scoring"
+)]
+pub struct Cli {
+    /// TOML configuration file (values are overridden by STK_* environment variables).
+    #[arg(long, global = true, env = "STK_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (migrates first). Stops gracefully on ctrl-c / SIGTERM.
+    Serve,
+    /// Apply database migrations.
+    Migrate,
+    /// Ingest a JSON Lines file (one event per line), in batches of 1,000.
+    Ingest {
+        file: PathBuf,
+        /// Skip the lines recorded as done in FILE.progress by an earlier run.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Manage members.
+    Member {
+        #[command(subcommand)]
+        action: MemberAction,
+    },
+    /// Manage platform API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Epoch operations.
+    Epoch {
+        #[command(subcommand)]
+        action: EpochAction,
+    },
+    /// Print a member's receipt for an epoch, human-readably.
+    Explain { member: String, epoch: u64 },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberAction {
+    /// Create an (inactive) member.
+    Add {
+        id: String,
+    },
+    Activate {
+        id: String,
+    },
+    Deactivate {
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key; it is printed once and only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke the key with this name.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EpochAction {
+    /// Score an ended epoch and store allocations + receipts (marks it scored).
+    Score {
+        epoch: u64,
+        /// Print the allocation table without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Stop accepting activity for an epoch.
+    Freeze { epoch: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchAction {
+    /// Start the real server on 127.0.0.1:0 and POST batches of 1,000 events from concurrent
+    /// clients into a fresh database; checks nothing was lost and prints events/s.
+    Ingest {
+        #[arg(long, default_value_t = 200_000)]
+        events: u64,
+        /// sqlite://... or postgres://... (a fresh database is created on that server and
+        /// dropped afterwards). Default: a temporary SQLite file.
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+    },
+}
+
+/// Parses the command line and runs it.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve(cfg).await,
+        Command::Migrate => {
+            let store = connect(&cfg).await?;
+            println!("migrations applied ({})", store.backend_name());
+            store.close().await;
+            Ok(())
+        }
+        Command::Ingest { file, resume } => {
+            let rules = crate::epoch::load_rules(&cfg.scoring.rules_path)?;
+            let store = connect(&cfg).await?;
+            let token = CancellationToken::new();
+            let t = token.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("interrupted: finishing the current batch, then stopping (re-run with --resume)");
+                    t.cancel();
+                }
+            });
+            let mut out = std::io::stdout().lock();
+            let s = ingest_file(&store, &cfg, &rules, &file, resume, &token, &mut out).await;
+            store.close().await;
+            let s = s?;
+            if s.interrupted {
+                bail!("interrupted after line {}", s.last_line);
+            }
+            Ok(())
+        }
+        Command::Member { action } => {
+            let store = connect(&cfg).await?;
+            let r = member(&store, action).await;
+            store.close().await;
+            r
+        }
+        Command::Keys { action } => {
+            let store = connect(&cfg).await?;
+            let r = keys(&store, action).await;
+            store.close().await;
+            r
+        }
+        Command::Epoch { action } => {
+            let store = connect(&cfg).await?;
+            let r = epoch_cmd(&store, &cfg, action).await;
+            store.close().await;
+            r
+        }
+        Command::Explain { member, epoch } => {
+            let store = connect(&cfg).await?;
+            let r = store.receipt(epoch, &member).await;
+            store.close().await;
+            let Some(json) = r? else {
+                bail!("no receipt for member {member:?} in epoch {epoch} (is the epoch scored?)");
+            };
+            let receipt: stk_scoring::Receipt =
+                serde_json::from_str(&json).context("stored receipt does not parse")?;
+            print!("{}", crate::epoch::explain(&receipt));
+            Ok(())
+        }
+        Command::Bench {
+            action:
+                BenchAction::Ingest {
+                    events,
+                    database,
+                    clients,
+                },
+        } => {
+            let rules = crate::epoch::load_rules(&cfg.scoring.rules_path)?;
+            let report = crate::bench::bench_ingest(
+                crate::bench::BenchOptions {
+                    events,
+                    database,
+                    clients,
+                },
+                rules,
+            )
+            .await?;
+            println!("{report}");
+            Ok(())
+        }
+    }
+}
+
+async fn connect(cfg: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&cfg.database)
+        .await
+        .context("connecting to the database")?;
+    store.migrate().await.context("running migrations")?;
+    Ok(store)
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let rules = Arc::new(crate::epoch::load_rules(&cfg.scoring.rules_path)?);
+    let store = connect(&cfg).await?;
+    tracing::info!(
+        backend = store.backend_name(),
+        rules_version = rules.version,
+        rules_hash = %hex::encode(rules.hash()),
+        "starting"
+    );
+    let token = CancellationToken::new();
+    let state = crate::api::AppState::new(store.clone(), cfg.clone(), rules);
+    let server = crate::api::Server::start(cfg.server.listen, state, token.clone()).await?;
+    println!("listening on http://{}", server.addr);
+    let t = token.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: draining in-flight requests");
+        t.cancel();
+    });
+    server.wait().await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn member(store: &Store, action: MemberAction) -> anyhow::Result<()> {
+    match action {
+        MemberAction::Add { id } => {
+            if let Err(m) = ingest::check_id(&id) {
+                bail!("invalid member id: {m}");
+            }
+            if !store.create_member(&id).await? {
+                bail!("member {id:?} already exists");
+            }
+            println!("member {id} created (inactive)");
+        }
+        MemberAction::Activate { id } => match store.set_member_status(&id, true).await? {
+            Some(m) => println!("member {} is {}", m.id, m.status),
+            None => bail!("no member {id:?}"),
+        },
+        MemberAction::Deactivate { id } => match store.set_member_status(&id, false).await? {
+            Some(m) => println!("member {} is {}", m.id, m.status),
+            None => bail!("no member {id:?}"),
+        },
+    }
+    Ok(())
+}
+
+async fn keys(store: &Store, action: KeysAction) -> anyhow::Result<()> {
+    match action {
+        KeysAction::Create { name } => {
+            if name.trim().is_empty() || name.chars().any(char::is_control) {
+                bail!("key name must be non-empty printable text");
+            }
+            let Some(k) = crate::auth::create_key(store, &name).await? else {
+                bail!("a key named {name:?} already exists");
+            };
+            eprintln!(
+                "API key {:?} created; it is shown only now, store it safely:",
+                k.name
+            );
+            println!("{}", k.key);
+        }
+        KeysAction::Revoke { name } => {
+            if !store.revoke_api_key(&name).await? {
+                bail!("no active key named {name:?}");
+            }
+            println!("key {name:?} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn epoch_cmd(store: &Store, cfg: &Config, action: EpochAction) -> anyhow::Result<()> {
+    match action {
+        EpochAction::Score { epoch, dry_run } => {
+            let rules = crate::epoch::load_rules(&cfg.scoring.rules_path)?;
+            let run = crate::epoch::score(store, cfg, &rules, epoch, dry_run).await?;
+            print!("{}", crate::epoch::allocation_table(&run));
+            eprintln!("scored in {:.3}s", run.elapsed.as_secs_f64());
+        }
+        EpochAction::Freeze { epoch } => {
+            match store
+                .transition_epoch(
+                    epoch,
+                    &["open", "frozen"],
+                    "frozen",
+                    crate::epoch::template(cfg),
+                )
+                .await?
+            {
+                Ok(prev) => println!("epoch {epoch}: {prev} -> frozen"),
+                Err(state) => bail!("epoch {epoch} is {state}; cannot freeze"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Counts of an `ingest` run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestSummary {
+    pub lines: u64,
+    pub skipped: u64,
+    pub blank: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub last_line: u64,
+    pub interrupted: bool,
+}
+
+fn progress_path(file: &Path) -> PathBuf {
+    let mut p = file.as_os_str().to_owned();
+    p.push(".progress");
+    PathBuf::from(p)
+}
+
+fn write_progress(path: &Path, lines_done: u64) -> std::io::Result<()> {
+    let tmp = path.with_extension("progress.tmp");
+    std::fs::write(&tmp, format!("{lines_done}\n"))?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Ingests a JSON Lines file; rejected lines are reported to `out` as `line N: ...`.
+///
+/// Every 1,000 events are one transaction. After each committed batch the number of lines done
+/// is written to `FILE.progress`; `resume` skips those lines. Re-running without `resume` is also
+/// safe: ids are idempotency keys, so already stored events come back as duplicates.
+pub async fn ingest_file(
+    store: &Store,
+    cfg: &Config,
+    rules: &stk_scoring::Rules,
+    file: &Path,
+    resume: bool,
+    stop: &CancellationToken,
+    out: &mut dyn Write,
+) -> anyhow::Result<IngestSummary> {
+    let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress_file = progress_path(file);
+    let skip = if resume {
+        match std::fs::read_to_string(&progress_file) {
+            Ok(s) => s
+                .trim()
+                .parse::<u64>()
+                .with_context(|| format!("corrupt progress file {}", progress_file.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e).context("reading the progress file"),
+        }
+    } else {
+        0
+    };
+    let bar = ProgressBar::with_draw_target(
+        Some(len),
+        if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+        )
+        .expect("static template"),
+    );
+    let mut summary = IngestSummary::default();
+    let mut reader = BufReader::new(f);
+    let mut line = String::new();
+    let mut batch: Vec<EventIn> = Vec::with_capacity(ingest::MAX_BATCH);
+    let mut batch_lines: Vec<u64> = Vec::with_capacity(ingest::MAX_BATCH);
+    let mut line_no = 0u64;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).context("reading the input")?;
+        let eof = n == 0;
+        if !eof {
+            line_no += 1;
+            bar.inc(n as u64);
+            if line_no <= skip {
+                summary.skipped += 1;
+            } else {
+                summary.lines += 1;
+                let text = line.trim();
+                if text.is_empty() {
+                    summary.blank += 1;
+                } else {
+                    match serde_json::from_str::<EventIn>(text) {
+                        Err(e) => {
+                            summary.rejected += 1;
+                            writeln!(out, "line {line_no}: malformed_json: {e}")?;
+                        }
+                        Ok(ev) => {
+                            let depth = ingest::max_attributes_depth(std::slice::from_ref(&ev));
+                            if depth > cfg.ingest.max_attributes_depth {
+                                summary.rejected += 1;
+                                writeln!(
+                                    out,
+                                    "line {line_no}: id {:?}: too_deep: attributes nested {depth} levels",
+                                    ev.id
+                                )?;
+                            } else {
+                                batch.push(ev);
+                                batch_lines.push(line_no);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if batch.len() == ingest::MAX_BATCH || (eof && !batch.is_empty()) {
+            let results = ingest::ingest_batch(store, cfg, rules, &batch).await?;
+            for (r, &ln) in results.iter().zip(&batch_lines) {
+                match r.status {
+                    ItemStatus::Accepted => summary.accepted += 1,
+                    ItemStatus::Duplicate => summary.duplicates += 1,
+                    ItemStatus::Rejected => {
+                        summary.rejected += 1;
+                        writeln!(
+                            out,
+                            "line {ln}: id {:?}: {}: {}",
+                            r.id,
+                            r.reason.map(|x| x.as_str()).unwrap_or("rejected"),
+                            r.detail.as_deref().unwrap_or("")
+                        )?;
+                    }
+                }
+            }
+            batch.clear();
+            batch_lines.clear();
+            // Every line up to line_no is now committed, or rejected and reported.
+            write_progress(&progress_file, line_no).context("writing the progress file")?;
+        }
+        if line_no > skip {
+            summary.last_line = line_no;
+        }
+        if eof {
+            write_progress(&progress_file, line_no.max(skip))
+                .context("writing the progress file")?;
+            break;
+        }
+        if stop.is_cancelled() && batch.is_empty() {
+            summary.interrupted = true;
+            write_progress(&progress_file, line_no.max(skip))
+                .context("writing the progress file")?;
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    writeln!(
+        out,
+        "{} lines read ({} skipped by --resume, {} blank): {} accepted, {} duplicate, {} rejected",
+        summary.lines + summary.skipped,
+        summary.skipped,
+        summary.blank,
+        summary.accepted,
+        summary.duplicates,
+        summary.rejected
+    )?;
+    Ok(summary)
+}

@@ -1,0 +1,398 @@
+//! Activity ingestion shared by `POST /v1/activities` and `stk-indexer ingest`: wire types,
+//! per-item validation (no I/O) and the single-transaction write through the store.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::config::Config;
+use crate::store::{EpochTemplate, NewActivity, Store, StoreResult, Verdict};
+
+/// Maximum events per batch.
+pub const MAX_BATCH: usize = 1_000;
+/// Maximum length of an id (event or member), bytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// One incoming event.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    /// Idempotency key: 1..=128 bytes, no control or invisible formatting characters.
+    pub id: String,
+    /// Member id (must exist).
+    pub member: String,
+    /// Activity kind (must be a kind of the rules file).
+    pub kind: String,
+    /// RFC 3339 timestamp, e.g. `2026-03-01T12:00:00Z`.
+    pub occurred_at: String,
+    /// Free-form JSON object, size-limited.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+    /// Ids of members confirming this event.
+    #[serde(default)]
+    pub confirmations: Vec<String>,
+}
+
+/// Request body of `POST /v1/activities`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityBatch {
+    pub events: Vec<EventIn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    Accepted,
+    Duplicate,
+    Rejected,
+}
+
+/// Why an item was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    InvalidId,
+    UnknownKind,
+    UnknownMember,
+    BadTimestamp,
+    FutureTimestamp,
+    FrozenEpoch,
+    InvalidConfirmation,
+    AttributesTooLarge,
+}
+
+impl RejectReason {
+    pub const ALL: [RejectReason; 8] = [
+        RejectReason::InvalidId,
+        RejectReason::UnknownKind,
+        RejectReason::UnknownMember,
+        RejectReason::BadTimestamp,
+        RejectReason::FutureTimestamp,
+        RejectReason::FrozenEpoch,
+        RejectReason::InvalidConfirmation,
+        RejectReason::AttributesTooLarge,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::InvalidId => "invalid_id",
+            RejectReason::UnknownKind => "unknown_kind",
+            RejectReason::UnknownMember => "unknown_member",
+            RejectReason::BadTimestamp => "bad_timestamp",
+            RejectReason::FutureTimestamp => "future_timestamp",
+            RejectReason::FrozenEpoch => "frozen_epoch",
+            RejectReason::InvalidConfirmation => "invalid_confirmation",
+            RejectReason::AttributesTooLarge => "attributes_too_large",
+        }
+    }
+}
+
+/// Result for one item of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ItemResult {
+    pub id: String,
+    pub status: ItemStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<RejectReason>,
+    /// Human-readable detail for a rejection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Response of `POST /v1/activities`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchResponse {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub results: Vec<ItemResult>,
+}
+
+impl ItemResult {
+    fn rejected(id: &str, reason: RejectReason, detail: impl Into<String>) -> Self {
+        Self {
+            id: id.to_owned(),
+            status: ItemStatus::Rejected,
+            reason: Some(reason),
+            detail: Some(detail.into()),
+        }
+    }
+}
+
+/// Characters refused in ids: control characters (C0, C1, NUL) and invisible formatting
+/// characters (bidi overrides/marks, zero-width characters, BOM) that make ids look alike.
+fn forbidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+}
+
+/// Validates an event or member id.
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("id is empty".into());
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(format!("id is longer than {MAX_ID_BYTES} bytes"));
+    }
+    if id.trim() != id {
+        return Err("id has leading or trailing whitespace".into());
+    }
+    if let Some(c) = id.chars().find(|&c| forbidden_char(c)) {
+        return Err(format!(
+            "id contains a forbidden character U+{:04X}",
+            c as u32
+        ));
+    }
+    Ok(())
+}
+
+/// Nesting depth of a JSON value (a scalar is 0, `{}` is 1).
+pub fn json_depth(v: &Value) -> usize {
+    // Iterative, so hostile input cannot overflow the stack.
+    let mut max = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::Array(a) => {
+                max = max.max(d + 1);
+                stack.extend(a.iter().map(|x| (x, d + 1)));
+            }
+            Value::Object(o) => {
+                max = max.max(d + 1);
+                stack.extend(o.values().map(|x| (x, d + 1)));
+            }
+            _ => max = max.max(d),
+        }
+    }
+    max
+}
+
+/// The deepest `attributes` object of a batch, for the request-level nesting check.
+pub fn max_attributes_depth(events: &[EventIn]) -> usize {
+    events
+        .iter()
+        .filter_map(|e| e.attributes.as_ref())
+        .map(|m| 1 + m.values().map(json_depth).max().unwrap_or(0))
+        .max()
+        .unwrap_or(0)
+}
+
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// In-memory checks of one event. `Err` is the rejection.
+fn precheck(
+    e: &EventIn,
+    cfg: &Config,
+    rules: &stk_scoring::Rules,
+    now: i64,
+) -> Result<NewActivity, ItemResult> {
+    check_id(&e.id).map_err(|d| ItemResult::rejected(&e.id, RejectReason::InvalidId, d))?;
+    if rules.kind(&e.kind).is_none() {
+        return Err(ItemResult::rejected(
+            &e.id,
+            RejectReason::UnknownKind,
+            "kind is not defined by the rules",
+        ));
+    }
+    if check_id(&e.member).is_err() {
+        return Err(ItemResult::rejected(
+            &e.id,
+            RejectReason::UnknownMember,
+            "no such member",
+        ));
+    }
+    let Some(ts) = parse_timestamp(&e.occurred_at) else {
+        return Err(ItemResult::rejected(
+            &e.id,
+            RejectReason::BadTimestamp,
+            "occurred_at is not an RFC 3339 timestamp",
+        ));
+    };
+    if ts > now + cfg.ingest.max_clock_skew_secs {
+        return Err(ItemResult::rejected(
+            &e.id,
+            RejectReason::FutureTimestamp,
+            format!(
+                "occurred_at is more than {}s in the future",
+                cfg.ingest.max_clock_skew_secs
+            ),
+        ));
+    }
+    let Some(epoch) = cfg.epoch_of(ts) else {
+        return Err(ItemResult::rejected(
+            &e.id,
+            RejectReason::BadTimestamp,
+            "occurred_at is before the epoch genesis",
+        ));
+    };
+    if e.confirmations.len() > cfg.ingest.max_confirmations {
+        return Err(ItemResult::rejected(
+            &e.id,
+            RejectReason::InvalidConfirmation,
+            format!("more than {} confirmations", cfg.ingest.max_confirmations),
+        ));
+    }
+    let mut confirmations: Vec<String> = Vec::with_capacity(e.confirmations.len());
+    for c in &e.confirmations {
+        if let Err(d) = check_id(c) {
+            return Err(ItemResult::rejected(
+                &e.id,
+                RejectReason::InvalidConfirmation,
+                format!("confirmation: {d}"),
+            ));
+        }
+        if !confirmations.contains(c) {
+            confirmations.push(c.clone());
+        }
+    }
+    let attributes = match &e.attributes {
+        None => None,
+        Some(m) => {
+            let s = serde_json::to_string(m).expect("a JSON map serializes");
+            if s.len() > cfg.ingest.max_attributes_bytes {
+                return Err(ItemResult::rejected(
+                    &e.id,
+                    RejectReason::AttributesTooLarge,
+                    format!(
+                        "attributes exceed {} bytes",
+                        cfg.ingest.max_attributes_bytes
+                    ),
+                ));
+            }
+            Some(s)
+        }
+    };
+    Ok(NewActivity {
+        id: e.id.clone(),
+        member: e.member.clone(),
+        kind: e.kind.clone(),
+        occurred_at: ts,
+        epoch,
+        attributes,
+        confirmations,
+    })
+}
+
+/// Validates and stores a batch (already checked for size and nesting). One result per event,
+/// in order. A repeated id inside the batch is reported as `duplicate` after its first valid
+/// occurrence.
+pub async fn ingest_batch(
+    store: &Store,
+    cfg: &Config,
+    rules: &stk_scoring::Rules,
+    events: &[EventIn],
+) -> StoreResult<Vec<ItemResult>> {
+    let now = crate::store::now_unix();
+    let mut results: Vec<Option<ItemResult>> = vec![None; events.len()];
+    let mut cands = Vec::with_capacity(events.len());
+    let mut cand_idx = Vec::with_capacity(events.len());
+    let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
+    for (i, e) in events.iter().enumerate() {
+        match precheck(e, cfg, rules, now) {
+            Err(r) => results[i] = Some(r),
+            Ok(c) => {
+                if !seen.insert(e.id.as_str()) {
+                    results[i] = Some(ItemResult {
+                        id: e.id.clone(),
+                        status: ItemStatus::Duplicate,
+                        reason: None,
+                        detail: None,
+                    });
+                } else {
+                    cands.push(c);
+                    cand_idx.push(i);
+                }
+            }
+        }
+    }
+    let template = EpochTemplate {
+        genesis: cfg.epoch.genesis,
+        duration_secs: cfg.epoch.duration_secs,
+        budget: cfg.epoch.budget,
+    };
+    let verdicts = store.ingest(&cands, template).await?;
+    for ((i, c), v) in cand_idx.into_iter().zip(&cands).zip(verdicts) {
+        results[i] = Some(match v {
+            Verdict::Inserted => ItemResult {
+                id: c.id.clone(),
+                status: ItemStatus::Accepted,
+                reason: None,
+                detail: None,
+            },
+            Verdict::Duplicate => ItemResult {
+                id: c.id.clone(),
+                status: ItemStatus::Duplicate,
+                reason: None,
+                detail: None,
+            },
+            Verdict::UnknownMember => {
+                ItemResult::rejected(&c.id, RejectReason::UnknownMember, "no such member")
+            }
+            Verdict::FrozenEpoch { epoch, state } => ItemResult::rejected(
+                &c.id,
+                RejectReason::FrozenEpoch,
+                format!("epoch {epoch} is {state} and takes no more activity"),
+            ),
+        });
+    }
+    let results: Vec<ItemResult> = results
+        .into_iter()
+        .map(|r| r.expect("every item has a result"))
+        .collect();
+    crate::metrics::record_items(&results);
+    Ok(results)
+}
+
+pub fn summarize(results: Vec<ItemResult>) -> BatchResponse {
+    let count = |s| results.iter().filter(|r| r.status == s).count();
+    BatchResponse {
+        accepted: count(ItemStatus::Accepted),
+        duplicates: count(ItemStatus::Duplicate),
+        rejected: count(ItemStatus::Rejected),
+        results,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(check_id("evt-1").is_ok());
+        assert!(check_id("émoji-🎉").is_ok());
+        assert!(check_id("'; DROP TABLE activities;--").is_ok());
+        assert!(check_id("").is_err());
+        assert!(check_id(&"x".repeat(129)).is_err());
+        assert!(check_id("a\u{0}b").is_err());
+        assert!(check_id("a\u{200F}b").is_err());
+        assert!(check_id("a\u{202E}b").is_err());
+        assert!(check_id("a\nb").is_err());
+        assert!(check_id(" a").is_err());
+    }
+
+    #[test]
+    fn depth() {
+        let v: Value = serde_json::from_str(r#"{"a":[1,{"b":{}}]}"#).unwrap();
+        assert_eq!(json_depth(&v), 4);
+        assert_eq!(json_depth(&Value::Null), 0);
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:10Z"), Some(10));
+        assert_eq!(parse_timestamp("1970-01-01T01:00:10+01:00"), Some(10));
+        assert_eq!(parse_timestamp("yesterday"), None);
+        assert_eq!(parse_timestamp("2026-02-30T00:00:00Z"), None);
+    }
+}

@@ -1,0 +1,17 @@
+//! `stk-indexer`: the SysTok off-chain service (DESIGN.md §4), first half: activity ingestion,
+//! members and wallet binding proofs, explainable scoring with `stk-scoring`, on SQLite or
+//! PostgreSQL. The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
+
+pub mod api;
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod epoch;
+pub mod error;
+pub mod ingest;
+pub mod metrics;
+pub mod store;
+pub mod wallet;
+
+pub use stk_scoring as scoring;
