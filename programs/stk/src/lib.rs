@@ -86,7 +86,10 @@ pub mod stk {
     pub fn withdraw_treasury(ctx: Context<WithdrawTreasury>, amount: u64) -> Result<()> {
         instructions::withdraw_treasury::handler(ctx, amount)
     }
-    pub fn fund_vault_from_treasury(ctx: Context<FundVaultFromTreasury>, amount: u64) -> Result<()> {
+    pub fn fund_vault_from_treasury(
+        ctx: Context<FundVaultFromTreasury>,
+        amount: u64,
+    ) -> Result<()> {
         instructions::fund_vault_from_treasury::handler(ctx, amount)
     }
 }

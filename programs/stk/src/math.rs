@@ -9,7 +9,9 @@ use crate::{
 /// A linearly decaying window (Helium circuit-breaker style): what was minted `elapsed` seconds ago
 /// still counts for `(window - elapsed) / window` of its amount. A mint is refused when the decayed
 /// total plus the new amount would exceed `threshold`.
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace)]
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, Default, PartialEq, Eq, InitSpace,
+)]
 pub struct RateWindow {
     pub window_secs: u64,
     pub threshold: u64,
@@ -124,7 +126,10 @@ mod tests {
         assert_eq!(sell_back_quote(1, 1).unwrap(), 0);
         assert_eq!(premium_quote(1, 1, 100_000).unwrap(), 1);
         assert_eq!(premium_quote(1_500_000, 1, 100_000).unwrap(), 15);
-        assert_eq!(premium_quote(1_000_000, 250_000, 100_000).unwrap(), 2_500_000);
+        assert_eq!(
+            premium_quote(1_000_000, 250_000, 100_000).unwrap(),
+            2_500_000
+        );
     }
 
     #[test]

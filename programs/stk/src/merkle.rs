@@ -248,7 +248,10 @@ mod tests {
             token_account: key(1),
             amount: 1,
         };
-        assert_eq!(EpochTree::build(0, vec![], 5).unwrap_err(), TreeError::Empty);
+        assert_eq!(
+            EpochTree::build(0, vec![], 5).unwrap_err(),
+            TreeError::Empty
+        );
         assert_eq!(
             EpochTree::build(0, vec![a, a], 5).unwrap_err(),
             TreeError::DuplicateAccount(key(1))

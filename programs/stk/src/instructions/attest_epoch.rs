@@ -117,10 +117,7 @@ pub fn handler(ctx: Context<AttestEpoch>, args: AttestEpochArgs) -> Result<()> {
     if epoch.approval_count() >= config.threshold as u32 {
         epoch.finalized = true;
         epoch.finalized_at = now;
-        config.next_epoch = args
-            .epoch
-            .checked_add(1)
-            .ok_or(StkError::MathOverflow)?;
+        config.next_epoch = args.epoch.checked_add(1).ok_or(StkError::MathOverflow)?;
         emit_cpi!(EpochFinalized {
             epoch: args.epoch,
             root: args.root,

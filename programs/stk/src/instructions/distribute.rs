@@ -77,10 +77,7 @@ pub fn handler<'info>(ctx: Context<'info, Distribute<'info>>, args: DistributeAr
             StkError::InvalidRecipient
         );
         let data = recipient.try_borrow_data()?;
-        require!(
-            data.len() == TokenAccount::LEN,
-            StkError::InvalidRecipient
-        );
+        require!(data.len() == TokenAccount::LEN, StkError::InvalidRecipient);
         require!(data[..32] == mint.key().to_bytes(), StkError::WrongMint);
     }
 

@@ -1,9 +1,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::TokenAccount;
 
-use crate::{
-    constants::CONFIG_SEED, error::StkError, events::BuybackWindowOpened, state::Config,
-};
+use crate::{constants::CONFIG_SEED, error::StkError, events::BuybackWindowOpened, state::Config};
 
 #[event_cpi]
 #[derive(Accounts)]

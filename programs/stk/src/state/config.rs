@@ -132,7 +132,10 @@ impl Config {
                 && self.premium_bps <= MAX_PREMIUM_BPS,
             StkError::InvalidLimits
         );
-        require!(self.window_used <= self.window_capacity, StkError::InvalidLimits);
+        require!(
+            self.window_used <= self.window_capacity,
+            StkError::InvalidLimits
+        );
         Ok(())
     }
 }
