@@ -575,16 +575,16 @@ async fn get_epoch(
     State(st): State<AppState>,
     Path(n): Path<u64>,
 ) -> Result<Json<EpochView>, ApiError> {
-    if let Some(e) = st.inner.store.epoch(n).await? {
-        return Ok(Json(e.into()));
-    }
     let cfg = &st.inner.config;
     let current = cfg.epoch_of(crate::store::now_unix());
-    if n > i64::MAX as u64 / cfg.epoch.duration_secs as u64 || current.is_none_or(|c| n > c) {
+    if current.is_none_or(|c| n > c) {
         return Err(ApiError::not_found(
             "unknown_epoch",
             "this epoch has not started",
         ));
+    }
+    if let Some(e) = st.inner.store.epoch(n).await? {
+        return Ok(Json(e.into()));
     }
     let (starts_at, ends_at) = cfg.epoch_window(n);
     Ok(Json(

@@ -256,7 +256,10 @@ impl Config {
         if i64::try_from(self.epoch.budget).is_err() {
             return bad("epoch.budget must fit in a signed 64-bit integer");
         }
-        if !(self.rate_limit.per_second > 0.0) || self.rate_limit.burst == 0 {
+        if !self.rate_limit.per_second.is_finite()
+            || self.rate_limit.per_second <= 0.0
+            || self.rate_limit.burst == 0
+        {
             return bad("rate_limit.per_second and rate_limit.burst must be positive");
         }
         if self.wallet.challenge_ttl_secs <= 0 {

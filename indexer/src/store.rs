@@ -744,9 +744,12 @@ impl Store {
                 .map(|(e, s)| (e as u64, s))
                 .collect();
                 let mut verdicts = classify(cands, &known, &states);
-                let todo: Vec<usize> = (0..cands.len())
+                let mut todo: Vec<usize> = (0..cands.len())
                     .filter(|&i| verdicts[i].is_none())
                     .collect();
+                // Insert in id order: concurrent batches with overlapping ids then take their row
+                // locks in the same order and cannot deadlock.
+                todo.sort_unstable_by(|&a, &b| cands[a].id.cmp(&cands[b].id));
                 let mut inserted: HashSet<String> = HashSet::with_capacity(todo.len());
                 if !todo.is_empty() {
                     let mut ids = Vec::with_capacity(todo.len());

@@ -1,0 +1,970 @@
+//! Storage + HTTP API suite, run against SQLite and PostgreSQL (see `common`).
+
+mod common;
+
+use common::*;
+use ed25519_dalek::Signer;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use stk_indexer::store::ChallengeRow;
+
+fn results(r: &Resp) -> &Vec<Value> {
+    r.body["results"].as_array().expect("results array")
+}
+
+fn status_of(r: &Resp, i: usize) -> (&str, Option<&str>) {
+    let item = &results(r)[i];
+    (item["status"].as_str().unwrap(), item["reason"].as_str())
+}
+
+async fn ingestion_statuses_and_reasons(b: Backend) {
+    let app = spawn_app(b).await;
+    app.active_member("alice").await;
+    app.create_member("bob").await; // inactive members may still report activity
+    let t = app.epoch_start(3) + 60;
+    let big = "x".repeat(app.config.ingest.max_attributes_bytes + 1);
+    let batch = json!({ "events": [
+        event("e1", "alice", "practice_session", t),                                   // 0 accepted
+        event("e1", "alice", "practice_session", t),                                   // 1 duplicate in batch
+        event("e2", "alice", "no_such_kind", t),                                       // 2 unknown kind
+        event("e3", "nobody", "review", t),                                            // 3 unknown member
+        {"id": "e4", "member": "alice", "kind": "review", "occurred_at": "yesterday"},  // 4 bad timestamp
+        event("e5", "alice", "review", now() + 3600),                                  // 5 future
+        event("", "alice", "review", t),                                               // 6 invalid id
+        event("e\u{0}7", "alice", "review", t),                                        // 7 invalid id (NUL)
+        event(&"e".repeat(129), "alice", "review", t),                                 // 8 invalid id (long)
+        {"id": "e9", "member": "alice", "kind": "review", "occurred_at": rfc3339(t),
+         "attributes": {"blob": big}},                                                 // 9 attributes too large
+        {"id": "e10", "member": "alice", "kind": "review", "occurred_at": rfc3339(t),
+         "confirmations": ["bob", "bad\nid"]},                                         // 10 invalid confirmation
+        event("e11", "bob", "help_given", t),                                          // 11 accepted (inactive ok)
+        event("e12", "alice", "review", app.config.epoch.genesis - 10),               // 12 before genesis
+        {"id": "e13", "member": "alice", "kind": "mentoring", "occurred_at": rfc3339(t + 5),
+         "attributes": {"pr": 42, "tags": ["a", "b"]}, "confirmations": ["bob", "bob"]}, // 13 accepted
+    ]});
+    let r = app.post("/v1/activities", &batch).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let expected: [(&str, Option<&str>); 14] = [
+        ("accepted", None),
+        ("duplicate", None),
+        ("rejected", Some("unknown_kind")),
+        ("rejected", Some("unknown_member")),
+        ("rejected", Some("bad_timestamp")),
+        ("rejected", Some("future_timestamp")),
+        ("rejected", Some("invalid_id")),
+        ("rejected", Some("invalid_id")),
+        ("rejected", Some("invalid_id")),
+        ("rejected", Some("attributes_too_large")),
+        ("rejected", Some("invalid_confirmation")),
+        ("accepted", None),
+        ("rejected", Some("bad_timestamp")),
+        ("accepted", None),
+    ];
+    for (i, want) in expected.iter().enumerate() {
+        assert_eq!(status_of(&r, i), *want, "item {i}: {}", results(&r)[i]);
+        if want.0 == "rejected" {
+            assert!(
+                results(&r)[i]["detail"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty()),
+                "rejections carry a detail"
+            );
+        }
+    }
+    assert_eq!(r.body["accepted"], 3);
+    assert_eq!(r.body["duplicates"], 1);
+    assert_eq!(r.body["rejected"], 10);
+    assert_eq!(app.activities_count().await, 3);
+
+    // Re-sending is idempotent: everything already stored comes back as duplicate.
+    let again = json!({ "events": [event("e1", "alice", "practice_session", t), event("e11", "bob", "help_given", t)] });
+    let r = app.post("/v1/activities", &again).await;
+    assert_eq!(status_of(&r, 0), ("duplicate", None));
+    assert_eq!(status_of(&r, 1), ("duplicate", None));
+    assert_eq!(app.activities_count().await, 3);
+
+    // Frozen epoch: freeze epoch 2, then its events are refused, epoch 3's still accepted.
+    let prev = app
+        .store
+        .transition_epoch(
+            2,
+            &["open"],
+            "frozen",
+            stk_indexer::epoch::template(&app.config),
+        )
+        .await
+        .unwrap();
+    assert_eq!(prev, Ok("open".to_owned()));
+    let r = app
+        .post(
+            "/v1/activities",
+            &json!({ "events": [
+                event("f1", "alice", "review", app.epoch_start(2) + 10),
+                event("f2", "alice", "review", app.epoch_start(3) + 1800),
+            ]}),
+        )
+        .await;
+    assert_eq!(status_of(&r, 0), ("rejected", Some("frozen_epoch")));
+    assert_eq!(status_of(&r, 1), ("accepted", None));
+    assert!(!app.store.activity_exists("f1").await.unwrap());
+    assert!(app.store.activity_exists("f2").await.unwrap());
+    app.healthy().await;
+}
+
+async fn oversized_batch_is_refused_whole(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    let t = app.epoch_start(3) + 60;
+    let events: Vec<Value> = (0..1001)
+        .map(|i| event(&format!("b{i}"), "alice", "review", t))
+        .collect();
+    let r = app
+        .post("/v1/activities", &json!({ "events": events }))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.body["error"], "batch_too_large");
+    assert_eq!(app.activities_count().await, 0);
+    // Exactly 1,000 is fine.
+    let r = app
+        .post("/v1/activities", &json!({ "events": events[..1000] }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["accepted"], 1000);
+    assert_eq!(app.activities_count().await, 1000);
+}
+
+async fn bad_requests_get_json_errors_and_write_nothing(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    let t = app.epoch_start(3) + 60;
+    let good = serde_json::to_vec(&json!({"events": [event("ok", "alice", "review", t)]})).unwrap();
+    let key = app.key.clone();
+    /// (name, body, content type, key, expected status, expected error code)
+    type Case<'a> = (
+        &'a str,
+        Vec<u8>,
+        Option<&'a str>,
+        Option<String>,
+        StatusCode,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        ("malformed", b"{\"events\": [".to_vec(), Some("application/json"), Some(key.clone()), StatusCode::BAD_REQUEST, "malformed_json"),
+        ("not json", b"hello".to_vec(), Some("application/json"), Some(key.clone()), StatusCode::BAD_REQUEST, "malformed_json"),
+        ("wrong type", serde_json::to_vec(&json!({"events": [{"id": "w", "member": "alice", "kind": "review", "occurred_at": 5}]})).unwrap(),
+            Some("application/json"), Some(key.clone()), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("events not array", br#"{"events": {"id": "x"}}"#.to_vec(), Some("application/json"), Some(key.clone()), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("missing field", br#"{"events": [{"id": "x"}]}"#.to_vec(), Some("application/json"), Some(key.clone()), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("unknown field", serde_json::to_vec(&json!({"events": [], "extra": 1})).unwrap(), Some("application/json"), Some(key.clone()), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("attributes not object", serde_json::to_vec(&json!({"events": [{"id": "a", "member": "alice", "kind": "review", "occurred_at": rfc3339(t), "attributes": [1]}]})).unwrap(),
+            Some("application/json"), Some(key.clone()), StatusCode::BAD_REQUEST, "invalid_body"),
+        ("no key", good.clone(), Some("application/json"), None, StatusCode::UNAUTHORIZED, "unauthorized"),
+        ("wrong key", good.clone(), Some("application/json"), Some(format!("stk_{}_{}", "0".repeat(16), "1".repeat(64))), StatusCode::UNAUTHORIZED, "unauthorized"),
+        ("tampered key", good.clone(), Some("application/json"), Some(format!("{}0", &key[..key.len() - 1])), StatusCode::UNAUTHORIZED, "unauthorized"),
+        ("garbage key", good.clone(), Some("application/json"), Some("'; DROP TABLE api_keys;--".into()), StatusCode::UNAUTHORIZED, "unauthorized"),
+        ("text/plain", good.clone(), Some("text/plain"), Some(key.clone()), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        ("no content type", good.clone(), None, Some(key.clone()), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        ("huge body", {
+            let mut v = b"{\"events\": [], \"pad\": \"".to_vec();
+            v.extend(std::iter::repeat_n(b'a', 3 * 1024 * 1024));
+            v.extend(b"\"}");
+            v
+        }, Some("application/json"), Some(key.clone()), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        ("raw deep nesting", {
+            let mut v = b"{\"events\": [{\"id\": \"d\", \"member\": \"alice\", \"kind\": \"review\", \"occurred_at\": \"2026-01-01T00:00:00Z\", \"attributes\": {\"a\": ".to_vec();
+            v.extend(std::iter::repeat_n(b'[', 5000));
+            v.extend(std::iter::repeat_n(b']', 5000));
+            v.extend(b"}}]}");
+            v
+        }, Some("application/json"), Some(key.clone()), StatusCode::BAD_REQUEST, "too_deep"),
+        ("attributes too deep", {
+            let mut attrs = json!(1);
+            for _ in 0..40 {
+                attrs = json!({ "n": attrs });
+            }
+            serde_json::to_vec(&json!({"events": [{"id": "deep", "member": "alice", "kind": "review", "occurred_at": rfc3339(t), "attributes": attrs}]})).unwrap()
+        }, Some("application/json"), Some(key.clone()), StatusCode::BAD_REQUEST, "too_deep"),
+    ];
+    for (name, body, ct, key, status, code) in cases {
+        let r = app
+            .post_raw("/v1/activities", body, ct, key.as_deref())
+            .await;
+        assert_eq!(r.status, status, "{name}: {}", r.text);
+        assert_eq!(r.body["error"], code, "{name}: {}", r.text);
+        assert!(r.body["message"].is_string(), "{name}: {}", r.text);
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(r.headers.get("www-authenticate").unwrap(), "Bearer");
+        }
+    }
+    assert_eq!(
+        app.activities_count().await,
+        0,
+        "nothing stored by any bad request"
+    );
+    // Unknown routes, wrong methods and bad path parameters are JSON too.
+    let r = app.get("/v1/nope").await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let r = app.get("/v1/activities").await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.body["error"], "method_not_allowed");
+    let r = app.get("/v1/epochs/not-a-number").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["error"], "bad_request");
+    // And the server keeps serving.
+    app.healthy().await;
+    let r = app
+        .post_raw(
+            "/v1/activities",
+            good,
+            Some("application/json; charset=utf-8"),
+            Some(&app.key),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(app.activities_count().await, 1);
+}
+
+async fn odd_unicode_and_sql_like_strings(b: Backend) {
+    let app = spawn_app(b).await;
+    let sql = "'; DROP TABLE activities;--";
+    let emoji_member = "мария-🎉-ñ";
+    app.create_member(emoji_member).await;
+    app.create_member(sql).await; // a member id may look like SQL; it is only ever bound
+    let t = app.epoch_start(3) + 60;
+    let batch = json!({ "events": [
+        event(sql, emoji_member, "review", t),                                   // 0 accepted
+        event("u1", emoji_member, sql, t),                                       // 1 unknown kind
+        event("u2", "\u{0}", "review", t),                                       // 2 unknown member
+        event("u3\u{200F}", emoji_member, "review", t),                          // 3 invalid id (RTL mark)
+        event("u4\u{202E}", emoji_member, "review", t),                          // 4 invalid id (RTL override)
+        {"id": "u5", "member": sql, "kind": "review", "occurred_at": rfc3339(t),
+         "attributes": {"rtl": "\u{200F}שלום\u{202E}", "nul": "a\u{0}b", "emoji": "👩‍💻🚀",
+                        "sql": sql, "\u{0}key": [sql, "\u{FEFF}"]}},            // 5 accepted
+        event("🎉", emoji_member, "review", t),                                  // 6 accepted
+        event("u7", emoji_member, "review\u{0}", t),                             // 7 unknown kind
+    ]});
+    let r = app.post("/v1/activities", &batch).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let want = [
+        ("accepted", None),
+        ("rejected", Some("unknown_kind")),
+        ("rejected", Some("unknown_member")),
+        ("rejected", Some("invalid_id")),
+        ("rejected", Some("invalid_id")),
+        ("accepted", None),
+        ("accepted", None),
+        ("rejected", Some("unknown_kind")),
+    ];
+    for (i, w) in want.iter().enumerate() {
+        assert_eq!(status_of(&r, i), *w, "item {i}: {}", results(&r)[i]);
+    }
+    // The ids came back byte-for-byte.
+    assert_eq!(results(&r)[0]["id"], sql);
+    assert_eq!(results(&r)[3]["id"], "u3\u{200F}");
+    assert_eq!(app.activities_count().await, 3);
+    assert!(app.store.activity_exists(sql).await.unwrap());
+    assert!(app.store.activity_exists("🎉").await.unwrap());
+    // Members with odd ids are addressable; a NUL in the path is just unknown.
+    let r = app.get(&format!("/v1/members/{}", enc(emoji_member))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["id"], emoji_member);
+    assert_eq!(r.body["epochs"][0]["events"], 2);
+    let r = app.get(&format!("/v1/members/{}", enc(sql))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.get("/v1/members/a%00b").await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_member"))
+    );
+    let r = app.post("/v1/members", &json!({"id": "x\u{0}y"})).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_id"))
+    );
+    let r = app
+        .post("/v1/members", &json!({"id": "\u{202E}evil"}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    app.healthy().await;
+}
+
+async fn rate_limit_per_key(b: Backend) {
+    let app = spawn_app_with(b, |c| {
+        c.rate_limit.burst = 3;
+        c.rate_limit.per_second = 0.01;
+    })
+    .await;
+    let t = app.epoch_start(3) + 60;
+    // The first 3 requests use the burst (one creates the member).
+    app.create_member("alice").await;
+    for i in 0..2 {
+        let r = app
+            .post(
+                "/v1/activities",
+                &json!({"events": [event(&format!("r{i}"), "alice", "review", t)]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    let r = app
+        .post(
+            "/v1/activities",
+            &json!({"events": [event("r-limited", "alice", "review", t)]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert_eq!(r.body["error"], "rate_limited");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    assert!(!app.store.activity_exists("r-limited").await.unwrap());
+    assert_eq!(app.activities_count().await, 2);
+    // Another key has its own bucket.
+    let other = stk_indexer::auth::create_key(&app.store, "other")
+        .await
+        .unwrap()
+        .unwrap();
+    let body =
+        serde_json::to_vec(&json!({"events": [event("r-other", "alice", "review", t)]})).unwrap();
+    let r = app
+        .post_raw(
+            "/v1/activities",
+            body,
+            Some("application/json"),
+            Some(&other.key),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Unauthenticated reads are not limited.
+    app.healthy().await;
+}
+
+async fn member_lifecycle(b: Backend) {
+    let app = spawn_app(b).await;
+    let r = app.post("/v1/members", &json!({"id": "carol"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["status"], "inactive");
+    assert_eq!(r.body["wallet"], Value::Null);
+    let r = app.post("/v1/members", &json!({"id": "carol"})).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("member_exists"))
+    );
+    let r = app.post("/v1/members", &json!({"id": ""})).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_id"))
+    );
+    let r = app
+        .post_raw(
+            "/v1/members",
+            br#"{"id":"dave"}"#.to_vec(),
+            Some("application/json"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(app.store.member("dave").await.unwrap().is_none());
+
+    let r = app.post("/v1/members/carol/activate", &json!({})).await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (StatusCode::OK, Some("active"))
+    );
+    let r = app.get("/v1/members/carol").await;
+    assert_eq!(r.body["status"], "active");
+    assert_eq!(r.body["epochs"], json!([]));
+    let r = app.post("/v1/members/carol/deactivate", &json!({})).await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (StatusCode::OK, Some("inactive"))
+    );
+    assert_eq!(
+        app.get("/v1/members/carol").await.body["status"],
+        "inactive"
+    );
+    let r = app.post("/v1/members/nobody/activate", &json!({})).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_member"))
+    );
+    let r = app.get("/v1/members/nobody").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .post_raw(
+            "/v1/members/carol/activate",
+            b"{}".to_vec(),
+            Some("application/json"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn wallet_binding(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    app.create_member("bob").await;
+    let sk = new_keypair();
+    let wallet = wallet_of(&sk);
+    let challenge = |member: &str, wallet: &str| {
+        let path = format!("/v1/members/{member}/wallet/challenge?wallet={wallet}");
+        let app = &app;
+        async move { app.get_auth(&path).await }
+    };
+    let sign = |sk: &ed25519_dalek::SigningKey, msg: &str| {
+        bs58::encode(sk.sign(msg.as_bytes()).to_bytes()).into_string()
+    };
+
+    // Happy path.
+    let ch = challenge("alice", &wallet).await;
+    assert_eq!(ch.status, StatusCode::OK, "{}", ch.text);
+    let msg = ch.body["message"].as_str().unwrap().to_owned();
+    let nonce = ch.body["nonce"].as_str().unwrap().to_owned();
+    assert!(
+        msg.starts_with("SysTok wallet binding\nmember: alice\n"),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("wallet: {wallet}\nnonce: {nonce}\nexpires: ")));
+    assert_eq!(
+        msg.rsplit("expires: ").next().unwrap(),
+        ch.body["expires_at"].as_str().unwrap()
+    );
+    let bind = json!({"wallet": wallet, "nonce": nonce, "signature": sign(&sk, &msg)});
+    let r = app.post("/v1/members/alice/wallet", &bind).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["wallet"], wallet.as_str());
+    assert_eq!(
+        app.get("/v1/members/alice").await.body["wallet"],
+        wallet.as_str()
+    );
+
+    // Replay of the same signed challenge.
+    let r = app.post("/v1/members/alice/wallet", &bind).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("challenge_used"))
+    );
+
+    // Wrong wallet: challenge issued for wallet B, submitted with wallet C (signed by C).
+    let sk_b = new_keypair();
+    let sk_c = new_keypair();
+    let ch = challenge("bob", &wallet_of(&sk_b)).await;
+    let msg = ch.body["message"].as_str().unwrap().to_owned();
+    let r = app
+        .post(
+            "/v1/members/bob/wallet",
+            &json!({"wallet": wallet_of(&sk_c), "nonce": ch.body["nonce"], "signature": sign(&sk_c, &msg)}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("wallet_mismatch"))
+    );
+
+    // Bad signature: the right wallet, but signed by another key, or over other bytes, or garbage.
+    for sig in [
+        sign(&sk_c, &msg),
+        sign(&sk_b, &format!("{msg}\n")),
+        "notbase58!!".to_owned(),
+        bs58::encode([1u8; 64]).into_string(),
+    ] {
+        let r = app
+            .post(
+                "/v1/members/bob/wallet",
+                &json!({"wallet": wallet_of(&sk_b), "nonce": ch.body["nonce"], "signature": sig}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_signature")),
+            "{}",
+            r.text
+        );
+    }
+    // The failed attempts did not burn the challenge: the right signature still works once.
+    let r = app
+        .post(
+            "/v1/members/bob/wallet",
+            &json!({"wallet": wallet_of(&sk_b), "nonce": ch.body["nonce"], "signature": sign(&sk_b, &msg)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // A challenge of another member cannot be used.
+    let ch = challenge("alice", &wallet_of(&sk_c)).await;
+    let msg = ch.body["message"].as_str().unwrap().to_owned();
+    let r = app
+        .post(
+            "/v1/members/bob/wallet",
+            &json!({"wallet": wallet_of(&sk_c), "nonce": ch.body["nonce"], "signature": sign(&sk_c, &msg)}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unknown_challenge"))
+    );
+
+    // Expired: a properly signed challenge whose expiry has passed.
+    let sk_e = new_keypair();
+    let nonce = stk_indexer::wallet::new_nonce();
+    let expires_at = now() - 5;
+    let msg =
+        stk_indexer::wallet::challenge_message("alice", &wallet_of(&sk_e), &nonce, expires_at);
+    app.store
+        .insert_challenge(&ChallengeRow {
+            nonce: nonce.clone(),
+            member_id: "alice".into(),
+            wallet: wallet_of(&sk_e),
+            message: msg.clone(),
+            expires_at,
+            used_at: None,
+        })
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            "/v1/members/alice/wallet",
+            &json!({"wallet": wallet_of(&sk_e), "nonce": nonce, "signature": sign(&sk_e, &msg)}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::GONE, Some("challenge_expired"))
+    );
+    assert_eq!(
+        app.get("/v1/members/alice").await.body["wallet"],
+        wallet.as_str(),
+        "unchanged"
+    );
+
+    // Wallet already bound to alice cannot be bound to bob.
+    let ch = challenge("bob", &wallet).await;
+    let msg = ch.body["message"].as_str().unwrap().to_owned();
+    let r = app
+        .post(
+            "/v1/members/bob/wallet",
+            &json!({"wallet": wallet, "nonce": ch.body["nonce"], "signature": sign(&sk, &msg)}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("wallet_in_use"))
+    );
+
+    // Input validation.
+    let r = challenge("alice", "not-a-wallet").await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_wallet"))
+    );
+    let r = challenge("nobody", &wallet).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .get(&format!(
+            "/v1/members/alice/wallet/challenge?wallet={wallet}"
+        ))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "challenges need the platform key"
+    );
+    let r = app
+        .post(
+            "/v1/members/alice/wallet",
+            &json!({"wallet": wallet, "nonce": "'; DROP TABLE members;--", "signature": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unknown_challenge"))
+    );
+    app.healthy().await;
+}
+
+async fn epochs_scoring_and_receipts(b: Backend) {
+    let app = spawn_app(b).await;
+    for m in ["alice", "bob"] {
+        app.active_member(m).await;
+    }
+    app.create_member("carol").await; // inactive: earns nothing
+    let s1 = app.epoch_start(1);
+    let mut events = Vec::new();
+    for d in 0..5 {
+        events.push(event(
+            &format!("a-{d}"),
+            "alice",
+            "review",
+            s1 + d * DAY + 3600,
+        ));
+        events.push(event(
+            &format!("a-p-{d}"),
+            "alice",
+            "practice_session",
+            s1 + d * DAY + 7200,
+        ));
+    }
+    for i in 0..3 {
+        events.push(event(
+            &format!("b-{i}"),
+            "bob",
+            "review",
+            s1 + i * 4 * 3600 + 60,
+        ));
+    }
+    events.push(event("c-0", "carol", "review", s1 + 100));
+    events.push(event("later", "alice", "review", app.epoch_start(2) + 100));
+    let r = app
+        .post("/v1/activities", &json!({ "events": events }))
+        .await;
+    assert_eq!(r.body["accepted"], 15, "{}", r.text);
+
+    // Before scoring: epochs listed open with event counts.
+    let r = app.get("/v1/epochs").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let list = r.body["epochs"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["epoch"], 2);
+    assert_eq!(list[1]["epoch"], 1);
+    assert_eq!(list[1]["state"], "open");
+    assert_eq!(list[1]["events"], 14);
+    assert_eq!(list[1]["budget"], app.config.epoch.budget);
+    assert_eq!(list[1]["rules_hash"], Value::Null);
+
+    // A dry run writes nothing.
+    let dry = stk_indexer::epoch::score(&app.store, &app.config, &app.rules, 1, true)
+        .await
+        .unwrap();
+    assert!(!dry.stored);
+    assert_eq!(app.get("/v1/epochs/1").await.body["state"], "open");
+    assert!(app.store.receipt(1, "alice").await.unwrap().is_none());
+    let table = stk_indexer::epoch::allocation_table(&dry);
+    assert!(
+        table.contains("alice") && table.contains("dry run"),
+        "{table}"
+    );
+
+    // The running epoch cannot be scored for real.
+    let err = stk_indexer::epoch::score(&app.store, &app.config, &app.rules, 3, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, stk_indexer::epoch::EpochError::NotEnded { .. }),
+        "{err}"
+    );
+
+    let run = stk_indexer::epoch::score(&app.store, &app.config, &app.rules, 1, false)
+        .await
+        .unwrap();
+    assert!(run.stored);
+    assert_eq!(run.score, dry.score, "dry run and real run agree");
+    let total: u64 = run.score.allocations.iter().map(|a| a.amount).sum();
+    assert_eq!(
+        total, app.config.epoch.budget,
+        "allocations sum to the budget"
+    );
+
+    let r = app.get("/v1/epochs/1").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["state"], "scored");
+    assert_eq!(r.body["rules_hash"], hex::encode(app.rules.hash()));
+    assert_eq!(
+        r.body["activity_digest"],
+        hex::encode(run.score.activity_digest)
+    );
+    assert_eq!(r.body["total_amount"], app.config.epoch.budget);
+    assert_eq!(r.body["events"], 14);
+    assert_eq!(r.body["rules_version"], app.rules.version);
+
+    // Receipts.
+    let r = app.get("/v1/epochs/1/receipts/alice").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["member"], "alice");
+    assert_eq!(r.body["epoch"], 1);
+    assert_eq!(r.body["qualified"], true);
+    assert!(r.body["counted"].as_array().unwrap().len() >= 5);
+    let alice_amount = r.body["amount"].as_u64().unwrap();
+    assert!(alice_amount > 0);
+    let r = app.get("/v1/epochs/1/receipts/carol").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["amount"], 0);
+    assert_eq!(r.body["dropped"][0]["reason"], "InactiveMember");
+    let r = app.get("/v1/epochs/1/receipts/nobody").await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no_receipt"))
+    );
+
+    // Member summary per epoch.
+    let r = app.get("/v1/members/alice").await;
+    let epochs = r.body["epochs"].as_array().unwrap();
+    assert_eq!(epochs[0]["epoch"], 2);
+    assert_eq!(epochs[0]["amount"], Value::Null);
+    assert_eq!(epochs[1]["epoch"], 1);
+    assert_eq!(epochs[1]["events"], 10);
+    assert_eq!(epochs[1]["amount"], alice_amount);
+    assert_eq!(epochs[1]["receipt"]["member"], "alice");
+    assert!(epochs[1]["score"].as_str().unwrap().parse::<u64>().unwrap() > 0);
+
+    // A scored epoch takes no more activity and is not scored twice.
+    let r = app
+        .post(
+            "/v1/activities",
+            &json!({"events": [event("late", "alice", "review", s1 + 50)]}),
+        )
+        .await;
+    assert_eq!(status_of(&r, 0), ("rejected", Some("frozen_epoch")));
+    let err = stk_indexer::epoch::score(&app.store, &app.config, &app.rules, 1, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, stk_indexer::epoch::EpochError::AlreadyScored { .. }),
+        "{err}"
+    );
+
+    // The explanation names the events and multipliers.
+    let receipt: stk_scoring::Receipt =
+        serde_json::from_str(&app.store.receipt(1, "alice").await.unwrap().unwrap()).unwrap();
+    let text = stk_indexer::epoch::explain(&receipt);
+    assert!(
+        text.contains("a-0") && text.contains("consistency multiplier"),
+        "{text}"
+    );
+
+    // Epoch 2 is listed; epoch 3 (started, no activity) is synthesized open; the future is 404.
+    assert_eq!(app.get("/v1/epochs/3").await.body["state"], "open");
+    assert_eq!(app.get("/v1/epochs/3").await.body["events"], 0);
+    let r = app.get("/v1/epochs/50").await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_epoch"))
+    );
+    let r = app.get(&format!("/v1/epochs/{}", u64::MAX)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // The scoring histogram reaches /metrics.
+    let m = app.get("/metrics").await.text;
+    assert!(m.contains("stk_scoring_duration_seconds"), "{m}");
+    assert!(m.contains("stk_epochs_scored_total"), "{m}");
+}
+
+async fn health_metrics_openapi(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    let t = app.epoch_start(3) + 60;
+    let r = app
+        .post("/v1/activities", &json!({"events": [event("m1", "alice", "review", t), event("m2", "alice", "bogus", t)]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    app.healthy().await;
+
+    let r = app.get("/metrics").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    for needle in [
+        "stk_http_requests_total{method=\"POST\",route=\"/v1/activities\",status=\"200\"}",
+        "stk_events_accepted_total",
+        "stk_events_duplicate_total",
+        "stk_events_rejected_total{reason=\"unknown_kind\"}",
+        "stk_events_rejected_total{reason=\"frozen_epoch\"}",
+        "stk_http_request_duration_seconds",
+    ] {
+        assert!(r.text.contains(needle), "missing {needle} in\n{}", r.text);
+    }
+
+    let r = app.get("/openapi.json").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let paths = r.body["paths"].as_object().expect("OpenAPI paths");
+    for p in [
+        "/v1/activities",
+        "/v1/members",
+        "/v1/members/{id}",
+        "/v1/members/{id}/activate",
+        "/v1/members/{id}/deactivate",
+        "/v1/members/{id}/wallet/challenge",
+        "/v1/members/{id}/wallet",
+        "/v1/epochs",
+        "/v1/epochs/{n}",
+        "/v1/epochs/{n}/receipts/{member}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(p), "OpenAPI lacks {p}");
+    }
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(r.body["components"]["securitySchemes"]["api_key"].is_object());
+
+    // With the database gone, readiness fails while liveness holds.
+    app.store.close().await;
+    let r = app.get("/readyz").await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("not_ready"))
+    );
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+}
+
+async fn concurrent_batches_lose_nothing(b: Backend) {
+    let app = spawn_app(b).await;
+    for i in 0..10 {
+        app.create_member(&format!("m{i}")).await;
+    }
+    let t = app.epoch_start(3) + 60;
+    let mut tasks = Vec::new();
+    for c in 0..4 {
+        let (client, url, key) = (
+            app.client.clone(),
+            app.url("/v1/activities"),
+            app.key.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            for bn in 0..5 {
+                // The first 50 ids of each batch are sent by all 4 clients at once: deduplicated.
+                let events: Vec<Value> = (0..250)
+                    .map(|i| {
+                        let id = if i < 50 {
+                            format!("shared-b{bn}-{i}")
+                        } else {
+                            format!("c{c}-b{bn}-{i}")
+                        };
+                        event(&id, &format!("m{}", i % 10), "review", t + i as i64)
+                    })
+                    .collect();
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .json(&json!({ "events": events }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::OK);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // 5 batches x 50 shared ids + 4 clients x 5 batches x 200 own ids.
+    assert_eq!(app.activities_count().await, 5 * 50 + 4 * 5 * 200);
+}
+
+async fn cli_ingest_is_resumable(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    let t = app.epoch_start(3) + 60;
+    let path = app.dir.path().join("events.jsonl");
+    let mut text = String::new();
+    for i in 0..2500 {
+        text.push_str(
+            &serde_json::to_string(&event(&format!("l{i}"), "alice", "review", t)).unwrap(),
+        );
+        text.push('\n');
+        if i == 10 {
+            text.push_str("{not json\n");
+        }
+        if i == 20 {
+            text.push('\n');
+            text.push_str(&serde_json::to_string(&event("bad-kind", "alice", "nope", t)).unwrap());
+            text.push('\n');
+        }
+    }
+    std::fs::write(&path, text).unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut out = Vec::new();
+    let s = stk_indexer::cli::ingest_file(
+        &app.store,
+        &app.config,
+        &app.rules,
+        &path,
+        false,
+        &stop,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        (s.accepted, s.duplicates, s.rejected, s.blank),
+        (2500, 0, 2, 1),
+        "{out}"
+    );
+    assert!(out.contains("line 12: malformed_json"), "{out}");
+    assert!(
+        out.contains("line 24: id \"bad-kind\": unknown_kind"),
+        "{out}"
+    );
+    assert_eq!(app.activities_count().await, 2500);
+    let progress = std::fs::read_to_string(app.dir.path().join("events.jsonl.progress")).unwrap();
+    assert_eq!(progress.trim(), "2503");
+
+    // --resume: nothing left to do.
+    let mut out = Vec::new();
+    let s = stk_indexer::cli::ingest_file(
+        &app.store,
+        &app.config,
+        &app.rules,
+        &path,
+        true,
+        &stop,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (s.skipped, s.accepted, s.duplicates, s.rejected),
+        (2503, 0, 0, 0)
+    );
+
+    // Resume from a partial run (progress says 1,000 lines were done).
+    std::fs::write(app.dir.path().join("events.jsonl.progress"), "1000\n").unwrap();
+    let mut out = Vec::new();
+    let s = stk_indexer::cli::ingest_file(
+        &app.store,
+        &app.config,
+        &app.rules,
+        &path,
+        true,
+        &stop,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    assert_eq!((s.skipped, s.duplicates, s.rejected), (1000, 1503, 0));
+
+    // Without --resume a re-run is still safe: everything is a duplicate.
+    let mut out = Vec::new();
+    let s = stk_indexer::cli::ingest_file(
+        &app.store,
+        &app.config,
+        &app.rules,
+        &path,
+        false,
+        &stop,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    assert_eq!((s.accepted, s.duplicates, s.rejected), (0, 2500, 2));
+    assert_eq!(app.activities_count().await, 2500);
+}
+
+backend_tests!(
+    ingestion_statuses_and_reasons,
+    oversized_batch_is_refused_whole,
+    bad_requests_get_json_errors_and_write_nothing,
+    odd_unicode_and_sql_like_strings,
+    rate_limit_per_key,
+    member_lifecycle,
+    wallet_binding,
+    epochs_scoring_and_receipts,
+    health_metrics_openapi,
+    concurrent_batches_lose_nothing,
+    cli_ingest_is_resumable,
+);
