@@ -8,6 +8,7 @@
 //! [`EpochInput::activity_digest`].
 
 mod allocate;
+mod fxhash;
 mod hexser;
 mod input;
 mod rules;

@@ -1,10 +1,9 @@
 //! `score_epoch`: events -> counted/dropped events -> points -> multipliers -> score -> STK.
 
-use std::collections::{HashMap, HashSet};
-
 use serde::{Deserialize, Serialize};
 
 use crate::allocate::split_budget;
+use crate::fxhash::{FxBuild, FxHashMap, FxHashSet};
 use crate::input::EpochInput;
 use crate::rules::{KindRule, Rules};
 use crate::time::{day_index, epoch_days, week_index};
@@ -42,8 +41,8 @@ pub struct Receipt {
     pub epoch: u64,
     /// Counted events in canonical order `(occurred_at, id)`. Empty when not qualified.
     pub counted: Vec<CountedEvent>,
-    /// Dropped events in canonical order; for a member below `min_score` the events that would
-    /// have counted follow, with reason `BelowMinimumScore`.
+    /// Dropped events in canonical order. For a member who does not qualify, the events that
+    /// passed every per-event rule are listed here too, with reason `BelowMinimumScore`.
     pub dropped: Vec<DroppedEvent>,
     /// Sum of `diminished_points` of the events that passed the per-event rules (milli-points).
     pub raw_points: u64,
@@ -135,6 +134,37 @@ struct KindState {
     next_factor_bps: Option<u64>,
 }
 
+/// What the per-member pass needs from an event, resolved to indices once.
+#[derive(Clone, Copy, Default)]
+struct Compact {
+    /// Owner tag: member index, or `members.len() + n` for the n-th unknown member id.
+    owner: u32,
+    /// Index into the sorted kinds, or [`NO_KIND`].
+    kind: u32,
+    at: i64,
+    /// Range of this event's valid confirmers (member indices, may repeat) in the flat list.
+    conf: (usize, usize),
+}
+
+/// Outcome of one event in the per-member pass (strings are attached afterwards, once the
+/// member's counted/dropped sizes are known).
+#[derive(Clone, Copy)]
+enum Outcome {
+    Counted {
+        base_points: u64,
+        confirmation_points: u64,
+        diminished_points: u64,
+        factor_bps: u64,
+        confirmations_counted: u32,
+    },
+    Dropped(DropReason),
+}
+
+const NO_KIND: u32 = u32::MAX;
+/// Below this many events the digest is computed inline (a thread costs more than it saves).
+const PARALLEL_DIGEST_MIN_EVENTS: usize = 20_000;
+const NO_RANK: u32 = u32::MAX;
+
 fn overflow(what: &'static str) -> ScoringError {
     ScoringError::Overflow(what)
 }
@@ -164,67 +194,156 @@ pub fn score_epoch(rules: &Rules, input: &EpochInput) -> Result<EpochScore, Scor
 
     let member_order = input.member_order();
     let event_order = input.event_order();
-    let activity_digest = input.digest_with(&member_order, &event_order);
 
-    // Members by id.
-    let mut member_by_id: HashMap<&str, usize> = HashMap::with_capacity(input.members.len());
-    for &i in &member_order {
+    // The digest only reads the input: on large epochs compute it on a second core while the
+    // members are scored. Both halves are deterministic, so threading cannot change the result.
+    let (activity_digest, scored) = if input.events.len() < PARALLEL_DIGEST_MIN_EVENTS {
+        let digest = input.digest_with(&member_order, &event_order);
+        let scored = score_members(rules, input, days, &member_order, &event_order);
+        (digest, scored)
+    } else {
+        std::thread::scope(|s| {
+            let digest = std::thread::Builder::new()
+                .name("stk-digest".into())
+                .spawn_scoped(s, || input.digest_with(&member_order, &event_order));
+            let scored = score_members(rules, input, days, &member_order, &event_order);
+            let digest = match digest {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread available: compute it here.
+                Err(_) => input.digest_with(&member_order, &event_order),
+            };
+            (digest, scored)
+        })
+    };
+    let (total_score, allocations, receipts) = scored?;
+
+    Ok(EpochScore {
+        epoch: input.epoch,
+        rules_hash: rules.hash(),
+        activity_digest,
+        total_score,
+        budget: input.budget,
+        allocations,
+        receipts,
+    })
+}
+
+/// Scores every receipt holder and splits the budget: `(total_score, allocations, receipts)`.
+fn score_members(
+    rules: &Rules,
+    input: &EpochInput,
+    days: u64,
+    member_order: &[usize],
+    event_order: &[u32],
+) -> Result<(u128, Vec<Allocation>, Vec<Receipt>), ScoringError> {
+    // Members by id (index into `input.members`).
+    let mut member_by_id: FxHashMap<&str, u32> =
+        FxHashMap::with_capacity_and_hasher(input.members.len(), FxBuild::default());
+    for &i in member_order {
         let id = input.members[i].id.as_str();
-        if member_by_id.insert(id, i).is_some() {
+        // i < members.len() <= u32::MAX (checked above).
+        if member_by_id.insert(id, i as u32).is_some() {
             return Err(ScoringError::DuplicateMember(id.to_owned()));
         }
     }
-    // Event ids must be unique.
-    let mut seen: HashSet<&str> = HashSet::with_capacity(input.events.len());
+
+    let kinds: Vec<(&str, &KindRule)> = rules.kinds.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let kind_index: FxHashMap<&str, u32> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (*k, i as u32))
+        .collect();
+
+    // One sequential pass over the events (memory order): resolve every string to an index once,
+    // check event ids are unique and keep only what the rules need in a compact record.
+    // Owners (receipt holders) are tagged: `0..members.len()` for members, then unknown ids.
+    let n_members = input.members.len();
+    let mut unknown: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut unknown_ids: Vec<&str> = Vec::new();
+    let mut seen: FxHashSet<&str> =
+        FxHashSet::with_capacity_and_hasher(input.events.len(), FxBuild::default());
+    let mut compact: Vec<Compact> = Vec::with_capacity(input.events.len());
+    let mut confirmers: Vec<u32> = Vec::new();
     for e in &input.events {
         if !seen.insert(e.id.as_str()) {
             return Err(ScoringError::DuplicateEvent(e.id.clone()));
         }
+        let member = member_by_id.get(e.member.as_str()).copied();
+        let owner = match member {
+            Some(mi) => mi,
+            None => {
+                let next = unknown_ids.len() as u32;
+                let u = *unknown.entry(e.member.as_str()).or_insert(next);
+                if u == next {
+                    unknown_ids.push(e.member.as_str());
+                }
+                // n_members + unknown count <= members + events; both <= u32::MAX.
+                u32::try_from(n_members + u as usize)
+                    .map_err(|_| ScoringError::TooLarge(n_members + u as usize))?
+            }
+        };
+        let conf_start = confirmers.len();
+        if let Some(mi) = member {
+            for c in &e.confirmations {
+                if let Some(&ci) = member_by_id.get(c.as_str()) {
+                    if ci != mi && input.members[ci as usize].active {
+                        confirmers.push(ci);
+                    }
+                }
+            }
+        }
+        compact.push(Compact {
+            owner,
+            kind: kind_index.get(e.kind.as_str()).copied().unwrap_or(NO_KIND),
+            at: e.occurred_at,
+            conf: (conf_start, confirmers.len()),
+        });
     }
     drop(seen);
 
-    // Receipt owners: every member id that has an event (known or not), sorted.
-    let mut owners: Vec<&str> = Vec::new();
-    let mut owner_of: HashMap<&str, u32> = HashMap::new();
-    for e in &input.events {
-        if !owner_of.contains_key(e.member.as_str()) {
-            owner_of.insert(e.member.as_str(), 0);
-            owners.push(e.member.as_str());
+    // Receipt holders sorted by id; rank_of[tag] = position, or NO_RANK without events.
+    let n_tags = n_members + unknown_ids.len();
+    let tag_id = |t: usize| -> &str {
+        if t < n_members {
+            &input.members[t].id
+        } else {
+            unknown_ids[t - n_members]
         }
+    };
+    let mut has_events = vec![false; n_tags];
+    for c in &compact {
+        has_events[c.owner as usize] = true;
     }
-    owners.sort_unstable();
-    for (rank, id) in owners.iter().enumerate() {
-        // rank < events.len() <= u32::MAX.
-        owner_of.insert(id, rank as u32);
-    }
-    // Bucket the canonical event order by owner (stable counting sort): each owner's events stay
-    // in canonical (occurred_at, id) order.
-    let event_owner: Vec<u32> = input
-        .events
-        .iter()
-        .map(|e| owner_of[e.member.as_str()])
+    let mut owners: Vec<u32> = (0..n_tags as u32)
+        .filter(|&t| has_events[t as usize])
         .collect();
+    owners.sort_unstable_by(|&a, &b| tag_id(a as usize).cmp(tag_id(b as usize)));
+    let mut rank_of = vec![NO_RANK; n_tags];
+    for (r, &t) in owners.iter().enumerate() {
+        rank_of[t as usize] = r as u32;
+    }
+
+    // Bucket the canonical event order by owner (stable counting sort): each owner's events stay
+    // in canonical (occurred_at, id) order and sit next to each other in memory.
     let mut starts = vec![0usize; owners.len() + 1];
-    for &o in &event_owner {
-        starts[o as usize + 1] += 1;
+    for c in &compact {
+        starts[rank_of[c.owner as usize] as usize + 1] += 1;
     }
     for i in 0..owners.len() {
         starts[i + 1] += starts[i];
     }
-    let mut grouped = vec![0u32; input.events.len()];
+    let mut grouped: Vec<(u32, Compact)> = vec![(0, Compact::default()); input.events.len()];
     let mut cursor = starts.clone();
-    for &ei in &event_order {
-        let o = event_owner[ei] as usize;
-        grouped[cursor[o]] = ei as u32;
-        cursor[o] += 1;
+    for &ei in event_order {
+        let c = compact[ei as usize];
+        let r = rank_of[c.owner as usize] as usize;
+        grouped[cursor[r]] = (ei, c);
+        cursor[r] += 1;
     }
+    drop(compact);
 
-    let kinds: Vec<(&str, &KindRule)> = rules.kinds.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let kind_index: HashMap<&str, usize> = kinds
-        .iter()
-        .enumerate()
-        .map(|(i, (k, _))| (*k, i))
-        .collect();
     let standing: Vec<u64> = input
         .members
         .iter()
@@ -236,31 +355,24 @@ pub fn score_epoch(rules: &Rules, input: &EpochInput) -> Result<EpochScore, Scor
 
     let mut receipts = Vec::with_capacity(owners.len());
     let mut state = vec![KindState::default(); kinds.len()];
-    let mut confirmers: Vec<usize> = Vec::new();
+    let mut valid: Vec<u32> = Vec::new();
     let mut standings: Vec<u64> = Vec::new();
+    let mut outcomes: Vec<(u32, u32, Outcome)> = Vec::new();
     let epoch_days_u32 = u32::try_from(days).unwrap_or(u32::MAX);
 
-    for (rank, owner) in owners.iter().enumerate() {
-        let member = member_by_id.get(owner).map(|&i| (i, &input.members[i]));
-        let events = &grouped[starts[rank]..starts[rank + 1]];
+    for (rank, &tag) in owners.iter().enumerate() {
+        let member = (tag as usize) < n_members;
+        let m = member.then(|| &input.members[tag as usize]);
         state.fill(KindState::default());
-        let mut counted = Vec::new();
-        let mut dropped = Vec::new();
+        outcomes.clear();
+        let mut n_counted = 0usize;
         let mut raw: u64 = 0;
         let mut active_days: u32 = 0;
         let mut last_active_day: Option<i64> = None;
 
-        for &ei in events {
-            let e = &input.events[ei as usize];
-            let mut drop_as = |reason| {
-                dropped.push(DroppedEvent {
-                    id: e.id.clone(),
-                    kind: e.kind.clone(),
-                    reason,
-                    points: 0,
-                })
-            };
-            let Some((member_idx, m)) = member else {
+        for &(ei, c) in &grouped[starts[rank]..starts[rank + 1]] {
+            let mut drop_as = |reason| outcomes.push((ei, c.kind, Outcome::Dropped(reason)));
+            let Some(m) = m else {
                 drop_as(DropReason::UnknownMember);
                 continue;
             };
@@ -268,35 +380,28 @@ pub fn score_epoch(rules: &Rules, input: &EpochInput) -> Result<EpochScore, Scor
                 drop_as(DropReason::InactiveMember);
                 continue;
             }
-            let Some(&k) = kind_index.get(e.kind.as_str()) else {
+            let Some(&(_, rule)) = kinds.get(c.kind as usize) else {
                 drop_as(DropReason::UnknownKind);
                 continue;
             };
-            if e.occurred_at < input.starts_at || e.occurred_at >= input.ends_at {
+            if c.at < input.starts_at || c.at >= input.ends_at {
                 drop_as(DropReason::OutsideEpoch);
                 continue;
             }
-            let rule = kinds[k].1;
 
-            // Valid confirmers: known, active, not the member, each counted once.
-            confirmers.clear();
-            for c in &e.confirmations {
-                if let Some(&ci) = member_by_id.get(c.as_str()) {
-                    if ci != member_idx && input.members[ci].active {
-                        confirmers.push(ci);
-                    }
-                }
-            }
-            confirmers.sort_unstable();
-            confirmers.dedup();
-            if rule.requires_confirmation && confirmers.is_empty() {
+            // Valid confirmers (known, active, not the member) were resolved above; count each once.
+            valid.clear();
+            valid.extend_from_slice(&confirmers[c.conf.0..c.conf.1]);
+            valid.sort_unstable();
+            valid.dedup();
+            if rule.requires_confirmation && valid.is_empty() {
                 drop_as(DropReason::Unconfirmed);
                 continue;
             }
 
-            let day = day_index(e.occurred_at);
-            let week = week_index(e.occurred_at);
-            let st = &mut state[k];
+            let day = day_index(c.at);
+            let week = week_index(c.at);
+            let st = &mut state[c.kind as usize];
             if st.day == Some(day) && st.day_count >= rule.daily_cap {
                 drop_as(DropReason::DailyCap);
                 continue;
@@ -307,7 +412,7 @@ pub fn score_epoch(rules: &Rules, input: &EpochInput) -> Result<EpochScore, Scor
             }
             if let Some(last) = st.last_counted_at {
                 // Both timestamps lie inside the epoch window; i128 rules out overflow anyway.
-                if i128::from(e.occurred_at) - i128::from(last) < i128::from(rule.cooldown_secs) {
+                if i128::from(c.at) - i128::from(last) < i128::from(rule.cooldown_secs) {
                     drop_as(DropReason::Cooldown);
                     continue;
                 }
@@ -324,12 +429,12 @@ pub fn score_epoch(rules: &Rules, input: &EpochInput) -> Result<EpochScore, Scor
                 st.week_count = 0;
             }
             st.week_count += 1;
-            st.last_counted_at = Some(e.occurred_at);
+            st.last_counted_at = Some(c.at);
             let factor = st.next_factor_bps.unwrap_or(BPS);
             st.next_factor_bps = Some((factor * dim.decay_bps / BPS).max(dim.floor_bps));
 
             standings.clear();
-            standings.extend(confirmers.iter().map(|&ci| standing[ci]));
+            standings.extend(valid.iter().map(|&ci| standing[ci as usize]));
             standings.sort_unstable_by(|a, b| b.cmp(a));
             let used = standings.len().min(max_conf);
             let standing_sum: u64 = standings[..used].iter().sum();
@@ -351,18 +456,22 @@ pub fn score_epoch(rules: &Rules, input: &EpochInput) -> Result<EpochScore, Scor
                 last_active_day = Some(day);
                 active_days += 1;
             }
-            counted.push(CountedEvent {
-                id: e.id.clone(),
-                kind: e.kind.clone(),
-                base_points: rule.weight,
-                confirmation_points,
-                diminished_points: diminished,
-                factor_bps: factor,
-                confirmations_counted: used as u32,
-            });
+            n_counted += 1;
+            outcomes.push((
+                ei,
+                c.kind,
+                Outcome::Counted {
+                    base_points: rule.weight,
+                    confirmation_points,
+                    diminished_points: diminished,
+                    factor_bps: factor,
+                    // used <= max_per_event <= 100.
+                    confirmations_counted: used as u32,
+                },
+            ));
         }
 
-        let recent = member.map_or(0, |(_, m)| m.recent_active_epochs);
+        let recent = m.map_or(0, |m| m.recent_active_epochs);
         let spread = rules.spread_bps(u64::from(active_days), days);
         let consistency = rules.consistency_bps(recent);
         let score = u128::from(raw)
@@ -371,17 +480,53 @@ pub fn score_epoch(rules: &Rules, input: &EpochInput) -> Result<EpochScore, Scor
             .ok_or(overflow("score"))?
             / u128::from(BPS * BPS);
         let score = u64::try_from(score).map_err(|_| overflow("score"))?;
-        let qualified = !counted.is_empty() && score > 0 && score >= rules.min_score;
-        if !qualified {
-            dropped.extend(counted.drain(..).map(|c| DroppedEvent {
-                id: c.id,
-                kind: c.kind,
-                reason: DropReason::BelowMinimumScore,
-                points: c.diminished_points,
-            }));
+        let qualified = n_counted > 0 && score > 0 && score >= rules.min_score;
+
+        // Attach ids and kind names, allocating each list once at its final size.
+        let kept = if qualified { n_counted } else { 0 };
+        let mut counted = Vec::with_capacity(kept);
+        let mut dropped = Vec::with_capacity(outcomes.len() - kept);
+        for &(ei, k, outcome) in &outcomes {
+            let e = &input.events[ei as usize];
+            // Known kinds reuse the rules' name; only unknown kinds read the event's string.
+            let kind = match kinds.get(k as usize) {
+                Some((name, _)) => (*name).to_owned(),
+                None => e.kind.clone(),
+            };
+            match outcome {
+                Outcome::Dropped(reason) => dropped.push(DroppedEvent {
+                    id: e.id.clone(),
+                    kind,
+                    reason,
+                    points: 0,
+                }),
+                Outcome::Counted {
+                    diminished_points, ..
+                } if !qualified => dropped.push(DroppedEvent {
+                    id: e.id.clone(),
+                    kind,
+                    reason: DropReason::BelowMinimumScore,
+                    points: diminished_points,
+                }),
+                Outcome::Counted {
+                    base_points,
+                    confirmation_points,
+                    diminished_points,
+                    factor_bps,
+                    confirmations_counted,
+                } => counted.push(CountedEvent {
+                    id: e.id.clone(),
+                    kind,
+                    base_points,
+                    confirmation_points,
+                    diminished_points,
+                    factor_bps,
+                    confirmations_counted,
+                }),
+            }
         }
         receipts.push(Receipt {
-            member: (*owner).to_owned(),
+            member: tag_id(tag as usize).to_owned(),
             epoch: input.epoch,
             counted,
             dropped,
@@ -416,13 +561,5 @@ pub fn score_epoch(rules: &Rules, input: &EpochInput) -> Result<EpochScore, Scor
         }
     }
 
-    Ok(EpochScore {
-        epoch: input.epoch,
-        rules_hash: rules.hash(),
-        activity_digest,
-        total_score,
-        budget: input.budget,
-        allocations,
-        receipts,
-    })
+    Ok((total_score, allocations, receipts))
 }

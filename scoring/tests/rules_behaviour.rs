@@ -456,3 +456,38 @@ fn result_serializes_to_json_and_back() {
     let back: EpochScore = serde_json::from_str(&json).unwrap();
     assert_eq!(back, s);
 }
+
+#[test]
+fn large_epochs_digest_on_a_second_thread_with_the_same_result() {
+    // Above the parallel threshold (20_000 events) score_epoch computes the digest concurrently.
+    let members: Vec<_> = (0..50)
+        .map(|i| mem(&format!("m{i:02}"), i % 7 != 0, i % 5))
+        .collect();
+    let kinds = [
+        "practice_session",
+        "help_given",
+        "review",
+        "mentoring",
+        "system_built",
+    ];
+    let mut events: Vec<_> = (0..25_000i64)
+        .map(|i| {
+            let confirmer = format!("m{:02}", (i * 7 + 3) % 50);
+            ev(
+                &format!("e{i:05}"),
+                &format!("m{:02}", (i * 31) % 50),
+                kinds[(i % 5) as usize],
+                T0 + (i * 7_919) % (7 * DAY),
+                &[confirmer.as_str()],
+            )
+        })
+        .collect();
+    let rules = example_rules();
+    let input = week_epoch(members.clone(), events.clone());
+    let s = score_epoch(&rules, &input).unwrap();
+    assert_eq!(s.activity_digest, input.activity_digest());
+    assert!(s.receipts.iter().any(|r| r.qualified));
+    events.reverse();
+    let reversed = week_epoch(members, events);
+    assert_eq!(score_epoch(&rules, &reversed).unwrap(), s);
+}
