@@ -32,6 +32,27 @@ pub enum StoreError {
     Corrupt(String),
     #[error("value out of range: {0}")]
     Range(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+/// The statement that opens a write transaction: SQLite takes the write lock up front
+/// (`BEGIN IMMEDIATE`, so a read-then-write transaction cannot fail with a stale snapshot when
+/// another process wrote meanwhile); PostgreSQL uses a plain `BEGIN`.
+trait WriteBegin {
+    const BEGIN: &'static str;
+}
+
+impl WriteBegin for SqlitePool {
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+}
+
+impl WriteBegin for PgPool {
+    const BEGIN: &'static str = "BEGIN";
+}
+
+fn begin_write<P: WriteBegin>(_: &P) -> &'static str {
+    P::BEGIN
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -567,7 +588,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<BindOutcome> {
         write_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(begin_write(p)).await?;
             let used = sqlx::query(
                 "UPDATE wallet_challenges SET used_at = $1 \
                  WHERE nonce = $2 AND member_id = $3 AND used_at IS NULL AND expires_at > $1",
@@ -896,7 +917,7 @@ impl Store {
         let ep = to_i64(epoch, "epoch")?;
         let budget = to_i64(template.budget, "budget")?;
         write_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(begin_write(p)).await?;
             sqlx::query(
                 "INSERT INTO epochs (epoch, state, starts_at, ends_at, budget, created_at) \
                  VALUES ($1, 'open', $2, $3, $4, $5) ON CONFLICT (epoch) DO NOTHING",
@@ -915,12 +936,22 @@ impl Store {
             if !from.contains(&current.as_str()) {
                 return Ok(Err(current));
             }
-            // This UPDATE waits for in-flight ingestion batches holding FOR SHARE locks (PostgreSQL).
-            sqlx::query("UPDATE epochs SET state = $1 WHERE epoch = $2")
+            // This UPDATE waits for in-flight ingestion batches holding FOR SHARE locks
+            // (PostgreSQL) and only applies if nobody changed the state meanwhile.
+            let changed = sqlx::query("UPDATE epochs SET state = $1 WHERE epoch = $2 AND state = $3")
                 .bind(to)
                 .bind(ep)
+                .bind(&current)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            if changed != 1 {
+                let now_state: String = sqlx::query_scalar("SELECT state FROM epochs WHERE epoch = $1")
+                    .bind(ep)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                return Ok(Err(now_state));
+            }
             tx.commit().await?;
             Ok(Ok(current))
         })
@@ -981,7 +1012,7 @@ impl Store {
         let ep = to_i64(s.epoch, "epoch")?;
         let total_amount = to_i64(s.total_amount, "amount")?;
         write_pool!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(begin_write(p)).await?;
             sqlx::query("DELETE FROM receipts WHERE epoch = $1").bind(ep).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM allocations WHERE epoch = $1").bind(ep).execute(&mut *tx).await?;
             for (member, score, amount) in &s.allocations {
@@ -1001,10 +1032,10 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query(
+            let updated = sqlx::query(
                 "UPDATE epochs SET state = 'scored', rules_version = $1, rules_hash = $2, \
                  activity_digest = $3, total_score = $4, total_amount = $5, event_count = $6, \
-                 scored_at = $7 WHERE epoch = $8",
+                 scored_at = $7 WHERE epoch = $8 AND state = 'frozen'",
             )
             .bind(s.rules_version)
             .bind(&s.rules_hash)
@@ -1015,7 +1046,14 @@ impl Store {
             .bind(now_unix())
             .bind(ep)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if updated != 1 {
+                return Err(StoreError::Conflict(format!(
+                    "epoch {} is not frozen any more; not storing its results",
+                    s.epoch
+                )));
+            }
             tx.commit().await?;
             Ok(())
         })
