@@ -174,6 +174,11 @@ fn run(label: &str, rules: &Rules, input: &EpochInput) {
 fn main() {
     let rules_toml = include_str!("../../rules/rules.v1.toml");
     let rules = Rules::from_toml(rules_toml).expect("example rules");
+    println!(
+        "rules v{} rules_hash {}",
+        rules.version,
+        hex::encode(rules.hash())
+    );
 
     let t = Instant::now();
     let shuffled = generate();

@@ -476,6 +476,17 @@ decay_bps = 8_000
     }
 
     #[test]
+    fn example_rules_hash_matches_an_independent_computation() {
+        // Computed with Python (tomllib + hashlib) from the format documented in README.md.
+        // Editing rules/rules.v1.toml changes this on purpose: bump `version` and update it.
+        let r = Rules::from_toml(EXAMPLE).unwrap();
+        assert_eq!(
+            hex::encode(r.hash()),
+            "fb894964314890f10142c5811cdbe58d58126b01fede126bc46b4d5d1c3f193c"
+        );
+    }
+
+    #[test]
     fn minimal_parses_with_defaults() {
         let r = Rules::from_toml(MINIMAL).unwrap();
         assert_eq!(r.version, 3);
