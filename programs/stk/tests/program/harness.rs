@@ -1,17 +1,14 @@
-//! The test chain: the real `stk` program (native, inside the real runtime), the real SPL Token,
-//! Associated Token and Address Lookup Table programs (their BPF builds bundled with the runtime).
-use anchor_lang::{prelude::Pubkey, solana_program::system_instruction, AccountDeserialize};
-use anchor_spl::{associated_token::spl_associated_token_account as ata, token::spl_token};
-use solana_program_test::{processor, BanksClientError, ProgramTest, ProgramTestContext};
+//! The test environment: an initialized STK program on the in-process chain (`stk-localnet`), with
+//! an admin, three oracles (threshold 2) and a test quote mint (the "USDC" of the buyback vault).
+use anchor_lang::prelude::Pubkey;
 use solana_sdk::{
-    account::Account,
-    clock::Clock,
     instruction::{Instruction, InstructionError},
-    program_pack::Pack,
     signature::Keypair,
     signer::Signer,
-    transaction::{Transaction, TransactionError},
+    transaction::TransactionError,
 };
+pub use stk_localnet::{BanksClientError, TxResult};
+use stk_localnet::{ComputeBudgetInstruction, LocalChain};
 use stk::{
     client,
     error::StkError,
@@ -24,16 +21,6 @@ pub const DAY: i64 = 86_400;
 pub const EPOCH_SECS: i64 = 7 * DAY;
 pub const STK: u64 = 1_000_000;
 pub const USDC: u64 = 1_000_000;
-
-fn entry_wrapper(
-    program_id: &Pubkey,
-    accounts: &[anchor_lang::prelude::AccountInfo],
-    data: &[u8],
-) -> anchor_lang::solana_program::entrypoint::ProgramResult {
-    // Only unifies the lifetimes Anchor's entry wants; every reference outlives this call.
-    let accounts: &[anchor_lang::prelude::AccountInfo] = unsafe { std::mem::transmute(accounts) };
-    stk::entry(program_id, accounts, data)
-}
 
 pub fn default_limits() -> Limits {
     Limits {
@@ -48,15 +35,13 @@ pub fn default_limits() -> Limits {
 }
 
 pub struct Env {
-    pub ctx: ProgramTestContext,
+    pub chain: LocalChain,
     pub admin: Keypair,
     pub oracles: Vec<Keypair>,
     pub quote_mint: Pubkey,
     pub quote_authority: Keypair,
     pub genesis: i64,
 }
-
-pub type TxResult = Result<(), BanksClientError>;
 
 impl Env {
     /// Three oracles, threshold 2, genesis 20 epochs ago (so epochs 0..19 have ended).
@@ -65,95 +50,49 @@ impl Env {
     }
 
     pub async fn with(limits: Limits, threshold: u8) -> Self {
-        let mut pt = ProgramTest::new("stk", stk::ID, processor!(entry_wrapper));
-        pt.prefer_bpf(false);
-        let ctx = pt.start_with_context().await;
-        let clock: Clock = ctx.banks_client.get_sysvar().await.unwrap();
-        let genesis = clock.unix_timestamp - 20 * EPOCH_SECS;
+        let mut chain = LocalChain::start().await;
+        let genesis = chain.now().await - 20 * EPOCH_SECS;
         let admin = Keypair::new();
         let oracles: Vec<Keypair> = (0..3).map(|_| Keypair::new()).collect();
         let quote_authority = Keypair::new();
         let quote_mint = Keypair::new();
-        let mut env = Self {
-            ctx,
-            admin,
-            oracles,
-            quote_mint: quote_mint.pubkey(),
-            quote_authority,
-            genesis,
-        };
-        let funded: Vec<Pubkey> = std::iter::once(env.admin.pubkey())
-            .chain(env.oracles.iter().map(|o| o.pubkey()))
-            .collect();
-        for key in funded {
-            env.airdrop(&key, 10_000_000_000).await;
+        for key in std::iter::once(&admin).chain(&oracles) {
+            chain.airdrop(&key.pubkey(), 10_000_000_000).await.unwrap();
         }
-        env.create_mint(&quote_mint, 6).await;
+        chain
+            .create_mint(&quote_mint, &quote_authority.pubkey(), 6)
+            .await
+            .unwrap();
         let args = InitializeArgs {
-            oracles: env.oracles.iter().map(|o| o.pubkey()).collect(),
+            oracles: oracles.iter().map(|o| o.pubkey()).collect(),
             threshold,
             genesis_ts: genesis,
             epoch_duration: EPOCH_SECS,
             limits,
         };
-        let ix = client::initialize(env.admin.pubkey(), env.quote_mint, args);
-        let admin = env.admin.insecure_clone();
-        env.send(&[ix], &[&admin]).await.unwrap();
-        env
+        let ix = client::initialize(admin.pubkey(), quote_mint.pubkey(), args);
+        chain.send(&[ix], &[&admin]).await.unwrap();
+        Self {
+            chain,
+            admin,
+            oracles,
+            quote_mint: quote_mint.pubkey(),
+            quote_authority,
+            genesis,
+        }
     }
 
-    pub fn payer(&self) -> Keypair {
-        self.ctx.payer.insecure_clone()
-    }
-
-    /// Sends `ixs` paid by the context payer, signed by `signers` too.
     pub async fn send(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> TxResult {
-        let payer = self.payer();
-        let mut all: Vec<&Keypair> = vec![&payer];
-        all.extend_from_slice(signers);
-        let blockhash = self.ctx.get_new_latest_blockhash().await.unwrap();
-        let tx = Transaction::new_signed_with_payer(ixs, Some(&payer.pubkey()), &all, blockhash);
-        self.ctx.banks_client.process_transaction(tx).await
+        self.chain.send(ixs, signers).await
     }
 
     pub async fn airdrop(&mut self, to: &Pubkey, lamports: u64) {
-        let payer = self.payer();
-        let ix = system_instruction::transfer(&payer.pubkey(), to, lamports);
-        self.send(&[ix], &[]).await.unwrap();
-    }
-
-    pub async fn create_mint(&mut self, mint: &Keypair, decimals: u8) {
-        let payer = self.payer();
-        let rent = self.ctx.banks_client.get_rent().await.unwrap();
-        let create = system_instruction::create_account(
-            &payer.pubkey(),
-            &mint.pubkey(),
-            rent.minimum_balance(spl_token::state::Mint::LEN),
-            spl_token::state::Mint::LEN as u64,
-            &spl_token::ID,
-        );
-        let init = spl_token::instruction::initialize_mint2(
-            &spl_token::ID,
-            &mint.pubkey(),
-            &self.quote_authority.pubkey(),
-            None,
-            decimals,
-        )
-        .unwrap();
-        self.send(&[create, init], &[mint]).await.unwrap();
+        self.chain.airdrop(to, lamports).await.unwrap();
     }
 
     /// The associated token account of `owner` for `mint`, created if missing.
     pub async fn ata(&mut self, owner: &Pubkey, mint: &Pubkey) -> Pubkey {
-        let payer = self.payer();
-        let ix = ata::instruction::create_associated_token_account_idempotent(
-            &payer.pubkey(),
-            owner,
-            mint,
-            &spl_token::ID,
-        );
-        self.send(&[ix], &[]).await.unwrap();
-        ata::address::get_associated_token_address(owner, mint)
+        self.chain.ata(owner, mint).await.unwrap()
     }
 
     pub async fn stk_account(&mut self, owner: &Pubkey) -> Pubkey {
@@ -162,43 +101,25 @@ impl Env {
 
     /// Mints quote tokens (the test USDC) to `owner`'s associated account.
     pub async fn fund_quote(&mut self, owner: &Pubkey, amount: u64) -> Pubkey {
-        let quote_mint = self.quote_mint;
-        let account = self.ata(owner, &quote_mint).await;
-        let authority = self.quote_authority.insecure_clone();
-        let ix = spl_token::instruction::mint_to(
-            &spl_token::ID,
-            &quote_mint,
-            &account,
-            &authority.pubkey(),
-            &[],
-            amount,
-        )
-        .unwrap();
-        self.send(&[ix], &[&authority]).await.unwrap();
-        account
+        let (mint, authority) = (self.quote_mint, self.quote_authority.insecure_clone());
+        self.chain.mint_to(&mint, &authority, owner, amount).await.unwrap()
     }
 
-    pub async fn account(&mut self, key: &Pubkey) -> Option<Account> {
-        self.ctx.banks_client.get_account(*key).await.unwrap()
+    pub async fn account(&mut self, key: &Pubkey) -> Option<solana_sdk::account::Account> {
+        self.chain.account(key).await
     }
 
     pub async fn balance(&mut self, token_account: &Pubkey) -> u64 {
-        let account = self.account(token_account).await.expect("token account");
-        spl_token::state::Account::unpack(&account.data)
-            .unwrap()
-            .amount
+        assert!(self.account(token_account).await.is_some(), "no token account {token_account}");
+        self.chain.token_balance(token_account).await
     }
 
     pub async fn supply(&mut self) -> u64 {
-        let account = self.account(&client::mint_address()).await.unwrap();
-        spl_token::state::Mint::unpack(&account.data)
-            .unwrap()
-            .supply
+        self.chain.mint_supply(&client::mint_address()).await
     }
 
-    pub async fn anchor<T: AccountDeserialize>(&mut self, key: &Pubkey) -> T {
-        let account = self.account(key).await.expect("account exists");
-        T::try_deserialize(&mut account.data.as_slice()).unwrap()
+    pub async fn anchor<T: anchor_lang::AccountDeserialize>(&mut self, key: &Pubkey) -> T {
+        self.chain.anchor(key).await.expect("account exists and decodes")
     }
 
     pub async fn config(&mut self) -> Config {
@@ -210,14 +131,15 @@ impl Env {
     }
 
     pub async fn now(&mut self) -> i64 {
-        let clock: Clock = self.ctx.banks_client.get_sysvar().await.unwrap();
-        clock.unix_timestamp
+        self.chain.now().await
     }
 
     pub async fn set_time(&mut self, unix: i64) {
-        let mut clock: Clock = self.ctx.banks_client.get_sysvar().await.unwrap();
-        clock.unix_timestamp = unix;
-        self.ctx.set_sysvar(&clock);
+        self.chain.set_time(unix).await
+    }
+
+    pub fn payer(&self) -> Keypair {
+        self.chain.payer()
     }
 
     pub fn admin(&self) -> Keypair {
@@ -234,7 +156,7 @@ impl Env {
         self.send(&[ix], &[&oracle]).await
     }
 
-    /// Attests `tree` with the first `threshold` oracles.
+    /// Attests `tree` with oracles 0 and 1 (the threshold).
     pub async fn finalize(&mut self, tree: &EpochTree) -> AttestEpochArgs {
         let args = attest_args(tree);
         for i in 0..2 {
@@ -262,7 +184,7 @@ impl Env {
 }
 
 pub fn compute_limit() -> Instruction {
-    solana_compute_budget_interface::ComputeBudgetInstruction::set_compute_unit_limit(1_400_000)
+    ComputeBudgetInstruction::set_compute_unit_limit(1_400_000)
 }
 
 pub fn attest_args(tree: &EpochTree) -> AttestEpochArgs {
