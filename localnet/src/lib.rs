@@ -93,6 +93,49 @@ impl LocalChain {
             .expect("the payer signs")
     }
 
+    /// A v0 transaction paid by `signers[0]` and signed by all of them.
+    pub async fn v0_transaction_signed(
+        &mut self,
+        signers: &[&Keypair],
+        ixs: &[Instruction],
+        tables: &[AddressLookupTableAccount],
+    ) -> VersionedTransaction {
+        let blockhash = self.blockhash().await;
+        let message = v0::Message::try_compile(&signers[0].pubkey(), ixs, tables, blockhash)
+            .expect("instructions compile into a v0 message");
+        VersionedTransaction::try_new(VersionedMessage::V0(message), signers)
+            .expect("every required signer signs")
+    }
+
+    /// Like [`LocalChain::process`], and also returns the STK events the transaction emitted, in order.
+    ///
+    /// The in-process bank keeps no transaction history, so the transaction is first simulated (with CPI
+    /// recording) against the same state to read its `emit_cpi!` events, then processed for real; the
+    /// events are returned only when the real execution succeeded.
+    pub async fn process_recording(
+        &mut self,
+        tx: VersionedTransaction,
+        tables: &[AddressLookupTableAccount],
+    ) -> Result<(Signature, TxCost, Vec<stk::client::StkEvent>), BanksClientError> {
+        let simulation = self
+            .ctx
+            .banks_client
+            .simulate_transaction(tx.clone())
+            .await?;
+        let keys = message_keys(&tx, tables);
+        let events: Vec<stk::client::StkEvent> = simulation
+            .simulation_details
+            .and_then(|d| d.inner_instructions)
+            .unwrap_or_default()
+            .iter()
+            .flatten()
+            .filter(|inner| keys.get(inner.instruction.program_id_index as usize) == Some(&stk::ID))
+            .filter_map(|inner| stk::client::decode_event(&inner.instruction.data))
+            .collect();
+        let (signature, cost) = self.process(tx).await?;
+        Ok((signature, cost, events))
+    }
+
     /// Processes a transaction and reports its cost; the error is the transaction's own.
     pub async fn process(
         &mut self,
@@ -127,7 +170,12 @@ impl LocalChain {
     }
 
     /// Creates an SPL mint (no freeze authority) owned by `authority`.
-    pub async fn create_mint(&mut self, mint: &Keypair, authority: &Pubkey, decimals: u8) -> TxResult {
+    pub async fn create_mint(
+        &mut self,
+        mint: &Keypair,
+        authority: &Pubkey,
+        decimals: u8,
+    ) -> TxResult {
         let payer = self.payer();
         let rent = self.ctx.banks_client.get_rent().await?;
         let create = system_instruction::create_account(
@@ -137,9 +185,14 @@ impl LocalChain {
             spl_token::state::Mint::LEN as u64,
             &spl_token::ID,
         );
-        let init =
-            spl_token::instruction::initialize_mint2(&spl_token::ID, &mint.pubkey(), authority, None, decimals)
-                .expect("SPL Token program id");
+        let init = spl_token::instruction::initialize_mint2(
+            &spl_token::ID,
+            &mint.pubkey(),
+            authority,
+            None,
+            decimals,
+        )
+        .expect("SPL Token program id");
         self.send(&[create, init], &[mint]).await
     }
 
@@ -252,7 +305,8 @@ impl LocalChain {
         let payer = self.payer();
         self.advance_slots(2).await;
         let recent = self.slot().await.saturating_sub(1);
-        let (create, table) = alt::instruction::create_lookup_table(payer.pubkey(), payer.pubkey(), recent);
+        let (create, table) =
+            alt::instruction::create_lookup_table(payer.pubkey(), payer.pubkey(), recent);
         self.send(&[create], &[]).await?;
         // 25 addresses (800 bytes) per extend keeps each transaction under the packet limit.
         for batch in addresses.chunks(25) {
@@ -274,7 +328,10 @@ impl LocalChain {
 
     /// Deactivates and, once the deactivation cooldown has passed, closes lookup tables, returning their
     /// rent to the payer. Returns the lamports recovered.
-    pub async fn close_lookup_tables(&mut self, tables: &[Pubkey]) -> Result<u64, BanksClientError> {
+    pub async fn close_lookup_tables(
+        &mut self,
+        tables: &[Pubkey],
+    ) -> Result<u64, BanksClientError> {
         let payer = self.payer();
         for table in tables {
             let ix = alt::instruction::deactivate_lookup_table(*table, payer.pubkey());
@@ -292,9 +349,47 @@ impl LocalChain {
     }
 }
 
+/// The transaction's account keys in index order: static keys, then the writable and the readonly
+/// addresses loaded from `tables`.
+pub fn message_keys(
+    tx: &VersionedTransaction,
+    tables: &[AddressLookupTableAccount],
+) -> Vec<Pubkey> {
+    let mut keys = tx.message.static_account_keys().to_vec();
+    if let Some(lookups) = tx.message.address_table_lookups() {
+        let resolve = |key: &Pubkey, index: &u8| {
+            tables
+                .iter()
+                .find(|t| t.key == *key)
+                .and_then(|t| t.addresses.get(*index as usize).copied())
+                .unwrap_or_default()
+        };
+        for l in lookups {
+            keys.extend(
+                l.writable_indexes
+                    .iter()
+                    .map(|i| resolve(&l.account_key, i)),
+            );
+        }
+        for l in lookups {
+            keys.extend(
+                l.readonly_indexes
+                    .iter()
+                    .map(|i| resolve(&l.account_key, i)),
+            );
+        }
+    }
+    keys
+}
+
 /// Creates `owner`'s associated token account for `mint` unless it exists, paid by `funder`.
 pub fn create_ata_idempotent(funder: &Pubkey, owner: &Pubkey, mint: &Pubkey) -> Instruction {
-    ata::instruction::create_associated_token_account_idempotent(funder, owner, mint, &spl_token::ID)
+    ata::instruction::create_associated_token_account_idempotent(
+        funder,
+        owner,
+        mint,
+        &spl_token::ID,
+    )
 }
 
 /// Serialized size of a transaction on the wire (the 1,232-byte packet limit applies to this).

@@ -304,3 +304,86 @@ pub fn fund_vault_from_treasury(admin: Pubkey, amount: u64) -> Instruction {
         ixd::FundVaultFromTreasury { amount },
     )
 }
+
+/// Every event the program emits, decoded from an `emit_cpi!` self-CPI instruction's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StkEvent {
+    Initialized(crate::events::Initialized),
+    OraclesSet(crate::events::OraclesSet),
+    LimitsUpdated(crate::events::LimitsUpdated),
+    PausedSet(crate::events::PausedSet),
+    AdminProposed(crate::events::AdminProposed),
+    AdminAccepted(crate::events::AdminAccepted),
+    InvestorSet(crate::events::InvestorSet),
+    EpochAttested(crate::events::EpochAttested),
+    EpochFinalized(crate::events::EpochFinalized),
+    ChunkDistributed(crate::events::ChunkDistributed),
+    RevenueDeposited(crate::events::RevenueDeposited),
+    BuybackWindowOpened(crate::events::BuybackWindowOpened),
+    SoldBack(crate::events::SoldBack),
+    PremiumPurchased(crate::events::PremiumPurchased),
+    AccessPaid(crate::events::AccessPaid),
+    TreasuryWithdrawn(crate::events::TreasuryWithdrawn),
+    VaultFunded(crate::events::VaultFunded),
+}
+
+impl StkEvent {
+    /// The event's name as the IDL spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Initialized(_) => "Initialized",
+            Self::OraclesSet(_) => "OraclesSet",
+            Self::LimitsUpdated(_) => "LimitsUpdated",
+            Self::PausedSet(_) => "PausedSet",
+            Self::AdminProposed(_) => "AdminProposed",
+            Self::AdminAccepted(_) => "AdminAccepted",
+            Self::InvestorSet(_) => "InvestorSet",
+            Self::EpochAttested(_) => "EpochAttested",
+            Self::EpochFinalized(_) => "EpochFinalized",
+            Self::ChunkDistributed(_) => "ChunkDistributed",
+            Self::RevenueDeposited(_) => "RevenueDeposited",
+            Self::BuybackWindowOpened(_) => "BuybackWindowOpened",
+            Self::SoldBack(_) => "SoldBack",
+            Self::PremiumPurchased(_) => "PremiumPurchased",
+            Self::AccessPaid(_) => "AccessPaid",
+            Self::TreasuryWithdrawn(_) => "TreasuryWithdrawn",
+            Self::VaultFunded(_) => "VaultFunded",
+        }
+    }
+}
+
+/// Decodes the data of an inner instruction of this program into an event; `None` when the data is
+/// not an `emit_cpi!` event of this program (any other instruction, or an unknown discriminator).
+pub fn decode_event(data: &[u8]) -> Option<StkEvent> {
+    use anchor_lang::{event::EVENT_IX_TAG_LE, Discriminator};
+    let body = data.strip_prefix(EVENT_IX_TAG_LE)?;
+    macro_rules! try_events {
+        ($($name:ident),* $(,)?) => {
+            $(
+                if let Some(mut rest) = body.strip_prefix(crate::events::$name::DISCRIMINATOR) {
+                    return crate::events::$name::deserialize(&mut rest).ok().map(StkEvent::$name);
+                }
+            )*
+        };
+    }
+    try_events!(
+        Initialized,
+        OraclesSet,
+        LimitsUpdated,
+        PausedSet,
+        AdminProposed,
+        AdminAccepted,
+        InvestorSet,
+        EpochAttested,
+        EpochFinalized,
+        ChunkDistributed,
+        RevenueDeposited,
+        BuybackWindowOpened,
+        SoldBack,
+        PremiumPurchased,
+        AccessPaid,
+        TreasuryWithdrawn,
+        VaultFunded,
+    );
+    None
+}

@@ -3,6 +3,7 @@
 use anchor_lang::prelude::*;
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Initialized {
     pub admin: Pubkey,
     pub stk_mint: Pubkey,
@@ -14,6 +15,7 @@ pub struct Initialized {
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OraclesSet {
     pub oracles: Vec<Pubkey>,
     pub threshold: u8,
@@ -21,6 +23,7 @@ pub struct OraclesSet {
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitsUpdated {
     pub max_emission_per_epoch: u64,
     pub rate_window_secs: u64,
@@ -33,29 +36,34 @@ pub struct LimitsUpdated {
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PausedSet {
     pub paused: u8,
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminProposed {
     pub admin: Pubkey,
     pub pending_admin: Pubkey,
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminAccepted {
     pub previous_admin: Pubkey,
     pub admin: Pubkey,
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvestorSet {
     pub wallet: Pubkey,
     pub allowed: bool,
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EpochAttested {
     pub epoch: u64,
     pub root: [u8; 32],
@@ -65,6 +73,7 @@ pub struct EpochAttested {
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EpochFinalized {
     pub epoch: u64,
     pub root: [u8; 32],
@@ -74,6 +83,7 @@ pub struct EpochFinalized {
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkDistributed {
     pub epoch: u64,
     pub root: [u8; 32],
@@ -86,6 +96,7 @@ pub struct ChunkDistributed {
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevenueDeposited {
     pub depositor: Pubkey,
     pub amount: u64,
@@ -93,6 +104,7 @@ pub struct RevenueDeposited {
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuybackWindowOpened {
     pub window_id: u64,
     pub price: u64,
@@ -102,6 +114,7 @@ pub struct BuybackWindowOpened {
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SoldBack {
     pub member: Pubkey,
     pub window_id: u64,
@@ -111,6 +124,7 @@ pub struct SoldBack {
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PremiumPurchased {
     pub investor: Pubkey,
     pub stk_amount: u64,
@@ -120,6 +134,7 @@ pub struct PremiumPurchased {
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessPaid {
     pub member: Pubkey,
     pub stk_amount: u64,
@@ -128,12 +143,14 @@ pub struct AccessPaid {
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreasuryWithdrawn {
     pub destination: Pubkey,
     pub amount: u64,
 }
 
 #[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VaultFunded {
     pub amount: u64,
     pub vault_balance: u64,

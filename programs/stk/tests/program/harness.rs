@@ -7,8 +7,6 @@ use solana_sdk::{
     signer::Signer,
     transaction::TransactionError,
 };
-pub use stk_localnet::{BanksClientError, TxResult};
-use stk_localnet::{ComputeBudgetInstruction, LocalChain};
 use stk::{
     client,
     error::StkError,
@@ -16,6 +14,8 @@ use stk::{
     state::{Config, Epoch},
     AttestEpochArgs, DistributeArgs, InitializeArgs, Limits,
 };
+pub use stk_localnet::{BanksClientError, TxResult};
+use stk_localnet::{ComputeBudgetInstruction, LocalChain};
 
 pub const DAY: i64 = 86_400;
 pub const EPOCH_SECS: i64 = 7 * DAY;
@@ -102,7 +102,10 @@ impl Env {
     /// Mints quote tokens (the test USDC) to `owner`'s associated account.
     pub async fn fund_quote(&mut self, owner: &Pubkey, amount: u64) -> Pubkey {
         let (mint, authority) = (self.quote_mint, self.quote_authority.insecure_clone());
-        self.chain.mint_to(&mint, &authority, owner, amount).await.unwrap()
+        self.chain
+            .mint_to(&mint, &authority, owner, amount)
+            .await
+            .unwrap()
     }
 
     pub async fn account(&mut self, key: &Pubkey) -> Option<solana_sdk::account::Account> {
@@ -110,7 +113,10 @@ impl Env {
     }
 
     pub async fn balance(&mut self, token_account: &Pubkey) -> u64 {
-        assert!(self.account(token_account).await.is_some(), "no token account {token_account}");
+        assert!(
+            self.account(token_account).await.is_some(),
+            "no token account {token_account}"
+        );
         self.chain.token_balance(token_account).await
     }
 
@@ -119,7 +125,10 @@ impl Env {
     }
 
     pub async fn anchor<T: anchor_lang::AccountDeserialize>(&mut self, key: &Pubkey) -> T {
-        self.chain.anchor(key).await.expect("account exists and decodes")
+        self.chain
+            .anchor(key)
+            .await
+            .expect("account exists and decodes")
     }
 
     pub async fn config(&mut self) -> Config {
