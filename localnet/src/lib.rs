@@ -337,8 +337,11 @@ impl LocalChain {
             let ix = alt::instruction::deactivate_lookup_table(*table, payer.pubkey());
             self.send(&[ix], &[]).await?;
         }
-        // Deactivated tables can be closed once their slot leaves the slot hashes (512 slots).
-        self.advance_slots(520).await;
+        // A deactivated table can be closed once its deactivation slot has left the SlotHashes sysvar
+        // (its last 512 entries); every bank adds one entry, so step one slot at a time.
+        for _ in 0..=512 {
+            self.advance_slots(1).await;
+        }
         let mut recovered = 0;
         for table in tables {
             recovered += self.lamports(table).await;

@@ -67,6 +67,10 @@ async fn main() {
         tables.push(env.chain.create_lookup_table(&addresses).await.unwrap());
     }
     let table_cost = payer_before_tables - env.chain.lamports(&payer.pubkey_()).await;
+    let mut table_rent = 0;
+    for t in &tables {
+        table_rent += env.chain.lamports(&t.key).await;
+    }
 
     eprintln!("distributing {} chunks ...", tree.chunk_count());
     let (mut cu, mut fees, mut max_bytes, mut max_locks) = (0u64, 0u64, 0usize, 0usize);
