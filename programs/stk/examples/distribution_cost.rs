@@ -117,11 +117,19 @@ async fn main() {
         "fees (limit {CU_LIMIT} CU, {CU_PRICE_MICRO_LAMPORTS} µlamports/CU)  {fees} lamports ({:.0} per 1,000 recipients)",
         per_1000(fees)
     );
-    println!("lookup tables                      {} created, {table_cost} lamports, {recovered} recovered on close", tables.len());
+    println!(
+        "lookup tables                      {}: {table_rent} lamports rent ({recovered} recovered on close), {} lamports in fees",
+        tables.len(),
+        table_cost - table_rent
+    );
     println!("accounts created per recipient     0 (chunk bitmap in the Epoch account)");
     println!(
-        "rent per recipient per epoch       {} lamports",
-        table_cost.saturating_sub(recovered) / recipients as u64
+        "rent per recipient per epoch       {} lamports (lookup-table rent is returned on close)",
+        table_rent.saturating_sub(recovered) / recipients as u64
+    );
+    println!(
+        "all distribution fees per 1,000    {:.0} lamports (distribute + lookup-table transactions)",
+        per_1000(fees + table_cost - table_rent)
     );
     println!("Epoch account (per attested root)  {epoch_rent} lamports rent; attestations cost the oracles {attest_spent} lamports");
 }
