@@ -9,9 +9,18 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
+use anchor_spl::associated_token::get_associated_token_address;
+use solana_sdk::pubkey::Pubkey;
+use stk::{
+    constants::MAX_CHUNK_RECIPIENTS,
+    merkle::{Allocation, EpochTree},
+};
 use stk_scoring::{EpochInput, EpochScore, Event, MemberInput, Receipt, Rules};
 
 use crate::config::Config;
+use crate::store::pipeline::{EpochTreeRows, RecipientRow};
 use crate::store::{EpochTemplate, ScoredEpoch, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +35,8 @@ pub enum EpochError {
     Store(#[from] StoreError),
     #[error("scoring: {0}")]
     Scoring(#[from] stk_scoring::ScoringError),
+    #[error("allocation tree: {0}")]
+    Tree(String),
 }
 
 /// Reads and parses the rules file.
@@ -51,6 +62,16 @@ pub async fn build_input(
     rules: &Rules,
     n: u64,
 ) -> Result<EpochInput, EpochError> {
+    Ok(build_input_with_wallets(store, cfg, rules, n).await?.0)
+}
+
+/// Like [`build_input`], with each member's bound wallet, read in the same pass.
+pub async fn build_input_with_wallets(
+    store: &Store,
+    cfg: &Config,
+    rules: &Rules,
+    n: u64,
+) -> Result<(EpochInput, HashMap<String, String>), EpochError> {
     if n > (i64::MAX / cfg.epoch.duration_secs) as u64 / 2 {
         return Err(EpochError::OutOfRange(n));
     }
@@ -59,9 +80,14 @@ pub async fn build_input(
         Some(row) => row.budget,
         None => cfg.epoch.budget,
     };
-    let members = store
+    let scoring_members = store
         .scoring_members(n, rules.consistency.lookback_epochs)
-        .await?
+        .await?;
+    let wallets: HashMap<String, String> = scoring_members
+        .iter()
+        .filter_map(|m| m.wallet.clone().map(|w| (m.id.clone(), w)))
+        .collect();
+    let members = scoring_members
         .into_iter()
         .map(|m| MemberInput {
             id: m.id,
@@ -90,7 +116,60 @@ pub async fn build_input(
         events,
     };
     input.canonicalize();
-    Ok(input)
+    Ok((input, wallets))
+}
+
+/// The allocation tree of a scored epoch: every member with a positive amount is paid into the STK
+/// associated token account of the wallet bound when the epoch was scored. `None` when nobody is paid.
+pub fn allocation_tree(
+    n: u64,
+    score: &EpochScore,
+    wallets: &HashMap<String, String>,
+) -> Result<Option<EpochTreeRows>, EpochError> {
+    let mint = stk::client::mint_address();
+    let mut by_account: HashMap<Pubkey, (String, String)> = HashMap::new();
+    let mut allocations = Vec::new();
+    for a in score.allocations.iter().filter(|a| a.amount > 0) {
+        let wallet = wallets
+            .get(&a.member)
+            .ok_or_else(|| EpochError::Tree(format!("member {} has no wallet", a.member)))?;
+        let owner: Pubkey = wallet.parse().map_err(|_| {
+            EpochError::Tree(format!("wallet {wallet:?} of {} is not a key", a.member))
+        })?;
+        let token_account = get_associated_token_address(&owner, &mint);
+        by_account.insert(token_account, (a.member.clone(), wallet.clone()));
+        allocations.push(Allocation {
+            token_account,
+            amount: a.amount,
+        });
+    }
+    if allocations.is_empty() {
+        return Ok(None);
+    }
+    let tree = EpochTree::build(n, allocations, MAX_CHUNK_RECIPIENTS)
+        .map_err(|e| EpochError::Tree(e.to_string()))?;
+    let mut recipients = Vec::with_capacity(tree.recipient_count as usize);
+    for chunk in &tree.chunks {
+        for r in &chunk.recipients {
+            let (member_id, wallet) = by_account[&r.token_account].clone();
+            recipients.push(RecipientRow {
+                member_id,
+                wallet,
+                token_account: r.token_account.to_string(),
+                amount: r.amount,
+                chunk_index: chunk.index,
+            });
+        }
+    }
+    Ok(Some(EpochTreeRows {
+        root: hex::encode(tree.root()),
+        recipients,
+        chunks: tree
+            .chunks
+            .iter()
+            .map(|c| (c.index, c.recipients.len() as u32, c.total()))
+            .collect(),
+    }))
 }
 
 /// The outcome of `score`.
@@ -128,12 +207,13 @@ pub async fn score(
             return Err(EpochError::AlreadyScored { epoch: n, state });
         }
     }
-    let input = build_input(store, cfg, rules, n).await?;
+    let (input, wallets) = build_input_with_wallets(store, cfg, rules, n).await?;
     let start = Instant::now();
     let score = stk_scoring::score_epoch(rules, &input)?;
     let elapsed = start.elapsed();
     crate::metrics::record_scoring(elapsed, !dry_run);
     if !dry_run {
+        let tree = allocation_tree(n, &score, &wallets)?;
         let total_amount = score.allocations.iter().map(|a| a.amount).sum();
         let receipts = score
             .receipts
@@ -160,6 +240,7 @@ pub async fn score(
                     .map(|a| (a.member.clone(), a.score.to_string(), a.amount))
                     .collect(),
                 receipts,
+                tree,
             })
             .await?;
     }

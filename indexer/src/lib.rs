@@ -5,12 +5,15 @@
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod epoch;
 pub mod error;
 pub mod ingest;
+pub mod local;
 pub mod metrics;
+pub mod pipeline;
 pub mod store;
 pub mod wallet;
 

@@ -174,6 +174,8 @@ pub struct ScoringMember {
     pub id: String,
     pub active: bool,
     pub recent_active_epochs: u32,
+    /// The wallet bound now (recipients are frozen from it when the epoch is scored).
+    pub wallet: Option<String>,
 }
 
 /// One stored event, as the scorer needs it.
@@ -200,6 +202,8 @@ pub struct ScoredEpoch {
     pub allocations: Vec<(String, String, u64)>,
     /// (member, receipt JSON): every member with events.
     pub receipts: Vec<(String, String)>,
+    /// The allocation tree (recipients, chunks, root); `None` when nobody is paid.
+    pub tree: Option<pipeline::EpochTreeRows>,
 }
 
 /// One epoch in a member's summary.
@@ -228,14 +232,39 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-/// Multi-row insert statements for SQLite, one per power-of-two row count (1..=512), so that a
-/// batch of any size is covered by a handful of cached prepared statements.
+/// Row counts of the SQLite multi-row insert statements: a full batch is one statement, any other
+/// size is covered by at most ten power-of-two chunks, so a handful of prepared statements stay
+/// cached per connection.
+const SQLITE_CHUNKS: [usize; 11] = [
+    1,
+    2,
+    4,
+    8,
+    16,
+    32,
+    64,
+    128,
+    256,
+    512,
+    crate::ingest::MAX_BATCH,
+];
+
+/// The largest chunk size not above `n` (n >= 1).
+fn sqlite_chunk(n: usize) -> usize {
+    *SQLITE_CHUNKS
+        .iter()
+        .rev()
+        .find(|&&c| c <= n)
+        .expect("1 is a chunk size")
+}
+
+/// Multi-row insert statement for SQLite for `rows` rows (one of `SQLITE_CHUNKS`).
 fn sqlite_insert_sql(rows: usize) -> &'static str {
     static SQL: OnceLock<Vec<String>> = OnceLock::new();
     let all = SQL.get_or_init(|| {
-        (0..=9)
-            .map(|p| {
-                let n = 1usize << p;
+        SQLITE_CHUNKS
+            .iter()
+            .map(|&n| {
                 let mut s = String::from(
                     "INSERT INTO activities (id, member_id, kind, occurred_at, epoch, attributes, \
                      confirmations, received_at) VALUES ",
@@ -244,26 +273,20 @@ fn sqlite_insert_sql(rows: usize) -> &'static str {
                     if r > 0 {
                         s.push(',');
                     }
-                    let b = r * 8;
-                    s.push_str(&format!(
-                        "(${},${},${},${},${},${},${},${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8
-                    ));
+                    // Anonymous `?` parameters: SQLite resolves named ones (`$N`) by a linear
+                    // scan per bind, which is quadratic for thousands of parameters.
+                    s.push_str("(?,?,?,?,?,?,?,?)");
                 }
                 s.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
                 s
             })
             .collect()
     });
-    debug_assert!(rows.is_power_of_two() && rows <= 512);
-    &all[rows.trailing_zeros() as usize]
+    let i = SQLITE_CHUNKS
+        .iter()
+        .position(|&c| c == rows)
+        .expect("a chunk size");
+    &all[i]
 }
 
 /// Decides every candidate's fate from the facts read inside the ingestion transaction.
@@ -302,6 +325,8 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
+                    // 64 MiB page cache per connection: the activity indexes stay in memory.
+                    .pragma("cache_size", "-65536")
                     .busy_timeout(Duration::from_secs(10));
                 let writer = SqlitePoolOptions::new()
                     .max_connections(1)
@@ -665,22 +690,20 @@ impl Store {
                 let mut states = HashMap::new();
                 for &e in &epochs {
                     let (s, en) = template.window(e);
-                    sqlx::query(
+                    // Creates the epoch row if missing and returns its state in one round trip
+                    // (the no-op update only exists to make RETURNING yield the existing row).
+                    let state: String = sqlx::query_scalar(
                         "INSERT INTO epochs (epoch, state, starts_at, ends_at, budget, created_at) \
-                         VALUES ($1, 'open', $2, $3, $4, $5) ON CONFLICT (epoch) DO NOTHING",
+                         VALUES ($1, 'open', $2, $3, $4, $5) \
+                         ON CONFLICT (epoch) DO UPDATE SET epoch = excluded.epoch RETURNING state",
                     )
                     .bind(to_i64(e, "epoch")?)
                     .bind(s)
                     .bind(en)
                     .bind(budget)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
-                    let state: String =
-                        sqlx::query_scalar("SELECT state FROM epochs WHERE epoch = $1")
-                            .bind(to_i64(e, "epoch")?)
-                            .fetch_one(&mut *tx)
-                            .await?;
                     states.insert(e, state);
                 }
                 let mut verdicts = classify(cands, &known, &states);
@@ -690,7 +713,7 @@ impl Store {
                 let mut inserted: HashSet<String> = HashSet::with_capacity(todo.len());
                 let mut rest = &todo[..];
                 while !rest.is_empty() {
-                    let n = 1usize << (usize::BITS - 1 - rest.len().min(512).leading_zeros());
+                    let n = sqlite_chunk(rest.len());
                     let (chunk, tail) = rest.split_at(n);
                     rest = tail;
                     let mut q = sqlx::query(sqlite_insert_sql(n));
@@ -834,7 +857,7 @@ impl Store {
                 .fetch_one(p)
                 .await?),
             Some(prefix) => read_pool!(self, p => sqlx::query_scalar(
-                "SELECT COUNT(*) FROM activities WHERE substr(id, 1, $1) = $2",
+                "SELECT COUNT(*) FROM activities WHERE substr(id, 1, CAST($1 AS INTEGER)) = $2",
             )
             .bind(prefix.chars().count() as i64)
             .bind(prefix)
@@ -980,6 +1003,7 @@ impl Store {
                 active: status == "active" && wallet.is_some(),
                 recent_active_epochs: recent.get(&id).copied().unwrap_or(0) as u32,
                 id,
+                wallet,
             })
             .collect())
     }
@@ -987,7 +1011,8 @@ impl Store {
     /// All events of an epoch.
     pub async fn scoring_events(&self, epoch: u64) -> StoreResult<Vec<ScoringEvent>> {
         let rows = read_pool!(self, p => sqlx::query_as::<_, (String, String, String, i64, String)>(
-            "SELECT id, member_id, kind, occurred_at, confirmations FROM activities WHERE epoch = $1",
+            "SELECT id, member_id, kind, occurred_at, confirmations FROM activities WHERE epoch = $1 \
+             ORDER BY occurred_at, id",
         )
         .bind(to_i64(epoch, "epoch")?)
         .fetch_all(p)
@@ -1032,6 +1057,44 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            sqlx::query("DELETE FROM epoch_recipients WHERE epoch = $1").bind(ep).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM epoch_chunks WHERE epoch = $1").bind(ep).execute(&mut *tx).await?;
+            if let Some(tree) = &s.tree {
+                for r in &tree.recipients {
+                    sqlx::query(
+                        "INSERT INTO epoch_recipients (epoch, member_id, wallet, token_account, amount, chunk_index) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(ep)
+                    .bind(&r.member_id)
+                    .bind(&r.wallet)
+                    .bind(&r.token_account)
+                    .bind(to_i64(r.amount, "amount")?)
+                    .bind(i64::from(r.chunk_index))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (index, recipients, amount) in &tree.chunks {
+                    sqlx::query(
+                        "INSERT INTO epoch_chunks (epoch, chunk_index, recipients, amount) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(ep)
+                    .bind(i64::from(*index))
+                    .bind(i64::from(*recipients))
+                    .bind(to_i64(*amount, "amount")?)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            sqlx::query(
+                "UPDATE epochs SET root = $1, chunk_count = $2, recipient_count = $3 WHERE epoch = $4",
+            )
+            .bind(s.tree.as_ref().map(|t| t.root.clone()))
+            .bind(s.tree.as_ref().map(|t| t.chunks.len() as i64))
+            .bind(s.tree.as_ref().map(|t| t.recipients.len() as i64))
+            .bind(ep)
+            .execute(&mut *tx)
+            .await?;
             let updated = sqlx::query(
                 "UPDATE epochs SET state = 'scored', rules_version = $1, rules_hash = $2, \
                  activity_digest = $3, total_score = $4, total_amount = $5, event_count = $6, \
@@ -1104,3 +1167,28 @@ const EPOCH_SELECT_ONE: &str = "SELECT e.epoch, e.state, e.starts_at, e.ends_at,
      e.rules_version, e.rules_hash, e.activity_digest, e.total_score, e.total_amount, \
      COALESCE(e.event_count, (SELECT COUNT(*) FROM activities a WHERE a.epoch = e.epoch)), \
      e.scored_at FROM epochs e WHERE e.epoch = $1";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_chunks_cover_any_batch() {
+        for n in 1..=crate::ingest::MAX_BATCH {
+            let (mut left, mut parts) = (n, 0);
+            while left > 0 {
+                let c = sqlite_chunk(left);
+                assert!(c <= left);
+                let sql = sqlite_insert_sql(c);
+                assert_eq!(sql.matches('?').count(), 8 * c);
+                left -= c;
+                parts += 1;
+            }
+            assert!(parts <= 10, "{n} needs {parts} statements");
+        }
+        assert_eq!(sqlite_chunk(1000), 1000);
+    }
+}
+
+/// The epoch pipeline's tables (tree, chunks, lookup tables, state after `scored`).
+pub mod pipeline;
