@@ -29,6 +29,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole economy locally, no setup: in-process chain + SQLite, ~500 members, four epochs,
+    /// buyback, premium sale, access payment; prints the tables and checks the invariants.
+    Demo {
+        #[arg(long, default_value_t = 498)]
+        members: usize,
+        #[arg(long, default_value_t = 4)]
+        epochs: u64,
+        /// sqlite://... or postgres://... (default: a temporary SQLite file).
+        #[arg(long)]
+        database: Option<String>,
+    },
     /// Run the HTTP API (migrates first). Stops gracefully on ctrl-c / SIGTERM.
     Serve,
     /// Apply database migrations.
@@ -125,6 +136,27 @@ pub enum BenchAction {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = Config::load(cli.config.as_deref())?;
     match cli.command {
+        Command::Demo {
+            members,
+            epochs,
+            database,
+        } => {
+            if members < 3 || epochs == 0 {
+                bail!("the demo needs at least 3 members and 1 epoch");
+            }
+            let outcome = crate::demo::run(crate::demo::DemoOptions {
+                members,
+                epochs,
+                database,
+                progress: true,
+            })
+            .await?;
+            println!("{}", crate::demo::report(&outcome));
+            if !crate::demo::invariants_hold(&outcome) {
+                bail!("an invariant of the economy does not hold (see above)");
+            }
+            Ok(())
+        }
         Command::Serve => serve(cfg).await,
         Command::Migrate => {
             let store = connect(&cfg).await?;

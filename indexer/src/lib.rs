@@ -8,6 +8,7 @@ pub mod bench;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod epoch;
 pub mod error;
 pub mod ingest;

@@ -5,7 +5,10 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("STK_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+            // The embedded Solana runtime logs every bank and RPC call at info: keep ours only.
+            EnvFilter::try_from_env("STK_LOG").unwrap_or_else(|_| {
+                EnvFilter::new("warn,tarpc=error,solana_metrics=error,stk_indexer=info")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
