@@ -39,6 +39,8 @@ struct Inner {
     store: Store,
     config: Config,
     rules: Arc<stk_scoring::Rules>,
+    /// The text of the rules file `rules` was parsed from (served to oracles with each epoch log).
+    rules_toml: std::sync::OnceLock<Arc<str>>,
     limiter: RateLimiter,
     metrics: PrometheusHandle,
 }
@@ -46,15 +48,37 @@ struct Inner {
 impl AppState {
     pub fn new(store: Store, config: Config, rules: Arc<stk_scoring::Rules>) -> Self {
         let limiter = RateLimiter::new(&config.rate_limit);
-        Self {
+        let state = Self {
             inner: Arc::new(Inner {
                 store,
                 config,
                 rules,
+                rules_toml: std::sync::OnceLock::new(),
                 limiter,
                 metrics: crate::metrics::handle(),
             }),
+        };
+        // The rules text for oracles: the configured rules file, if it is the rules being run.
+        if let Ok(text) = std::fs::read_to_string(&state.inner.config.scoring.rules_path) {
+            if let Err(e) = state.set_rules_toml(&text) {
+                tracing::warn!(path = %state.inner.config.scoring.rules_path.display(), error = %e,
+                    "rules file not served to oracles");
+            }
         }
+        state
+    }
+    /// Sets the rules text served with epoch logs; it must parse to the rules this state runs.
+    pub fn set_rules_toml(&self, text: &str) -> Result<(), String> {
+        let parsed = stk_scoring::Rules::from_toml(text).map_err(|e| e.to_string())?;
+        if parsed.hash() != self.inner.rules.hash() {
+            return Err(format!(
+                "the rules text hashes to {}, the service runs rules {}",
+                hex::encode(parsed.hash()),
+                hex::encode(self.inner.rules.hash())
+            ));
+        }
+        let _ = self.inner.rules_toml.set(Arc::from(text));
+        Ok(())
     }
     pub fn store(&self) -> &Store {
         &self.inner.store
@@ -531,7 +555,7 @@ async fn bind_wallet(
     match st
         .inner
         .store
-        .consume_challenge_and_bind(&body.nonce, &id, &body.wallet, now)
+        .consume_challenge_and_bind(&body.nonce, &id, &body.wallet, &body.signature, now)
         .await?
     {
         BindOutcome::Bound => {}
@@ -628,6 +652,59 @@ async fn get_receipt(
         r,
     )
         .into_response())
+}
+
+/// The canonical activity log of a scored epoch, the exact rules text and the recipients' wallet
+/// binding proofs: everything an oracle needs to recompute the root (`stk-indexer oracle attest`).
+#[utoipa::path(get, path = "/v1/epochs/{n}/log", tag = "epochs",
+    params(("n" = u64, Path)),
+    responses((status = 200, body = crate::oracle::EpochLogResponse),
+              (status = 404, description = "unknown_epoch", body = ErrorBody),
+              (status = 409, description = "not_scored, rules_unavailable, rules_mismatch, log_unavailable", body = ErrorBody)))]
+async fn get_epoch_log(
+    State(st): State<AppState>,
+    Path(n): Path<u64>,
+) -> Result<Json<crate::oracle::EpochLogResponse>, ApiError> {
+    use crate::oracle::LogServeError as E;
+    if n > i64::MAX as u64 {
+        return Err(ApiError::not_found("unknown_epoch", "no such epoch"));
+    }
+    let rules_toml = st.inner.rules_toml.get().map(|t| &**t);
+    crate::oracle::epoch_log(
+        &st.inner.store,
+        &st.inner.config,
+        &st.inner.rules,
+        rules_toml,
+        n,
+    )
+    .await
+    .map(Json)
+    .map_err(|e| match e {
+        E::Unknown(_) => ApiError::not_found("unknown_epoch", e.to_string()),
+        E::NotScored { .. } => ApiError::conflict("not_scored", e.to_string()),
+        E::RulesUnavailable => ApiError::conflict("rules_unavailable", e.to_string()),
+        E::RulesMismatch { .. } => ApiError::conflict("rules_mismatch", e.to_string()),
+        E::LogUnavailable { .. } => ApiError::conflict("log_unavailable", e.to_string()),
+        E::Store(e) => e.into(),
+    })
+}
+
+/// A member's timeline: activities, per-epoch points and allocation, STK received per epoch, sold
+/// back, spent on access (from the chain watcher), with totals.
+#[utoipa::path(get, path = "/v1/members/{id}/timeline", tag = "members",
+    params(("id" = String, Path)),
+    responses((status = 200, body = crate::watcher::Timeline), (status = 404, body = ErrorBody)))]
+async fn get_timeline(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<crate::watcher::Timeline>, ApiError> {
+    if ingest::check_id(&id).is_err() {
+        return Err(member_not_found());
+    }
+    crate::watcher::timeline(&st.inner.store, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(member_not_found)
 }
 
 /// Liveness: the process is up.
@@ -736,10 +813,12 @@ impl utoipa::Modify for SecurityAddon {
 #[openapi(
     info(title = "SysTok indexer API", description = "Activity ingestion, members, wallet binding, epochs and receipts."),
     paths(post_activities, create_member, activate_member, deactivate_member, get_member,
-          wallet_challenge, bind_wallet, list_epochs, get_epoch, get_receipt, healthz, readyz, metrics),
+          wallet_challenge, bind_wallet, list_epochs, get_epoch, get_receipt, get_epoch_log, get_timeline, healthz, readyz, metrics),
     components(schemas(ErrorBody, ActivityBatch, ingest::EventIn, BatchResponse, ingest::ItemResult,
         ingest::ItemStatus, ingest::RejectReason, CreateMember, MemberView, MemberSummary,
-        MemberEpochView, Challenge, BindWallet, EpochView, EpochList, Status)),
+        MemberEpochView, Challenge, BindWallet, EpochView, EpochList, Status,
+        crate::oracle::EpochLogResponse, crate::oracle::BindingProof, crate::oracle::ServedAllocation,
+        crate::watcher::Timeline, crate::watcher::TimelineItem, crate::watcher::TimelineTotals)),
     modifiers(&SecurityAddon),
 )]
 pub struct ApiDoc;
@@ -758,6 +837,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/epochs", get(list_epochs))
         .route("/v1/epochs/{n}", get(get_epoch))
         .route("/v1/epochs/{n}/receipts/{member}", get(get_receipt))
+        .route("/v1/epochs/{n}/log", get(get_epoch_log))
+        .route("/v1/members/{id}/timeline", get(get_timeline))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

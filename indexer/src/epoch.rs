@@ -214,6 +214,11 @@ pub async fn score(
     crate::metrics::record_scoring(elapsed, !dry_run);
     if !dry_run {
         let tree = allocation_tree(n, &score, &wallets)?;
+        // Oracles recompute the epoch from exactly these bytes (`GET /v1/epochs/{n}/log`).
+        let log = String::from_utf8(input.canonical_log()).expect("the canonical log is JSON text");
+        store
+            .save_epoch_log(n, &hex::encode(score.activity_digest), &log)
+            .await?;
         let total_amount = score.allocations.iter().map(|a| a.amount).sum();
         let receipts = score
             .receipts

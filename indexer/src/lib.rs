@@ -14,8 +14,10 @@ pub mod error;
 pub mod ingest;
 pub mod local;
 pub mod metrics;
+pub mod oracle;
 pub mod pipeline;
 pub mod store;
 pub mod wallet;
+pub mod watcher;
 
 pub use stk_scoring as scoring;

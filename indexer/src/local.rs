@@ -179,7 +179,7 @@ pub async fn bind_wallet(store: &Store, id: &str, wallet: &Keypair) -> Result<()
     wallet::verify(&address, &message, &signature)
         .map_err(|e| LocalError::Setup(format!("wallet proof of {id}: {e}")))?;
     match store
-        .consume_challenge_and_bind(&nonce, id, &address, crate::store::now_unix())
+        .consume_challenge_and_bind(&nonce, id, &address, &signature, crate::store::now_unix())
         .await?
     {
         BindOutcome::Bound => Ok(()),

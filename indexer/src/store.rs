@@ -604,12 +604,15 @@ impl Store {
         ))
     }
 
-    /// Atomically consumes the challenge (unused, unexpired) and binds the wallet.
+    /// Atomically consumes the challenge (unused, unexpired) and binds the wallet. The proof (the
+    /// challenge's message and the wallet's `signature` over it) goes into `wallet_bindings` in the same
+    /// transaction, so oracles can re-check every binding.
     pub async fn consume_challenge_and_bind(
         &self,
         nonce: &str,
         member: &str,
         wallet: &str,
+        signature: &str,
         now: i64,
     ) -> StoreResult<BindOutcome> {
         write_pool!(self, p => {
@@ -648,6 +651,17 @@ impl Store {
                 Err(e) if is_unique_violation(&e) => return Ok(BindOutcome::WalletInUse),
                 Err(e) => return Err(e.into()),
             }
+            sqlx::query(
+                "INSERT INTO wallet_bindings (member_id, wallet, message, signature, bound_at) \
+                 SELECT $1, $2, message, $3, $4 FROM wallet_challenges WHERE nonce = $5",
+            )
+            .bind(member)
+            .bind(wallet)
+            .bind(signature)
+            .bind(now)
+            .bind(nonce)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(BindOutcome::Bound)
         })

@@ -1,0 +1,655 @@
+//! The chain watcher (DESIGN.md §4): the STK program's events go into the store, once each, and STK
+//! moving to or from members' wallets goes into a per-member ledger; [`timeline`] merges a member's
+//! activity, points and ledger for `GET /v1/members/{id}/timeline`.
+//!
+//! * `chain_events`: every program event, unique by (transaction signature, position of the event in
+//!   that transaction), with its decoded fields as JSON.
+//! * `member_ledger`: `received` (one row per recipient of a `ChunkDistributed`; token account →
+//!   member through the epoch's frozen recipients), `sold_back` (`SoldBack`), `paid_access`
+//!   (`AccessPaid`), `bought_premium` (`PremiumPurchased`); wallet → member through `members.wallet`,
+//!   else the newest binding proof of that wallet.
+//! * `watcher_cursor`: how far the events have been read, advanced in the same transaction as the
+//!   rows it covers. Re-reading from any cursor (or from scratch) inserts nothing twice.
+//!
+//! `observed_at` is the chain's clock when the watcher stored the event (the [`Chain`] trait does not
+//! report block times); it orders the timeline and is the only column a re-run from scratch changes.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anchor_spl::token::spl_token;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use solana_sdk::{program_pack::Pack, pubkey::Pubkey};
+use stk::client::StkEvent;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use utoipa::ToSchema;
+
+use crate::{
+    chain::{Chain, ChainError, ChainEvent},
+    store::{Store, StoreError, StoreResult},
+    wallet::rfc3339,
+};
+
+/// Events read per call to [`Chain::events`].
+pub const BATCH: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatcherError {
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for WatcherError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(StoreError::Db(e))
+    }
+}
+
+macro_rules! reader {
+    ($store:expr, $p:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite { reader: $p, .. } => $body,
+            Store::Postgres($p) => $body,
+        }
+    };
+}
+
+/// `$begin` is the statement that opens a write transaction on that backend.
+macro_rules! writer {
+    ($store:expr, $p:ident, $begin:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite { writer: $p, .. } => {
+                let $begin = "BEGIN IMMEDIATE";
+                $body
+            }
+            Store::Postgres($p) => {
+                let $begin = "BEGIN";
+                $body
+            }
+        }
+    };
+}
+
+fn i64_of(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Range(format!("{v} exceeds i64")))
+}
+
+fn u64_of(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative value {v}")))
+}
+
+/// Where the watcher stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub cursor: String,
+    pub last_signature: String,
+    pub last_ordinal: i64,
+}
+
+pub async fn cursor(store: &Store) -> StoreResult<Option<Cursor>> {
+    let row = reader!(store, p => sqlx::query_as::<_, (String, String, i64)>(
+        "SELECT cursor, last_signature, last_ordinal FROM watcher_cursor WHERE id = 1",
+    )
+    .fetch_optional(p)
+    .await?);
+    Ok(row.map(|(cursor, last_signature, last_ordinal)| Cursor {
+        cursor,
+        last_signature,
+        last_ordinal,
+    }))
+}
+
+/// A ledger row to write.
+#[derive(Debug, Clone)]
+struct NewLedger {
+    position: i64,
+    member_id: Option<String>,
+    wallet: String,
+    kind: &'static str,
+    stk_amount: u64,
+    quote_amount: Option<u64>,
+    epoch: Option<u64>,
+}
+
+/// Reads every program event after the stored cursor, in batches of [`BATCH`], and stores them.
+/// Returns how many events were new (0 when caught up; events already stored are not counted).
+pub async fn run_once(store: &Store, chain: &dyn Chain) -> Result<usize, WatcherError> {
+    let mut stored = 0usize;
+    loop {
+        let at = cursor(store).await?;
+        let events = chain
+            .events(at.as_ref().map(|c| c.cursor.as_str()), BATCH)
+            .await?;
+        if events.is_empty() {
+            return Ok(stored);
+        }
+        let observed_at = chain.unix_time().await?;
+        let (mut last_signature, mut last_ordinal) = at
+            .map(|c| (c.last_signature, c.last_ordinal))
+            .unwrap_or_default();
+        // Everything that needs reads (store or chain) happens before the write transaction.
+        let mut prepared = Vec::with_capacity(events.len());
+        for ev in &events {
+            let ordinal = if ev.signature == last_signature {
+                last_ordinal + 1
+            } else {
+                0
+            };
+            last_signature.clone_from(&ev.signature);
+            last_ordinal = ordinal;
+            let (epoch, data) = event_json(&ev.event);
+            let ledger = ledger_rows(store, chain, ev).await?;
+            prepared.push((ev, ordinal, epoch, data, ledger));
+        }
+        let last_cursor = events.last().expect("non-empty").cursor.clone();
+        stored += writer!(store, p, begin => {
+            let mut tx = p.begin_with(begin).await?;
+            let mut inserted = 0usize;
+            for (ev, ordinal, epoch, data, ledger) in &prepared {
+                let id: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO chain_events (signature, ordinal, slot, name, epoch, data, observed_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (signature, ordinal) DO NOTHING RETURNING id",
+                )
+                .bind(&ev.signature)
+                .bind(*ordinal)
+                .bind(i64_of(ev.slot)?)
+                .bind(ev.event.name())
+                .bind(epoch.map(i64_of).transpose()?)
+                .bind(data.to_string())
+                .bind(observed_at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(id) = id else { continue };
+                inserted += 1;
+                for l in ledger {
+                    sqlx::query(
+                        "INSERT INTO member_ledger (event_id, position, member_id, wallet, kind, \
+                         stk_amount, quote_amount, epoch, signature, slot, observed_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                         ON CONFLICT (event_id, position) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(l.position)
+                    .bind(&l.member_id)
+                    .bind(&l.wallet)
+                    .bind(l.kind)
+                    .bind(i64_of(l.stk_amount)?)
+                    .bind(l.quote_amount.map(i64_of).transpose()?)
+                    .bind(l.epoch.map(i64_of).transpose()?)
+                    .bind(&ev.signature)
+                    .bind(i64_of(ev.slot)?)
+                    .bind(observed_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            sqlx::query(
+                "INSERT INTO watcher_cursor (id, cursor, last_signature, last_ordinal, updated_at) \
+                 VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor, \
+                 last_signature = excluded.last_signature, last_ordinal = excluded.last_ordinal, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(&last_cursor)
+            .bind(&last_signature)
+            .bind(last_ordinal)
+            .bind(crate::store::now_unix())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            inserted
+        });
+        tracing::debug!(events = events.len(), cursor = %last_cursor, "watcher stored a batch");
+    }
+}
+
+/// Runs [`run_once`] every `interval` until `token` is cancelled (errors are logged and retried).
+pub fn spawn(
+    store: Store,
+    chain: Arc<dyn Chain>,
+    interval: Duration,
+    token: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match run_once(&store, chain.as_ref()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "watcher stored program events"),
+                Err(e) => tracing::warn!(error = %e, "watcher run failed; retrying"),
+            }
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    })
+}
+
+/// Forgets everything the watcher stored (the next run reads from the first event again).
+pub async fn reset(store: &Store) -> StoreResult<()> {
+    writer!(store, p, begin => {
+        let mut tx = p.begin_with(begin).await?;
+        for table in ["member_ledger", "chain_events", "watcher_cursor"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// The member bound to `wallet`: the current binding, else the newest proof for that wallet.
+async fn member_of_wallet(store: &Store, wallet: &str) -> StoreResult<Option<String>> {
+    let current = reader!(store, p => sqlx::query_scalar::<_, String>(
+        "SELECT id FROM members WHERE wallet = $1",
+    )
+    .bind(wallet)
+    .fetch_optional(p)
+    .await?);
+    if current.is_some() {
+        return Ok(current);
+    }
+    Ok(reader!(store, p => sqlx::query_scalar::<_, String>(
+        "SELECT member_id FROM wallet_bindings WHERE wallet = $1 ORDER BY bound_at DESC, id DESC LIMIT 1",
+    )
+    .bind(wallet)
+    .fetch_optional(p)
+    .await?))
+}
+
+async fn ledger_rows(
+    store: &Store,
+    chain: &dyn Chain,
+    ev: &ChainEvent,
+) -> Result<Vec<NewLedger>, WatcherError> {
+    let single = |member_id, wallet: &Pubkey, kind, stk_amount, quote_amount| {
+        vec![NewLedger {
+            position: 0,
+            member_id,
+            wallet: wallet.to_string(),
+            kind,
+            stk_amount,
+            quote_amount,
+            epoch: None,
+        }]
+    };
+    Ok(match &ev.event {
+        StkEvent::ChunkDistributed(c) => {
+            let known: HashMap<String, (String, String)> = reader!(store, p => sqlx::query_as::<_, (String, String, String)>(
+                "SELECT token_account, member_id, wallet FROM epoch_recipients WHERE epoch = $1 AND chunk_index = $2",
+            )
+            .bind(i64_of(c.epoch)?)
+            .bind(i64::from(c.chunk_index))
+            .fetch_all(p)
+            .await?)
+            .into_iter()
+            .map(|(account, member, wallet)| (account, (member, wallet)))
+            .collect();
+            let mut rows = Vec::with_capacity(c.recipients.len());
+            for (i, (account, amount)) in c.recipients.iter().zip(&c.amounts).enumerate() {
+                let (member_id, wallet) = match known.get(&account.to_string()) {
+                    Some((m, w)) => (Some(m.clone()), w.clone()),
+                    // An epoch this store did not score: the token account's owner, if it still exists.
+                    None => {
+                        let owner = chain.account(account).await?.and_then(|a| {
+                            spl_token::state::Account::unpack(&a.data)
+                                .ok()
+                                .map(|t| t.owner.to_string())
+                        });
+                        match owner {
+                            Some(o) => (member_of_wallet(store, &o).await?, o),
+                            None => (None, account.to_string()),
+                        }
+                    }
+                };
+                rows.push(NewLedger {
+                    position: i as i64,
+                    member_id,
+                    wallet,
+                    kind: "received",
+                    stk_amount: *amount,
+                    quote_amount: None,
+                    epoch: Some(c.epoch),
+                });
+            }
+            rows
+        }
+        StkEvent::SoldBack(s) => single(
+            member_of_wallet(store, &s.member.to_string()).await?,
+            &s.member,
+            "sold_back",
+            s.stk_amount,
+            Some(s.quote_amount),
+        ),
+        StkEvent::AccessPaid(a) => single(
+            member_of_wallet(store, &a.member.to_string()).await?,
+            &a.member,
+            "paid_access",
+            a.stk_amount,
+            None,
+        ),
+        StkEvent::PremiumPurchased(p) => single(
+            member_of_wallet(store, &p.investor.to_string()).await?,
+            &p.investor,
+            "bought_premium",
+            p.stk_amount,
+            Some(p.quote_amount),
+        ),
+        _ => Vec::new(),
+    })
+}
+
+/// The epoch an event is about (if any) and its fields as JSON (keys base58, hashes hex).
+pub fn event_json(event: &StkEvent) -> (Option<u64>, Value) {
+    let k = |p: &Pubkey| p.to_string();
+    match event {
+        StkEvent::Initialized(e) => (
+            None,
+            json!({"admin": k(&e.admin), "stk_mint": k(&e.stk_mint), "quote_mint": k(&e.quote_mint),
+                   "oracle_count": e.oracle_count, "threshold": e.threshold,
+                   "genesis_ts": e.genesis_ts, "epoch_duration": e.epoch_duration}),
+        ),
+        StkEvent::OraclesSet(e) => (
+            None,
+            json!({"oracles": e.oracles.iter().map(k).collect::<Vec<_>>(),
+                   "threshold": e.threshold, "config_version": e.config_version}),
+        ),
+        StkEvent::LimitsUpdated(e) => (
+            None,
+            json!({"max_emission_per_epoch": e.max_emission_per_epoch,
+                   "rate_window_secs": e.rate_window_secs, "rate_threshold": e.rate_threshold,
+                   "max_supply": e.max_supply, "premium_bps": e.premium_bps,
+                   "investor_allocation_remaining": e.investor_allocation_remaining,
+                   "investor_allowlist": e.investor_allowlist, "config_version": e.config_version}),
+        ),
+        StkEvent::PausedSet(e) => (None, json!({"paused": e.paused})),
+        StkEvent::AdminProposed(e) => (
+            None,
+            json!({"admin": k(&e.admin), "pending_admin": k(&e.pending_admin)}),
+        ),
+        StkEvent::AdminAccepted(e) => (
+            None,
+            json!({"previous_admin": k(&e.previous_admin), "admin": k(&e.admin)}),
+        ),
+        StkEvent::InvestorSet(e) => (None, json!({"wallet": k(&e.wallet), "allowed": e.allowed})),
+        StkEvent::EpochAttested(e) => (
+            Some(e.epoch),
+            json!({"epoch": e.epoch, "root": hex::encode(e.root), "oracle": k(&e.oracle),
+                   "approvals": e.approvals, "config_version": e.config_version}),
+        ),
+        StkEvent::EpochFinalized(e) => (
+            Some(e.epoch),
+            json!({"epoch": e.epoch, "root": hex::encode(e.root), "total_amount": e.total_amount,
+                   "chunk_count": e.chunk_count, "recipient_count": e.recipient_count}),
+        ),
+        StkEvent::ChunkDistributed(e) => (
+            Some(e.epoch),
+            json!({"epoch": e.epoch, "root": hex::encode(e.root), "chunk_index": e.chunk_index,
+                   "recipients": e.recipients.iter().map(k).collect::<Vec<_>>(),
+                   "amounts": e.amounts, "chunk_total": e.chunk_total,
+                   "distributed_amount": e.distributed_amount, "complete": e.complete}),
+        ),
+        StkEvent::RevenueDeposited(e) => (
+            None,
+            json!({"depositor": k(&e.depositor), "amount": e.amount, "vault_balance": e.vault_balance}),
+        ),
+        StkEvent::BuybackWindowOpened(e) => (
+            None,
+            json!({"window_id": e.window_id, "price": e.price, "capacity": e.capacity,
+                   "per_member_cap": e.per_member_cap, "closes_at": e.closes_at}),
+        ),
+        StkEvent::SoldBack(e) => (
+            None,
+            json!({"member": k(&e.member), "window_id": e.window_id, "stk_amount": e.stk_amount,
+                   "quote_amount": e.quote_amount, "price": e.price}),
+        ),
+        StkEvent::PremiumPurchased(e) => (
+            None,
+            json!({"investor": k(&e.investor), "stk_amount": e.stk_amount,
+                   "quote_amount": e.quote_amount, "price": e.price, "premium_bps": e.premium_bps}),
+        ),
+        StkEvent::AccessPaid(e) => (
+            None,
+            json!({"member": k(&e.member), "stk_amount": e.stk_amount, "plan": e.plan,
+                   "reference": hex::encode(e.reference)}),
+        ),
+        StkEvent::TreasuryWithdrawn(e) => (
+            None,
+            json!({"destination": k(&e.destination), "amount": e.amount}),
+        ),
+        StkEvent::VaultFunded(e) => (
+            None,
+            json!({"amount": e.amount, "vault_balance": e.vault_balance}),
+        ),
+    }
+}
+
+// ------------------------------------------------------------------ reading back
+
+/// One stored ledger row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerRow {
+    pub member_id: Option<String>,
+    pub wallet: String,
+    pub kind: String,
+    pub stk_amount: u64,
+    pub quote_amount: Option<u64>,
+    pub epoch: Option<u64>,
+    pub signature: String,
+    pub slot: u64,
+    pub ordinal: i64,
+    pub position: i64,
+    pub observed_at: i64,
+}
+
+/// Ledger rows (of one member, or all), in chain order.
+pub async fn ledger(store: &Store, member: Option<&str>) -> StoreResult<Vec<LedgerRow>> {
+    type Tuple = (
+        Option<String>,
+        String,
+        String,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        String,
+        i64,
+        i64,
+        i64,
+        i64,
+    );
+    let rows = reader!(store, p => sqlx::query_as::<_, Tuple>(
+        "SELECT l.member_id, l.wallet, l.kind, l.stk_amount, l.quote_amount, l.epoch, l.signature, \
+         l.slot, e.ordinal, l.position, l.observed_at \
+         FROM member_ledger l JOIN chain_events e ON e.id = l.event_id \
+         WHERE $1 IS NULL OR l.member_id = $1 \
+         ORDER BY l.slot, e.id, l.position",
+    )
+    .bind(member)
+    .fetch_all(p)
+    .await?);
+    rows.into_iter()
+        .map(
+            |(
+                member_id,
+                wallet,
+                kind,
+                stk,
+                quote,
+                epoch,
+                signature,
+                slot,
+                ordinal,
+                position,
+                at,
+            )| {
+                Ok(LedgerRow {
+                    member_id,
+                    wallet,
+                    kind,
+                    stk_amount: u64_of(stk)?,
+                    quote_amount: quote.map(u64_of).transpose()?,
+                    epoch: epoch.map(u64_of).transpose()?,
+                    signature,
+                    slot: u64_of(slot)?,
+                    ordinal,
+                    position,
+                    observed_at: at,
+                })
+            },
+        )
+        .collect()
+}
+
+/// Stored program events: (signature, ordinal, name, epoch, data JSON), in chain order.
+pub async fn chain_events(
+    store: &Store,
+) -> StoreResult<Vec<(String, i64, String, Option<i64>, String)>> {
+    Ok(
+        reader!(store, p => sqlx::query_as::<_, (String, i64, String, Option<i64>, String)>(
+        "SELECT signature, ordinal, name, epoch, data FROM chain_events ORDER BY slot, id",
+    )
+    .fetch_all(p)
+    .await?),
+    )
+}
+
+// ------------------------------------------------------------------ timeline
+
+/// One entry of a member's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TimelineItem {
+    /// `activity`, `points` (the member's scored result of an epoch), `received` (STK paid by a
+    /// distribution), `sold_back`, `paid_access` or `bought_premium`.
+    #[serde(rename = "type")]
+    pub item_type: String,
+    /// When it happened (RFC 3339): the activity's `occurred_at`, the epoch's scoring time, or when
+    /// the watcher saw the transaction on chain.
+    pub at: String,
+    pub at_unix: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
+    /// Activity id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Activity kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Score (milli-points) of a `points` entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<String>,
+    /// STK base units: the allocation (`points`) or the amount moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<u64>,
+    /// Quote base units paid out (`sold_back`) or paid in (`bought_premium`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote_amount: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u64>,
+}
+
+/// STK totals of a member, in base units, from the ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TimelineTotals {
+    pub received: u64,
+    pub sold: u64,
+    /// Quote received for the STK sold back.
+    pub sold_for_quote: u64,
+    /// STK burned to pay for access.
+    pub spent: u64,
+    pub bought: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Timeline {
+    pub member: String,
+    pub wallet: Option<String>,
+    pub items: Vec<TimelineItem>,
+    pub totals: TimelineTotals,
+}
+
+fn item(item_type: &str, at_unix: i64) -> TimelineItem {
+    TimelineItem {
+        item_type: item_type.to_string(),
+        at: rfc3339(at_unix),
+        at_unix,
+        epoch: None,
+        id: None,
+        kind: None,
+        score: None,
+        amount: None,
+        quote_amount: None,
+        signature: None,
+        slot: None,
+    }
+}
+
+/// A member's timeline, oldest first; `None` for an unknown member.
+pub async fn timeline(store: &Store, member: &str) -> StoreResult<Option<Timeline>> {
+    let Some(m) = store.member(member).await? else {
+        return Ok(None);
+    };
+    let mut items: Vec<(i64, u8, TimelineItem)> = Vec::new();
+    let activities = reader!(store, p => sqlx::query_as::<_, (String, String, i64, i64)>(
+        "SELECT id, kind, occurred_at, epoch FROM activities WHERE member_id = $1 ORDER BY occurred_at, id",
+    )
+    .bind(member)
+    .fetch_all(p)
+    .await?);
+    for (id, kind, at, epoch) in activities {
+        let mut it = item("activity", at);
+        it.epoch = Some(u64_of(epoch)?);
+        it.id = Some(id);
+        it.kind = Some(kind);
+        items.push((at, 0, it));
+    }
+    let points = reader!(store, p => sqlx::query_as::<_, (i64, String, i64, Option<i64>, i64)>(
+        "SELECT a.epoch, a.score, a.amount, e.scored_at, e.ends_at FROM allocations a \
+         JOIN epochs e ON e.epoch = a.epoch WHERE a.member_id = $1 ORDER BY a.epoch",
+    )
+    .bind(member)
+    .fetch_all(p)
+    .await?);
+    for (epoch, score, amount, scored_at, ends_at) in points {
+        let at = scored_at.unwrap_or(ends_at);
+        let mut it = item("points", at);
+        it.epoch = Some(u64_of(epoch)?);
+        it.score = Some(score);
+        it.amount = Some(u64_of(amount)?);
+        items.push((at, 1, it));
+    }
+    let mut totals = TimelineTotals::default();
+    for l in ledger(store, Some(member)).await? {
+        match l.kind.as_str() {
+            "received" => totals.received += l.stk_amount,
+            "sold_back" => {
+                totals.sold += l.stk_amount;
+                totals.sold_for_quote += l.quote_amount.unwrap_or(0);
+            }
+            "paid_access" => totals.spent += l.stk_amount,
+            "bought_premium" => totals.bought += l.stk_amount,
+            _ => {}
+        }
+        let mut it = item(&l.kind, l.observed_at);
+        it.epoch = l.epoch;
+        it.amount = Some(l.stk_amount);
+        it.quote_amount = l.quote_amount;
+        it.signature = Some(l.signature);
+        it.slot = Some(l.slot);
+        items.push((l.observed_at, 2, it));
+    }
+    // Stable: within a second, activity before points before chain movements (in chain order).
+    items.sort_by_key(|(at, rank, _)| (*at, *rank));
+    Ok(Some(Timeline {
+        member: m.id,
+        wallet: m.wallet,
+        items: items.into_iter().map(|(_, _, it)| it).collect(),
+        totals,
+    }))
+}
