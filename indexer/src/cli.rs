@@ -150,6 +150,12 @@ pub enum OracleAction {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchAction {
+    /// One epoch of N recipients through the whole pipeline on the in-process chain; prints the time
+    /// of each stage and transactions and fees per 1,000 recipients.
+    Pipeline {
+        #[arg(long, default_value_t = 12_000)]
+        recipients: usize,
+    },
     /// Start the real server on 127.0.0.1:0 and POST batches of 1,000 events from concurrent
     /// clients into a fresh database; checks nothing was lost and prints events/s.
     Ingest {
@@ -245,6 +251,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let receipt: stk_scoring::Receipt =
                 serde_json::from_str(&json).context("stored receipt does not parse")?;
             print!("{}", crate::epoch::explain(&receipt));
+            Ok(())
+        }
+        Command::Bench {
+            action: BenchAction::Pipeline { recipients },
+        } => {
+            let result = crate::bench_pipeline::run(recipients).await?;
+            print!("{}", crate::bench_pipeline::report(&result));
             Ok(())
         }
         Command::Bench {

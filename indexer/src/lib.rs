@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod bench_pipeline;
 pub mod chain;
 pub mod cli;
 pub mod config;
