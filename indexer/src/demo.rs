@@ -8,8 +8,9 @@
 //!    steady (a little on most days, every epoch), bursty (everything on one day, some epochs) and
 //!    farmers (one kind at the maximum rate, every day).
 //! 4. Each epoch runs through the pipeline: frozen, scored, attested by the service's oracle; a second
-//!    oracle fetches the epoch log over HTTP, recomputes the root and attests; the root finalizes and
-//!    the STK is distributed chunk by chunk.
+//!    oracle fetches the epoch log over HTTP (`GET /v1/epochs/{n}/log`), verifies the digest, the rules
+//!    hash and every wallet proof, recomputes the root and attests; the root finalizes and the STK is
+//!    distributed chunk by chunk.
 //! 5. Subscription revenue goes into the buyback vault, a window opens, some members sell back; an
 //!    investor buys at the premium; a member pays for access in STK.
 //! 6. The tables: STK per profile, supply, vault and its coverage, treasury — and the invariants.
@@ -26,7 +27,7 @@ use crate::{
     api::{AppState, Server},
     chain::{ops, Chain},
     local::{EconomyOptions, LocalEconomy, STK, USDC},
-    pipeline::{self, Pipeline, SendOptions, State},
+    pipeline::{Pipeline, SendOptions, State},
     store::Store,
 };
 
@@ -233,6 +234,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
 
     let token = CancellationToken::new();
     let state = AppState::new(store.clone(), cfg.clone(), rules.clone());
+    // Oracles are served the exact rules text the demo scores with.
+    state
+        .set_rules_toml(DEMO_RULES)
+        .map_err(|e| anyhow::anyhow!("demo rules: {e}"))?;
     let server = Server::start("127.0.0.1:0".parse()?, state, token.clone()).await?;
     let base = format!("http://{}", server.addr);
     let key = crate::auth::create_key(&store, "demo-platform")
@@ -365,15 +370,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             .epoch_plan(epoch)
             .await?
             .context("scored epoch has a plan")?;
-        second_oracle(
-            &base,
-            &http,
-            chain.as_ref(),
-            &economy.oracles[1],
-            epoch,
-            &plan,
-        )
-        .await?;
+        second_oracle(&base, chain.as_ref(), &economy.oracles[1], epoch, &plan).await?;
         let (state, second) = pipeline.run(epoch).await?;
         if state != State::Done {
             bail!("epoch {epoch} stopped at {state}");
@@ -570,16 +567,20 @@ pub fn quote_for(stk: u64, price: u64) -> u64 {
     stk::math::sell_back_quote(stk, price).unwrap_or(0)
 }
 
-/// The second community oracle: an honest, independent attestation of the stored plan.
+/// The second community oracle: an independent operator fetches the epoch's log, rules and wallet
+/// proofs over HTTP, recomputes the root itself and attests only if everything is identical.
 async fn second_oracle(
-    _base: &str,
-    _http: &reqwest::Client,
+    base: &str,
     chain: &dyn Chain,
     oracle: &Keypair,
-    _epoch: u64,
+    epoch: u64,
     plan: &crate::store::pipeline::EpochPlan,
 ) -> anyhow::Result<()> {
-    pipeline::attest(chain, oracle, plan).await?;
+    let source = crate::oracle::fetch(base, epoch).await?;
+    let outcome = crate::oracle::verify_and_attest(&source, chain, oracle).await?;
+    if outcome.plan.root != plan.root {
+        bail!("the second oracle recomputed another root for epoch {epoch}");
+    }
     Ok(())
 }
 
