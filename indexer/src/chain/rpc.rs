@@ -274,7 +274,7 @@ impl RpcChain {
                         })?;
                 let tx = VersionedTransaction::try_new(VersionedMessage::V0(message), signers)
                     .map_err(|e| ChainError::Invalid(format!("signing failed: {e}")))?;
-                if true || self.status(&tx.signatures[0], false).await?.is_none() {
+                if self.status(&tx.signatures[0], false).await?.is_none() {
                     return Ok((tx, last_valid));
                 }
                 tracing::debug!(signature = %tx.signatures[0], "identical transaction already processed; waiting for a new blockhash");
