@@ -527,8 +527,8 @@ pub struct TimelineItem {
     /// distribution), `sold_back`, `paid_access` or `bought_premium`.
     #[serde(rename = "type")]
     pub item_type: String,
-    /// When it happened (RFC 3339): the activity's `occurred_at`, the epoch's scoring time, or when
-    /// the watcher saw the transaction on chain.
+    /// When it happened (RFC 3339): the activity's `occurred_at`, the end of the epoch the points
+    /// were earned in, or the chain's clock when the watcher saw the transaction.
     pub at: String,
     pub at_unix: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -609,15 +609,14 @@ pub async fn timeline(store: &Store, member: &str) -> StoreResult<Option<Timelin
         it.kind = Some(kind);
         items.push((at, 0, it));
     }
-    let points = reader!(store, p => sqlx::query_as::<_, (i64, String, i64, Option<i64>, i64)>(
-        "SELECT a.epoch, a.score, a.amount, e.scored_at, e.ends_at FROM allocations a \
+    let points = reader!(store, p => sqlx::query_as::<_, (i64, String, i64, i64)>(
+        "SELECT a.epoch, a.score, a.amount, e.ends_at FROM allocations a \
          JOIN epochs e ON e.epoch = a.epoch WHERE a.member_id = $1 ORDER BY a.epoch",
     )
     .bind(member)
     .fetch_all(p)
     .await?);
-    for (epoch, score, amount, scored_at, ends_at) in points {
-        let at = scored_at.unwrap_or(ends_at);
+    for (epoch, score, amount, at) in points {
         let mut it = item("points", at);
         it.epoch = Some(u64_of(epoch)?);
         it.score = Some(score);
