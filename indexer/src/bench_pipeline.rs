@@ -34,10 +34,17 @@ pub async fn run(members: usize) -> anyhow::Result<PipelineBench> {
         bail!("--recipients must be at least 1");
     }
     let t = Instant::now();
-    let mut options = EconomyOptions::default();
-    options.budget_per_epoch = (members as u64) * 10 * STK;
-    options.limits.max_emission_per_epoch = options.budget_per_epoch;
-    options.limits.rate_threshold = options.budget_per_epoch;
+    let budget = (members as u64) * 10 * STK;
+    let defaults = EconomyOptions::default();
+    let options = EconomyOptions {
+        budget_per_epoch: budget,
+        limits: stk::Limits {
+            max_emission_per_epoch: budget,
+            rate_threshold: budget,
+            ..defaults.limits
+        },
+        ..defaults
+    };
     let economy = LocalEconomy::start(options).await?;
     let dir = tempfile::tempdir()?;
     let url = format!(

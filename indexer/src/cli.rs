@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
+use solana_sdk::signer::Signer as _;
+
 use crate::config::Config;
 use crate::ingest::{self, EventIn, ItemStatus};
 use crate::store::Store;
@@ -41,7 +43,12 @@ pub enum Command {
         database: Option<String>,
     },
     /// Run the HTTP API (migrates first). Stops gracefully on ctrl-c / SIGTERM.
-    Serve,
+    Serve {
+        /// Bring an in-process chain (the real runtime with the STK program, one oracle: this service)
+        /// and run the epoch pipeline against it; no cluster needed.
+        #[arg(long)]
+        local: bool,
+    },
     /// Apply database migrations.
     Migrate,
     /// Ingest a JSON Lines file (one event per line), in batches of 1,000.
@@ -119,6 +126,16 @@ pub enum EpochAction {
     },
     /// Stop accepting activity for an epoch.
     Freeze { epoch: u64 },
+    /// Run an ended epoch through the pipeline against the configured cluster (`chain.rpc_url`):
+    /// freeze, score, attest with this service's oracle key, wait for the threshold, distribute.
+    Run {
+        epoch: u64,
+        /// Keep polling this long for the other oracles' attestations (0: one pass).
+        #[arg(long, default_value_t = 0)]
+        wait_secs: u64,
+    },
+    /// The pipeline state of every epoch (or of one), with chunks paid.
+    Status { epoch: Option<u64> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,7 +212,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Serve => serve(cfg).await,
+        Command::Serve { local } => serve(cfg, local).await,
         Command::Migrate => {
             let store = connect(&cfg).await?;
             println!("migrations applied ({})", store.backend_name());
@@ -292,8 +309,42 @@ async fn connect(cfg: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-async fn serve(cfg: Config) -> anyhow::Result<()> {
+async fn serve(mut cfg: Config, local: bool) -> anyhow::Result<()> {
     let rules = Arc::new(crate::epoch::load_rules(&cfg.scoring.rules_path)?);
+    let rules_text = std::fs::read_to_string(&cfg.scoring.rules_path)?;
+    let token = CancellationToken::new();
+    // The chain: an in-process one (--local), the configured cluster, or none (API only).
+    let mut local_chain = None;
+    let pipeline_parts = if local {
+        let economy = crate::local::LocalEconomy::start(crate::local::EconomyOptions {
+            oracles: 1,
+            threshold: 1,
+            epochs_ago: 0,
+            epoch_duration: cfg.epoch.duration_secs,
+            budget_per_epoch: cfg.epoch.budget,
+            ..Default::default()
+        })
+        .await?;
+        cfg.epoch.genesis = economy.genesis;
+        println!(
+            "in-process chain: STK program initialized (admin {}, oracle {} = this service, epoch 0 starts now, {} s epochs)",
+            economy.admin.pubkey(),
+            economy.oracles[0].pubkey(),
+            cfg.epoch.duration_secs
+        );
+        local_chain = Some(economy.chain.clone());
+        let chain: Arc<dyn crate::chain::Chain> = Arc::new(economy.chain.clone());
+        Some((
+            chain,
+            economy.payer.clone(),
+            Some(economy.oracles[0].clone()),
+        ))
+    } else if cfg.chain.rpc_url.is_some() {
+        let (chain, payer, oracle) = rpc_parts(&cfg)?;
+        Some((chain, payer, oracle))
+    } else {
+        None
+    };
     let store = connect(&cfg).await?;
     tracing::info!(
         backend = store.backend_name(),
@@ -301,10 +352,38 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         rules_hash = %hex::encode(rules.hash()),
         "starting"
     );
-    let token = CancellationToken::new();
-    let state = crate::api::AppState::new(store.clone(), cfg.clone(), rules);
+    let state = crate::api::AppState::new(store.clone(), cfg.clone(), rules.clone());
+    state
+        .set_rules_toml(&rules_text)
+        .map_err(|e| anyhow::anyhow!("rules file: {e}"))?;
     let server = crate::api::Server::start(cfg.server.listen, state, token.clone()).await?;
     println!("listening on http://{}", server.addr);
+    let mut tasks = Vec::new();
+    if let Some((chain, payer, oracle)) = pipeline_parts {
+        let interval = std::time::Duration::from_secs(cfg.chain.scheduler_interval_secs.max(1));
+        let pipeline = crate::pipeline::Pipeline {
+            store: store.clone(),
+            cfg: Arc::new(cfg.clone()),
+            rules,
+            chain: chain.clone(),
+            payer,
+            oracle,
+            send: send_options(&cfg),
+            fail: None,
+            progress: false,
+        };
+        tasks.push(pipeline.spawn_scheduler(interval, token.clone(), local_chain));
+        tasks.push(crate::watcher::spawn(
+            store.clone(),
+            chain,
+            interval,
+            token.clone(),
+        ));
+        println!(
+            "epoch scheduler and event watcher every {} s",
+            interval.as_secs()
+        );
+    }
     let t = token.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -312,9 +391,74 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         t.cancel();
     });
     server.wait().await?;
+    for task in tasks {
+        let _ = task.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn send_options(cfg: &Config) -> crate::pipeline::SendOptions {
+    crate::pipeline::SendOptions {
+        compute_unit_limit: cfg.chain.compute_unit_limit,
+        compute_unit_price_micro_lamports: cfg.chain.compute_unit_price_micro_lamports,
+        ..Default::default()
+    }
+}
+
+type ChainParts = (
+    Arc<dyn crate::chain::Chain>,
+    Arc<solana_sdk::signature::Keypair>,
+    Option<Arc<solana_sdk::signature::Keypair>>,
+);
+
+/// The configured cluster and this service's keys (payer; oracle when configured).
+fn rpc_parts(cfg: &Config) -> anyhow::Result<ChainParts> {
+    use solana_commitment_config::CommitmentConfig;
+    let url = cfg
+        .chain
+        .rpc_url
+        .as_deref()
+        .context("chain.rpc_url is not set (STK_CHAIN__RPC_URL or [chain] rpc_url)")?;
+    let commitment = match cfg.chain.commitment.as_str() {
+        "processed" => CommitmentConfig::processed(),
+        "confirmed" => CommitmentConfig::confirmed(),
+        "finalized" => CommitmentConfig::finalized(),
+        other => bail!("chain.commitment {other:?}: use processed, confirmed or finalized"),
+    };
+    let chain = crate::chain::rpc::RpcChain::new(url, commitment, Default::default());
+    let payer =
+        crate::chain::rpc::load_keypair(cfg.chain.payer_keypair.as_deref(), "STK_PAYER_KEYPAIR")
+            .context("the service's fee payer")?;
+    let oracle =
+        if cfg.chain.oracle_keypair.is_some() || std::env::var_os("STK_ORACLE_KEYPAIR").is_some() {
+            Some(Arc::new(
+                crate::chain::rpc::load_keypair(
+                    cfg.chain.oracle_keypair.as_deref(),
+                    "STK_ORACLE_KEYPAIR",
+                )
+                .context("the service's oracle key")?,
+            ))
+        } else {
+            None
+        };
+    Ok((Arc::new(chain), Arc::new(payer), oracle))
+}
+
+async fn rpc_pipeline(cfg: &Config, store: &Store) -> anyhow::Result<crate::pipeline::Pipeline> {
+    let (chain, payer, oracle) = rpc_parts(cfg)?;
+    Ok(crate::pipeline::Pipeline {
+        store: store.clone(),
+        cfg: Arc::new(cfg.clone()),
+        rules: Arc::new(crate::epoch::load_rules(&cfg.scoring.rules_path)?),
+        chain,
+        payer,
+        oracle,
+        send: send_options(cfg),
+        fail: None,
+        progress: std::io::stderr().is_terminal(),
+    })
 }
 
 async fn shutdown_signal() {
@@ -394,6 +538,60 @@ async fn epoch_cmd(store: &Store, cfg: &Config, action: EpochAction) -> anyhow::
             let run = crate::epoch::score(store, cfg, &rules, epoch, dry_run).await?;
             print!("{}", crate::epoch::allocation_table(&run));
             eprintln!("scored in {:.3}s", run.elapsed.as_secs_f64());
+        }
+        EpochAction::Run { epoch, wait_secs } => {
+            let pipeline = rpc_pipeline(cfg, store).await?;
+            let report = pipeline
+                .run_until_done(
+                    epoch,
+                    std::time::Duration::from_secs(5),
+                    std::time::Duration::from_secs(wait_secs),
+                )
+                .await?;
+            let state = pipeline.state(epoch).await?;
+            for (from, to) in &report.transitions {
+                println!("epoch {epoch}: {from} -> {to}");
+            }
+            println!(
+                "epoch {epoch} is {state}: {} chunks sent, {} found paid, {} token accounts and {} lookup tables created, {} lamports in fees",
+                report.chunks_sent,
+                report.chunks_found_paid,
+                report.token_accounts_created,
+                report.lookup_tables_created,
+                report.fee_lamports
+            );
+            if state == crate::pipeline::State::Attested {
+                println!("waiting for the other oracles: run again (or pass --wait-secs)");
+            }
+        }
+        EpochAction::Status { epoch } => {
+            let mut rows = store.epochs().await?;
+            rows.retain(|r| epoch.is_none_or(|n| r.epoch == n));
+            rows.sort_by_key(|r| r.epoch);
+            if rows.is_empty() {
+                bail!("no epoch {}", epoch.map_or("yet".into(), |n| n.to_string()));
+            }
+            println!(
+                "{:>6} {:<13} {:>8} {:>22} {:>11}  root",
+                "epoch", "state", "events", "allocated (STK)", "chunks paid"
+            );
+            for r in rows {
+                let chunks = store.epoch_chunks(r.epoch).await?;
+                let paid = chunks.iter().filter(|c| c.paid_at.is_some()).count();
+                let root = store
+                    .epoch_plan(r.epoch)
+                    .await?
+                    .map_or("-".to_string(), |p| hex::encode(p.root));
+                println!(
+                    "{:>6} {:<13} {:>8} {:>22} {:>5}/{:<5}  {root}",
+                    r.epoch,
+                    r.state,
+                    r.event_count,
+                    r.total_amount.map_or("-".into(), crate::demo::fmt_units),
+                    paid,
+                    chunks.len()
+                );
+            }
         }
         EpochAction::Freeze { epoch } => {
             match store

@@ -35,6 +35,41 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub scoring: ScoringConfig,
     pub wallet: WalletConfig,
+    pub chain: ChainConfig,
+}
+
+/// The Solana cluster the epoch pipeline talks to. Keys are read from files or from the environment
+/// (`STK_PAYER_KEYPAIR`, `STK_ORACLE_KEYPAIR`: the JSON byte array), never from this file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ChainConfig {
+    /// JSON-RPC URL of the cluster. Unset: `serve` runs no pipeline (`serve --local` brings its own chain).
+    pub rpc_url: Option<String>,
+    /// processed | confirmed | finalized
+    pub commitment: String,
+    /// Fee payer of the service (token accounts, lookup tables, distribution). Default: the Solana
+    /// CLI's `~/.config/solana/id.json`.
+    pub payer_keypair: Option<PathBuf>,
+    /// This service's oracle key, when it is one of the community oracles.
+    pub oracle_keypair: Option<PathBuf>,
+    pub compute_unit_limit: u32,
+    pub compute_unit_price_micro_lamports: u64,
+    /// How often `serve` advances ended epochs through the pipeline.
+    pub scheduler_interval_secs: u64,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            rpc_url: None,
+            commitment: "confirmed".into(),
+            payer_keypair: None,
+            oracle_keypair: None,
+            compute_unit_limit: 600_000,
+            compute_unit_price_micro_lamports: 1_000,
+            scheduler_interval_secs: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -188,6 +223,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             scoring: ScoringConfig::default(),
             wallet: WalletConfig::default(),
+            chain: ChainConfig::default(),
         }
     }
 }

@@ -277,7 +277,12 @@ impl Pipeline {
     }
 
     async fn attest(&self, n: u64) -> Result<State, PipelineError> {
-        let plan = self.plan(n).await?;
+        let Some(plan) = self.store.epoch_plan(n).await? else {
+            // Nobody qualified: nothing to attest, nothing to pay.
+            tracing::info!(epoch = n, "no recipients: the epoch is done");
+            self.store.advance_epoch(n, "scored", "done").await?;
+            return Ok(State::Done);
+        };
         if let Some(oracle) = &self.oracle {
             match attest(self.chain.as_ref(), oracle, &plan).await? {
                 Attestation::Sent(signature) => {
@@ -511,6 +516,64 @@ impl Pipeline {
         );
         bar.set_message(message);
         bar
+    }
+}
+
+impl Pipeline {
+    /// Advances ended epochs, oldest first, and stops at the first one that is not done: epochs finalize
+    /// on chain in order, and attesting epoch n+1 before n is final could leave n unpayable.
+    pub async fn tick(&self) -> Result<Vec<(u64, State)>, PipelineError> {
+        let now = self.chain.unix_time().await?;
+        let mut epochs = self.store.epochs().await?;
+        epochs.sort_by_key(|e| e.epoch);
+        let mut out = Vec::new();
+        for row in epochs
+            .into_iter()
+            .filter(|e| e.state != State::Done.as_str() && e.ends_at <= now)
+        {
+            let (state, _) = self.run(row.epoch).await?;
+            out.push((row.epoch, state));
+            if state != State::Done {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs [`Pipeline::tick`] every `interval` until `token` is cancelled. With `local_clock`, the
+    /// in-process chain's clock is moved to the wall clock before each tick (it does not advance alone).
+    pub fn spawn_scheduler(
+        self,
+        interval: Duration,
+        token: tokio_util::sync::CancellationToken,
+        local_clock: Option<crate::chain::local::LocalChainClient>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = ticker.tick() => {}
+                }
+                if let Some(clock) = &local_clock {
+                    let now = crate::store::now_unix();
+                    if clock.unix_time().await.is_ok_and(|t| t < now) {
+                        clock.set_time(now).await;
+                    }
+                }
+                match self.tick().await {
+                    Ok(done) => {
+                        for (epoch, state) in done {
+                            tracing::info!(epoch, state = %state, "scheduler");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "scheduler: epoch not advanced; retrying next tick")
+                    }
+                }
+            }
+        })
     }
 }
 

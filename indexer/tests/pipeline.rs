@@ -317,3 +317,73 @@ async fn a_chunk_paid_by_someone_else_is_not_paid_again() {
     assert_eq!(report.chunks_sent, plan.chunk_count as usize - 1);
     assert_paid_exactly(&w, 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_advances_epochs_in_order() {
+    let w = world(60).await;
+    let cfg = &w.pipeline.cfg;
+    let template = stk_indexer::epoch::template(cfg);
+    // Epoch 1: the same members again; epoch 2: one lone event (below the minimum score).
+    let (start1, _) = cfg.epoch_window(1);
+    let (start2, _) = cfg.epoch_window(2);
+    let mut events: Vec<NewActivity> = w
+        .members
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (id, _))| {
+            (0..3).map(move |day| NewActivity {
+                id: format!("{id}-e1-{day}"),
+                member: id.clone(),
+                kind: "help_given".into(),
+                occurred_at: start1 + day * 86_400 + i as i64,
+                epoch: 1,
+                attributes: None,
+                confirmations: vec![],
+            })
+        })
+        .collect();
+    events.push(NewActivity {
+        id: "lone".into(),
+        member: w.members[0].0.clone(),
+        kind: "practice_session".into(),
+        occurred_at: start2 + 60,
+        epoch: 2,
+        attributes: None,
+        confirmations: vec![],
+    });
+    w.store.ingest(&events, template).await.unwrap();
+
+    // One oracle of two: epoch 0 waits at attested and epoch 1 is not touched.
+    let ticked = w.pipeline.tick().await.unwrap();
+    assert_eq!(ticked, vec![(0, State::Attested)]);
+    assert_eq!(w.pipeline.state(1).await.unwrap(), State::Open);
+
+    second_oracle(&w, 0).await;
+    let ticked = w.pipeline.tick().await.unwrap();
+    assert_eq!(ticked, vec![(0, State::Done), (1, State::Attested)]);
+    second_oracle(&w, 1).await;
+    let ticked = w.pipeline.tick().await.unwrap();
+    // Epoch 2 has nobody to pay: scored, then done without touching the chain.
+    assert_eq!(ticked, vec![(1, State::Done), (2, State::Done)]);
+    assert!(w.store.epoch_plan(2).await.unwrap().is_none());
+    assert!(w.pipeline.tick().await.unwrap().is_empty());
+    let supply = ops::mint_supply(w.pipeline.chain.as_ref(), &client::mint_address())
+        .await
+        .unwrap();
+    let paid: u64 = w
+        .store
+        .epoch_recipients(0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.amount)
+        .sum::<u64>()
+        + w.store
+            .epoch_recipients(1)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.amount)
+            .sum::<u64>();
+    assert_eq!(supply, paid);
+}
