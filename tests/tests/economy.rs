@@ -26,10 +26,14 @@ async fn the_economy_holds_its_invariants() {
     assert_eq!(allocated_total, o.total_distributed);
 
     // supply = distributed + premium-minted − burned.
-    assert!(o.total_premium_minted > 0 && o.total_burned_sell_back > 0 && o.total_burned_access > 0);
+    assert!(
+        o.total_premium_minted > 0 && o.total_burned_sell_back > 0 && o.total_burned_access > 0
+    );
     assert_eq!(
         o.supply,
-        o.total_distributed + o.total_premium_minted - o.total_burned_sell_back - o.total_burned_access
+        o.total_distributed + o.total_premium_minted
+            - o.total_burned_sell_back
+            - o.total_burned_access
     );
 
     // The vault never pays more than it holds: what left it plus what is left is what came in.
