@@ -152,9 +152,9 @@ pub enum OracleAction {
         /// ~/.config/solana/id.json.
         #[arg(long)]
         keypair: Option<PathBuf>,
-        /// Solana JSON-RPC URL of the cluster.
-        #[arg(long, env = "STK_CLUSTER_URL")]
-        cluster: String,
+        /// Solana JSON-RPC URL of the cluster (not needed with --dry-run).
+        #[arg(long, env = "STK_CLUSTER_URL", required_unless_present = "dry_run")]
+        cluster: Option<String>,
         /// Another service (e.g. a mirror) serving the same epoch: the first line where the two logs
         /// differ is reported.
         #[arg(long)]
@@ -649,6 +649,7 @@ async fn oracle_cmd(action: OracleAction) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    let cluster = cluster.context("--cluster RPC_URL is required to attest")?;
     let oracle = crate::chain::rpc::load_keypair(keypair.as_deref(), "STK_ORACLE_KEYPAIR")?;
     let chain = crate::chain::rpc::RpcChain::new(
         &cluster,

@@ -118,11 +118,20 @@ struct NewLedger {
 /// Reads every program event after the stored cursor, in batches of [`BATCH`], and stores them.
 /// Returns how many events were new (0 when caught up; events already stored are not counted).
 pub async fn run_once(store: &Store, chain: &dyn Chain) -> Result<usize, WatcherError> {
+    run_once_batched(store, chain, BATCH).await
+}
+
+/// [`run_once`] reading `batch` events per call (a transaction's events may straddle two calls).
+pub async fn run_once_batched(
+    store: &Store,
+    chain: &dyn Chain,
+    batch: usize,
+) -> Result<usize, WatcherError> {
     let mut stored = 0usize;
     loop {
         let at = cursor(store).await?;
         let events = chain
-            .events(at.as_ref().map(|c| c.cursor.as_str()), BATCH)
+            .events(at.as_ref().map(|c| c.cursor.as_str()), batch.max(1))
             .await?;
         if events.is_empty() {
             return Ok(stored);
