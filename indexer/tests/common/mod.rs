@@ -39,7 +39,10 @@ impl Backend {
                          run in CI (e.g. STK_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres)"
                     );
                 }
-                eprintln!(
+                // Written to the real stderr (not the captured one) so the skip is visible.
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
                     "SKIPPED: PostgreSQL test (set STK_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run it)"
                 );
                 None
