@@ -1,138 +1,28 @@
 //! Oracle mode end to end on the in-process chain (the real runtime with the STK program), a real
 //! SQLite file and the real HTTP server on 127.0.0.1:0: the service publishes the epoch log, a second
 //! oracle recomputes and attests it, and a third oracle fed a tampered log can never finalize.
-use std::{path::PathBuf, sync::Arc};
 
-use solana_sdk::{pubkey::Pubkey, signature::Keypair, signer::Signer};
+use solana_sdk::{pubkey::Pubkey, signer::Signer};
 use stk::{client, error::StkError, AttestEpochArgs};
 use stk_indexer::{
-    api::{AppState, Server},
-    chain::{ops, Chain},
-    local::{EconomyOptions, LocalEconomy},
+    chain::ops,
     oracle::{self, Difference, EpochLogResponse, OracleError},
-    pipeline::{self, Attestation, Pipeline, PipelineError, SendOptions, State},
+    pipeline::{self, Attestation, PipelineError, State},
     scoring::{EpochInput, Event},
-    store::{NewActivity, Store},
 };
-use tokio_util::sync::CancellationToken;
 
-struct World {
-    economy: LocalEconomy,
-    store: Store,
-    pipeline: Pipeline,
-    base: String,
-    _server: Server,
-    _dir: tempfile::TempDir,
-    members: Vec<(String, Keypair)>,
-}
+mod common;
 
-fn rules_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules/rules.v1.toml")
-}
+use common::world::{assert_paid_exactly, rules_path, world as build_world, World, WorldOptions};
 
-/// `n` members with bound wallets and activity in epoch 0; the service's pipeline attests as oracle 0;
-/// the API serves on 127.0.0.1:0.
+/// `n` members with bound wallets, active 1–5 days of epoch 0; the service's pipeline attests as
+/// oracle 0; the API serves on 127.0.0.1:0.
 async fn world(n: usize) -> World {
-    let economy = LocalEconomy::start(EconomyOptions::default())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("stk.db").display());
-    let mut cfg = economy.config(&url);
-    cfg.scoring.rules_path = rules_path();
-    cfg.server.listen = "127.0.0.1:0".parse().unwrap();
-    let store = Store::connect(&cfg.database).await.unwrap();
-    store.migrate().await.unwrap();
-    let rules = Arc::new(stk_indexer::epoch::load_rules(&cfg.scoring.rules_path).unwrap());
-
-    let mut members = Vec::new();
-    for i in 0..n {
-        let id = format!("member-{i:03}");
-        let wallet = economy.add_member(&store, &id).await.unwrap();
-        members.push((id, wallet));
-    }
-    let (start, _) = cfg.epoch_window(0);
-    let kinds = ["practice_session", "help_given", "review"];
-    let mut events = Vec::new();
-    for (i, (id, _)) in members.iter().enumerate() {
-        for day in 0..(1 + i % 5) {
-            events.push(NewActivity {
-                id: format!("{id}-{day}"),
-                member: id.clone(),
-                kind: kinds[(i + day) % kinds.len()].to_string(),
-                occurred_at: start + day as i64 * 86_400 + 3_600 + i as i64,
-                epoch: 0,
-                attributes: None,
-                confirmations: vec![],
-            });
-        }
-    }
-    store
-        .ingest(&events, stk_indexer::epoch::template(&cfg))
-        .await
-        .unwrap();
-
-    let state = AppState::new(store.clone(), cfg.clone(), rules.clone());
-    let server = Server::start(cfg.server.listen, state, CancellationToken::new())
-        .await
-        .unwrap();
-    let base = format!("http://{}", server.addr);
-    let pipeline = Pipeline {
-        store: store.clone(),
-        cfg: Arc::new(cfg),
-        rules,
-        chain: Arc::new(economy.chain.clone()),
-        payer: economy.payer.clone(),
-        oracle: Some(economy.oracles[0].clone()),
-        send: SendOptions::default(),
-        fail: None,
-        progress: false,
-    };
-    World {
-        economy,
-        store,
-        pipeline,
-        base,
-        _server: server,
-        _dir: dir,
-        members,
-    }
-}
-
-impl World {
-    fn chain(&self) -> &dyn Chain {
-        self.pipeline.chain.as_ref()
-    }
-}
-
-/// On-chain balances equal the stored allocations exactly and the supply is their sum.
-async fn assert_paid_exactly(w: &World, n: u64) {
-    let chain = w.chain();
-    let recipients = w.store.epoch_recipients(n).await.unwrap();
-    assert!(!recipients.is_empty());
-    let accounts: Vec<Pubkey> = recipients
-        .iter()
-        .map(|r| r.token_account.parse().unwrap())
-        .collect();
-    let balances = ops::token_balances(chain, &accounts).await.unwrap();
-    for (r, b) in recipients.iter().zip(balances) {
-        assert_eq!(
-            b, r.amount,
-            "{} holds {b}, allocated {}",
-            r.member_id, r.amount
-        );
-    }
-    let total: u64 = recipients.iter().map(|r| r.amount).sum();
-    assert_eq!(
-        total,
-        w.store.epoch_plan(n).await.unwrap().unwrap().total_amount
-    );
-    assert_eq!(
-        ops::mint_supply(chain, &client::mint_address())
-            .await
-            .unwrap(),
-        total
-    );
+    build_world(WorldOptions {
+        min_days: 1,
+        ..WorldOptions::new(n)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,164 +1,28 @@
 //! The epoch pipeline end to end on the in-process chain (the real runtime, the STK program, the real
 //! SPL Token program) with a real SQLite file: a full run, crash safety at every step, resumption.
-use std::{path::PathBuf, sync::Arc};
 
 use solana_sdk::{pubkey::Pubkey, signer::Signer};
 use stk::client;
 use stk_indexer::{
     chain::{ops, Chain},
-    local::{EconomyOptions, LocalEconomy},
-    pipeline::{self, FailPoint, Pipeline, PipelineError, SendOptions, State},
-    store::{NewActivity, Store},
+    pipeline::{FailPoint, PipelineError, State},
+    store::NewActivity,
 };
 
-struct World {
-    economy: LocalEconomy,
-    store: Store,
-    pipeline: Pipeline,
-    _dir: tempfile::TempDir,
-    /// (member, wallet)
-    members: Vec<(String, Pubkey)>,
-}
+mod common;
 
-fn rules_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules/rules.v1.toml")
-}
+use common::world::{
+    assert_paid_exactly, finish, second_oracle, world as build_world, World, WorldOptions,
+};
 
-/// `members` members with wallets; activity in epoch 0 (every member a few events on several days).
+/// `members` members with wallets, active 2–6 days of epoch 0; lookup tables of 2 chunks so an epoch
+/// spans several of them.
 async fn world(members: usize) -> World {
-    let economy = LocalEconomy::start(EconomyOptions::default())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("stk.db").display());
-    let mut cfg = economy.config(&url);
-    cfg.scoring.rules_path = rules_path();
-    let store = Store::connect(&cfg.database).await.unwrap();
-    store.migrate().await.unwrap();
-    let rules = stk_indexer::epoch::load_rules(&cfg.scoring.rules_path).unwrap();
-
-    let mut list = Vec::new();
-    for i in 0..members {
-        let id = format!("member-{i:04}");
-        let wallet = economy.add_member(&store, &id).await.unwrap();
-        list.push((id, wallet.pubkey()));
-    }
-    let (start, _) = cfg.epoch_window(0);
-    let kinds = ["practice_session", "help_given", "review"];
-    let mut events = Vec::new();
-    for (i, (id, _)) in list.iter().enumerate() {
-        for day in 0..(2 + i % 5) {
-            events.push(NewActivity {
-                id: format!("{id}-{day}"),
-                member: id.clone(),
-                kind: kinds[(i + day) % kinds.len()].to_string(),
-                occurred_at: start + day as i64 * 86_400 + 3_600 + i as i64,
-                epoch: 0,
-                attributes: None,
-                confirmations: vec![],
-            });
-        }
-    }
-    let template = stk_indexer::epoch::template(&cfg);
-    store.ingest(&events, template).await.unwrap();
-
-    let pipeline = Pipeline {
-        store: store.clone(),
-        cfg: Arc::new(cfg),
-        rules: Arc::new(rules),
-        chain: Arc::new(economy.chain.clone()),
-        payer: economy.payer.clone(),
-        oracle: Some(economy.oracles[0].clone()),
-        send: SendOptions {
-            // Small tables so an epoch spans several of them.
-            chunks_per_table: 2,
-            ..SendOptions::default()
-        },
-        fail: None,
-        progress: false,
-    };
-    World {
-        economy,
-        store,
-        pipeline,
-        _dir: dir,
-        members: list,
-    }
-}
-
-/// The second oracle's approval, from the stored plan (an honest oracle that agrees).
-async fn second_oracle(w: &World, n: u64) {
-    let plan = w.store.epoch_plan(n).await.unwrap().expect("scored");
-    pipeline::attest(w.pipeline.chain.as_ref(), &w.economy.oracles[1], &plan)
-        .await
-        .unwrap();
-}
-
-/// Runs epoch `n` to done (the second oracle attests when needed); returns the final report.
-async fn finish(w: &World, n: u64) {
-    for _ in 0..4 {
-        let (state, _) = w.pipeline.run(n).await.unwrap();
-        match state {
-            State::Done => return,
-            State::Attested => second_oracle(w, n).await,
-            other => panic!("run stopped at {other}"),
-        }
-    }
-    panic!("epoch {n} did not finish");
-}
-
-/// Balances equal the stored allocations exactly; supply equals their sum; every chunk paid once.
-async fn assert_paid_exactly(w: &World, n: u64) {
-    let chain: &dyn Chain = w.pipeline.chain.as_ref();
-    let recipients = w.store.epoch_recipients(n).await.unwrap();
-    assert!(!recipients.is_empty());
-    let accounts: Vec<Pubkey> = recipients
-        .iter()
-        .map(|r| r.token_account.parse().unwrap())
-        .collect();
-    let balances = ops::token_balances(chain, &accounts).await.unwrap();
-    for (r, b) in recipients.iter().zip(balances) {
-        assert_eq!(
-            b, r.amount,
-            "{} holds {b}, allocated {}",
-            r.member_id, r.amount
-        );
-        let expected = anchor_spl::associated_token::get_associated_token_address(
-            &r.wallet.parse().unwrap(),
-            &client::mint_address(),
-        );
-        assert_eq!(r.token_account, expected.to_string());
-    }
-    let plan = w.store.epoch_plan(n).await.unwrap().unwrap();
-    let total: u64 = recipients.iter().map(|r| r.amount).sum();
-    assert_eq!(total, plan.total_amount);
-    assert_eq!(
-        ops::mint_supply(chain, &client::mint_address())
-            .await
-            .unwrap(),
-        total,
-        "supply must equal the allocations: nothing paid twice"
-    );
-    let on_chain = ops::epoch(chain, n, &plan.root).await.unwrap().unwrap();
-    assert!(on_chain.is_complete());
-    assert_eq!(on_chain.distributed_amount, total);
-    let events = chain.events(None, 10_000).await.unwrap();
-    let distributed = events
-        .iter()
-        .filter(|e| matches!(&e.event, stk::client::StkEvent::ChunkDistributed(c) if c.epoch == n))
-        .count();
-    assert_eq!(
-        distributed as u32, plan.chunk_count,
-        "one ChunkDistributed per chunk"
-    );
-    assert!(w
-        .store
-        .epoch_chunks(n)
-        .await
-        .unwrap()
-        .iter()
-        .all(|c| c.paid_at.is_some()));
-    assert_eq!(w.pipeline.state(n).await.unwrap(), State::Done);
+    build_world(WorldOptions {
+        chunks_per_table: 2,
+        ..WorldOptions::new(members)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,36 +2,31 @@
 //! real SPL Token program), a real SQLite file and the real HTTP server on 127.0.0.1:0: an epoch is
 //! paid, a member sells back and pays for access, the watcher stores every event once and the
 //! member's timeline shows it all.
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
-use solana_sdk::{signature::Keypair, signer::Signer};
+use solana_sdk::signer::Signer;
 use stk::{client, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs};
 use stk_indexer::{
-    api::{AppState, Server},
     chain::{ops, Chain},
-    local::{EconomyOptions, LocalEconomy, STK, USDC},
-    pipeline::{self, Pipeline, SendOptions, State},
-    store::{NewActivity, Store},
+    local::{STK, USDC},
+    pipeline::{self, State},
+    store::Store,
     watcher::{self, LedgerRow, Timeline},
 };
 use tokio_util::sync::CancellationToken;
 
-struct World {
-    economy: LocalEconomy,
-    store: Store,
-    pipeline: Pipeline,
-    base: String,
-    _server: Server,
-    _dir: tempfile::TempDir,
-    members: Vec<(String, Keypair)>,
-}
+mod common;
 
-fn rules_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules/rules.v1.toml")
-}
+use common::world::{world as build_world, World, WorldOptions};
 
-fn sqlite_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}?mode=rwc", dir.path().join("stk.db").display())
+/// `n` members active 2–5 days of epoch 0, on SQLite or the given database.
+async fn world(n: usize, url: Option<String>) -> World {
+    build_world(WorldOptions {
+        day_spread: 4,
+        database_url: url,
+        ..WorldOptions::new(n)
+    })
+    .await
 }
 
 /// A fresh database on the PostgreSQL server of `STK_TEST_DATABASE_URL` (dropped by `drop_pg`).
@@ -56,71 +51,6 @@ async fn drop_pg(server: &str, name: &str) {
     .execute(&admin)
     .await;
     admin.close().await;
-}
-
-async fn world(n: usize, url: Option<String>) -> World {
-    let economy = LocalEconomy::start(EconomyOptions::default())
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = url.unwrap_or_else(|| sqlite_url(&dir));
-    let mut cfg = economy.config(&url);
-    cfg.scoring.rules_path = rules_path();
-    cfg.server.listen = "127.0.0.1:0".parse().unwrap();
-    let store = Store::connect(&cfg.database).await.unwrap();
-    store.migrate().await.unwrap();
-    let rules = Arc::new(stk_indexer::epoch::load_rules(&cfg.scoring.rules_path).unwrap());
-    let mut members = Vec::new();
-    for i in 0..n {
-        let id = format!("member-{i:03}");
-        let wallet = economy.add_member(&store, &id).await.unwrap();
-        members.push((id, wallet));
-    }
-    let (start, _) = cfg.epoch_window(0);
-    let kinds = ["practice_session", "help_given", "review"];
-    let mut events = Vec::new();
-    for (i, (id, _)) in members.iter().enumerate() {
-        for day in 0..(2 + i % 4) {
-            events.push(NewActivity {
-                id: format!("{id}-{day}"),
-                member: id.clone(),
-                kind: kinds[(i + day) % kinds.len()].to_string(),
-                occurred_at: start + day as i64 * 86_400 + 3_600 + i as i64,
-                epoch: 0,
-                attributes: None,
-                confirmations: vec![],
-            });
-        }
-    }
-    store
-        .ingest(&events, stk_indexer::epoch::template(&cfg))
-        .await
-        .unwrap();
-    let state = AppState::new(store.clone(), cfg.clone(), rules.clone());
-    let server = Server::start(cfg.server.listen, state, CancellationToken::new())
-        .await
-        .unwrap();
-    let base = format!("http://{}", server.addr);
-    let pipeline = Pipeline {
-        store: store.clone(),
-        cfg: Arc::new(cfg),
-        rules,
-        chain: Arc::new(economy.chain.clone()),
-        payer: economy.payer.clone(),
-        oracle: Some(economy.oracles[0].clone()),
-        send: SendOptions::default(),
-        fail: None,
-        progress: false,
-    };
-    World {
-        economy,
-        store,
-        pipeline,
-        base,
-        _server: server,
-        _dir: dir,
-        members,
-    }
 }
 
 /// Rows without `observed_at` (the only column that depends on when the watcher ran).

@@ -5,6 +5,8 @@
 //! PostgreSQL half prints that it is skipped, unless `CI=true`, where it fails.
 #![allow(dead_code)]
 
+pub mod world;
+
 use std::sync::Arc;
 
 use ed25519_dalek::{Signer, SigningKey};
