@@ -504,6 +504,41 @@ impl Pipeline {
         }
     }
 
+    /// Closes deactivated lookup tables whose cooldown is over (their slot has left the SlotHashes
+    /// sysvar, ~512 slots), returning their rent to the payer. Returns how many were closed. Best
+    /// effort: a table still cooling down is tried again on the next tick.
+    pub async fn reclaim_lookup_tables(&self) -> usize {
+        let Ok(tables) = self.store.deactivated_lookup_tables().await else {
+            return 0;
+        };
+        let mut closed = 0;
+        for address in tables {
+            let Ok(key) = address.parse::<Pubkey>() else {
+                continue;
+            };
+            if matches!(self.chain.account(&key).await, Ok(None)) {
+                // Closed already (by an earlier run that crashed before recording it).
+                let _ = self.store.mark_lookup_table_closed(&address).await;
+                continue;
+            }
+            let ix = stk_localnet::alt::instruction::close_lookup_table(
+                key,
+                self.payer.pubkey(),
+                self.payer.pubkey(),
+            );
+            match self.chain.send(&[ix], &[&self.payer], &[]).await {
+                Ok(_) => {
+                    let _ = self.store.mark_lookup_table_closed(&address).await;
+                    closed += 1;
+                }
+                Err(e) => {
+                    tracing::debug!(table = %address, error = %e, "lookup table not closable yet")
+                }
+            }
+        }
+        closed
+    }
+
     fn progress_bar(&self, len: u64, message: String) -> ProgressBar {
         if !self.progress {
             return ProgressBar::hidden();
@@ -523,6 +558,7 @@ impl Pipeline {
     /// Advances ended epochs, oldest first, and stops at the first one that is not done: epochs finalize
     /// on chain in order, and attesting epoch n+1 before n is final could leave n unpayable.
     pub async fn tick(&self) -> Result<Vec<(u64, State)>, PipelineError> {
+        self.reclaim_lookup_tables().await;
         let now = self.chain.unix_time().await?;
         let mut epochs = self.store.epochs().await?;
         epochs.sort_by_key(|e| e.epoch);

@@ -58,6 +58,45 @@ async fn an_epoch_runs_to_done() {
     assert_paid_exactly(&w, 0).await;
     // Done is final.
     assert_eq!(w.pipeline.run(0).await.unwrap().0, State::Done);
+
+    // The epoch's lookup tables were deactivated; once their cooldown is over the scheduler closes
+    // them and their rent returns to the payer: no rent stays locked per recipient.
+    let tables: Vec<Pubkey> = w
+        .store
+        .epoch_chunks(0)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.lookup_table.as_ref().map(|t| t.parse().unwrap()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        w.pipeline.reclaim_lookup_tables().await,
+        0,
+        "still cooling down"
+    );
+    w.economy
+        .chain
+        .with(async |c| {
+            for _ in 0..=512 {
+                c.advance_slots(1).await;
+            }
+        })
+        .await;
+    let payer = w.economy.payer.pubkey();
+    let before = ops_lamports(&w, &payer).await;
+    assert_eq!(w.pipeline.reclaim_lookup_tables().await, tables.len());
+    for t in &tables {
+        assert!(
+            w.pipeline.chain.account(t).await.unwrap().is_none(),
+            "table {t} closed"
+        );
+    }
+    assert!(
+        ops_lamports(&w, &payer).await > before,
+        "the tables' rent came back"
+    );
     // The epoch is frozen: no more activity is accepted for it.
     let template = stk_indexer::epoch::template(&w.pipeline.cfg);
     let (start, _) = w.pipeline.cfg.epoch_window(0);
@@ -75,6 +114,15 @@ async fn an_epoch_runs_to_done() {
         verdicts[0],
         stk_indexer::store::Verdict::FrozenEpoch { .. }
     ));
+}
+
+async fn ops_lamports(w: &World, key: &Pubkey) -> u64 {
+    w.pipeline
+        .chain
+        .account(key)
+        .await
+        .unwrap()
+        .map_or(0, |a| a.lamports)
 }
 
 async fn crash_then_resume(fail: FailPoint) {

@@ -252,4 +252,24 @@ impl Store {
             .rows_affected());
         Ok(())
     }
+
+    /// Lookup tables deactivated but not yet closed.
+    pub async fn deactivated_lookup_tables(&self) -> StoreResult<Vec<String>> {
+        Ok(read_pool!(self, p => sqlx::query_scalar::<_, String>(
+            "SELECT address FROM lookup_tables WHERE deactivated_at IS NOT NULL AND closed_at IS NULL \
+             ORDER BY deactivated_at",
+        )
+        .fetch_all(p)
+        .await?))
+    }
+
+    pub async fn mark_lookup_table_closed(&self, address: &str) -> StoreResult<()> {
+        write_pool!(self, p => sqlx::query("UPDATE lookup_tables SET closed_at = $1 WHERE address = $2")
+            .bind(now_unix())
+            .bind(address)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
 }
