@@ -226,6 +226,52 @@ impl TestApp {
         }
     }
 
+    /// Sends only a request's head over a raw TCP connection and reads the response. For limits the
+    /// server enforces from the headers alone (a declared body over the limit): sending the body
+    /// too would race with the server answering and closing early (the client then sees a broken
+    /// pipe instead of the response).
+    pub async fn head_only(&self, method: &str, path: &str, headers: &[(&str, String)]) -> Resp {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let authority = self.base.trim_start_matches("http://").to_string();
+        let mut stream = tokio::net::TcpStream::connect(&authority)
+            .await
+            .expect("connect");
+        let mut head =
+            format!("{method} {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await.expect("write head");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read response");
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, text) = raw.split_once("\r\n\r\n").expect("a complete response");
+        let mut lines = head.lines();
+        let code: u16 = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|c| c.parse().ok())
+            .expect("status line");
+        let mut map = reqwest::header::HeaderMap::new();
+        for line in lines {
+            if let Some((k, v)) = line.split_once(':') {
+                if let (Ok(k), Ok(v)) = (
+                    reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()),
+                    reqwest::header::HeaderValue::from_str(v.trim()),
+                ) {
+                    map.insert(k, v);
+                }
+            }
+        }
+        Resp {
+            status: StatusCode::from_u16(code).expect("status code"),
+            headers: map,
+            body: serde_json::from_str(text).unwrap_or(Value::Null),
+            text: text.to_string(),
+        }
+    }
+
     /// POST with the API key and a JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> Resp {
         self.post_raw(
