@@ -96,7 +96,10 @@ pub fn handler(ctx: Context<BuyPremium>, args: BuyPremiumArgs) -> Result<()> {
         args.stk_amount,
     )?;
 
-    config.investor_allocation_remaining -= args.stk_amount;
+    config.investor_allocation_remaining = config
+        .investor_allocation_remaining
+        .checked_sub(args.stk_amount)
+        .ok_or(StkError::AllocationExceeded)?;
     config.total_premium_minted = config
         .total_premium_minted
         .checked_add(args.stk_amount)
