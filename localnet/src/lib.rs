@@ -5,6 +5,8 @@
 // agave 3.1 marks solana-program-test "for the Agave Unstable API"; it is the runtime we build on.
 #![allow(deprecated)]
 
+use std::collections::HashSet;
+
 use anchor_lang::{
     prelude::{AccountInfo, Pubkey},
     solana_program::{entrypoint::ProgramResult, system_instruction},
@@ -38,6 +40,9 @@ fn entry_wrapper(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> 
 /// One in-process chain. Every transaction's fee is paid by `payer` unless said otherwise.
 pub struct LocalChain {
     pub ctx: ProgramTestContext,
+    /// Signatures already produced under the latest blockhash: an identical transaction must wait for
+    /// the next blockhash, or the bank would drop it as already processed.
+    recent: (Hash, HashSet<Signature>),
 }
 
 /// What a processed transaction cost.
@@ -55,6 +60,7 @@ impl LocalChain {
         pt.prefer_bpf(false);
         Self {
             ctx: pt.start_with_context().await,
+            recent: (Hash::default(), HashSet::new()),
         }
     }
 
@@ -62,11 +68,37 @@ impl LocalChain {
         self.ctx.payer.insecure_clone()
     }
 
+    /// The bank's latest blockhash (no waiting).
     pub async fn blockhash(&mut self) -> Hash {
         self.ctx
-            .get_new_latest_blockhash()
+            .banks_client
+            .get_latest_blockhash()
             .await
             .expect("the in-process bank answers")
+    }
+
+    /// Builds and signs a transaction with the latest blockhash; when that gives a signature already
+    /// produced under it (the same transaction again), waits for the next blockhash and signs anew.
+    async fn sign_unique<T>(
+        &mut self,
+        build: impl Fn(Hash) -> T,
+        signature: impl Fn(&T) -> Signature,
+    ) -> T {
+        let mut blockhash = self.blockhash().await;
+        loop {
+            if self.recent.0 != blockhash {
+                self.recent = (blockhash, HashSet::new());
+            }
+            let tx = build(blockhash);
+            if self.recent.1.insert(signature(&tx)) {
+                return tx;
+            }
+            blockhash = self
+                .ctx
+                .get_new_latest_blockhash()
+                .await
+                .expect("the in-process bank answers");
+        }
     }
 
     /// A legacy transaction paid by the chain's payer and signed by `signers` too.
@@ -74,8 +106,14 @@ impl LocalChain {
         let payer = self.payer();
         let mut all: Vec<&Keypair> = vec![&payer];
         all.extend_from_slice(signers);
-        let blockhash = self.blockhash().await;
-        let tx = Transaction::new_signed_with_payer(ixs, Some(&payer.pubkey()), &all, blockhash);
+        let tx = self
+            .sign_unique(
+                |blockhash| {
+                    Transaction::new_signed_with_payer(ixs, Some(&payer.pubkey()), &all, blockhash)
+                },
+                |tx| tx.signatures[0],
+            )
+            .await;
         self.ctx.banks_client.process_transaction(tx).await
     }
 
@@ -86,11 +124,7 @@ impl LocalChain {
         ixs: &[Instruction],
         tables: &[AddressLookupTableAccount],
     ) -> VersionedTransaction {
-        let blockhash = self.blockhash().await;
-        let message = v0::Message::try_compile(&payer.pubkey(), ixs, tables, blockhash)
-            .expect("instructions compile into a v0 message");
-        VersionedTransaction::try_new(VersionedMessage::V0(message), &[payer])
-            .expect("the payer signs")
+        self.v0_transaction_signed(&[payer], ixs, tables).await
     }
 
     /// A v0 transaction paid by `signers[0]` and signed by all of them.
@@ -100,11 +134,17 @@ impl LocalChain {
         ixs: &[Instruction],
         tables: &[AddressLookupTableAccount],
     ) -> VersionedTransaction {
-        let blockhash = self.blockhash().await;
-        let message = v0::Message::try_compile(&signers[0].pubkey(), ixs, tables, blockhash)
-            .expect("instructions compile into a v0 message");
-        VersionedTransaction::try_new(VersionedMessage::V0(message), signers)
-            .expect("every required signer signs")
+        self.sign_unique(
+            |blockhash| {
+                let message =
+                    v0::Message::try_compile(&signers[0].pubkey(), ixs, tables, blockhash)
+                        .expect("instructions compile into a v0 message");
+                VersionedTransaction::try_new(VersionedMessage::V0(message), signers)
+                    .expect("every required signer signs")
+            },
+            |tx| tx.signatures[0],
+        )
+        .await
     }
 
     /// Like [`LocalChain::process`], and also returns the STK events the transaction emitted, in order.
