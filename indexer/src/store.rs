@@ -216,6 +216,20 @@ pub struct MemberEpochRow {
     pub receipt: Option<String>,
 }
 
+const MEMBER_SELECT: &str =
+    "SELECT id, status, wallet, created_at, updated_at FROM members WHERE id = $1";
+type MemberTuple = (String, String, Option<String>, i64, i64);
+
+fn member_row((id, status, wallet, created_at, updated_at): MemberTuple) -> MemberRow {
+    MemberRow {
+        id,
+        status,
+        wallet,
+        created_at,
+        updated_at,
+    }
+}
+
 pub fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -435,39 +449,19 @@ impl Store {
 
     /// Reads a member through the writer pool (read-your-writes right after an update).
     async fn member_writer_view(&self, id: &str) -> StoreResult<Option<MemberRow>> {
-        let row = write_pool!(self, p => sqlx::query_as::<_, (String, String, Option<String>, i64, i64)>(
-            "SELECT id, status, wallet, created_at, updated_at FROM members WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(p)
-        .await?);
-        Ok(
-            row.map(|(id, status, wallet, created_at, updated_at)| MemberRow {
-                id,
-                status,
-                wallet,
-                created_at,
-                updated_at,
-            }),
-        )
+        let row = write_pool!(self, p => sqlx::query_as::<_, MemberTuple>(MEMBER_SELECT)
+            .bind(id)
+            .fetch_optional(p)
+            .await?);
+        Ok(row.map(member_row))
     }
 
     pub async fn member(&self, id: &str) -> StoreResult<Option<MemberRow>> {
-        let row = read_pool!(self, p => sqlx::query_as::<_, (String, String, Option<String>, i64, i64)>(
-            "SELECT id, status, wallet, created_at, updated_at FROM members WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(p)
-        .await?);
-        Ok(
-            row.map(|(id, status, wallet, created_at, updated_at)| MemberRow {
-                id,
-                status,
-                wallet,
-                created_at,
-                updated_at,
-            }),
-        )
+        let row = read_pool!(self, p => sqlx::query_as::<_, MemberTuple>(MEMBER_SELECT)
+            .bind(id)
+            .fetch_optional(p)
+            .await?);
+        Ok(row.map(member_row))
     }
 
     /// Per-epoch events, allocation and receipt of a member, newest epoch first.
