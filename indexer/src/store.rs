@@ -216,6 +216,27 @@ pub struct MemberEpochRow {
     pub receipt: Option<String>,
 }
 
+/// Completes the verdicts of a batch: each candidate that reached the INSERT is `Inserted` when its id
+/// came back from `RETURNING id`, else a `Duplicate` (the row already existed).
+fn settle(
+    mut verdicts: Vec<Option<Verdict>>,
+    todo: &[usize],
+    cands: &[NewActivity],
+    mut inserted: HashSet<String>,
+) -> Vec<Verdict> {
+    for &i in todo {
+        verdicts[i] = Some(if inserted.remove(&cands[i].id) {
+            Verdict::Inserted
+        } else {
+            Verdict::Duplicate
+        });
+    }
+    verdicts
+        .into_iter()
+        .map(|v| v.expect("all classified"))
+        .collect()
+}
+
 const MEMBER_SELECT: &str =
     "SELECT id, status, wallet, created_at, updated_at FROM members WHERE id = $1";
 type MemberTuple = (String, String, Option<String>, i64, i64);
@@ -714,7 +735,7 @@ impl Store {
                     .await?;
                     states.insert(e, state);
                 }
-                let mut verdicts = classify(cands, &known, &states);
+                let verdicts = classify(cands, &known, &states);
                 let todo: Vec<usize> = (0..cands.len())
                     .filter(|&i| verdicts[i].is_none())
                     .collect();
@@ -744,17 +765,7 @@ impl Store {
                     }
                 }
                 tx.commit().await?;
-                for &i in &todo {
-                    verdicts[i] = Some(if inserted.remove(&cands[i].id) {
-                        Verdict::Inserted
-                    } else {
-                        Verdict::Duplicate
-                    });
-                }
-                Ok(verdicts
-                    .into_iter()
-                    .map(|v| v.expect("all classified"))
-                    .collect())
+                Ok(settle(verdicts, &todo, cands, inserted))
             }
             Store::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
@@ -795,7 +806,7 @@ impl Store {
                 .into_iter()
                 .map(|(e, s)| (e as u64, s))
                 .collect();
-                let mut verdicts = classify(cands, &known, &states);
+                let verdicts = classify(cands, &known, &states);
                 let mut todo: Vec<usize> = (0..cands.len())
                     .filter(|&i| verdicts[i].is_none())
                     .collect();
@@ -843,17 +854,7 @@ impl Store {
                     inserted.extend(rows);
                 }
                 tx.commit().await?;
-                for &i in &todo {
-                    verdicts[i] = Some(if inserted.remove(&cands[i].id) {
-                        Verdict::Inserted
-                    } else {
-                        Verdict::Duplicate
-                    });
-                }
-                Ok(verdicts
-                    .into_iter()
-                    .map(|v| v.expect("all classified"))
-                    .collect())
+                Ok(settle(verdicts, &todo, cands, inserted))
             }
         }
     }
