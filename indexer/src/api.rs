@@ -221,7 +221,7 @@ pub struct MemberSummary {
 pub struct EpochView {
     pub epoch: u64,
     /// `open` accepts activity; anything else (`frozen`, `scored`, ...) does not.
-    pub state: String,
+    pub state: crate::store::EpochState,
     pub starts_at: String,
     pub ends_at: String,
     /// Budget in STK base units.
@@ -354,7 +354,7 @@ async fn create_member(
     _key: ApiKey,
     JsonBody(body): JsonBody<CreateMember>,
 ) -> Result<(StatusCode, Json<MemberView>), ApiError> {
-    ingest::check_id(&body.id).map_err(|m| ApiError::bad_request("invalid_id", m))?;
+    ingest::check_id(&body.id).map_err(|m| ApiError::bad_request("invalid_id", m.to_string()))?;
     if !st.inner.store.create_member(&body.id).await? {
         return Err(ApiError::conflict(
             "member_exists",
@@ -614,7 +614,7 @@ async fn get_epoch(
     Ok(Json(
         EpochRow {
             epoch: n,
-            state: "open".into(),
+            state: crate::store::EpochState::Open,
             starts_at,
             ends_at,
             budget: cfg.epoch.budget,

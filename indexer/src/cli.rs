@@ -594,17 +594,21 @@ async fn epoch_cmd(store: &Store, cfg: &Config, action: EpochAction) -> anyhow::
             }
         }
         EpochAction::Freeze { epoch } => {
+            use crate::store::{EpochState, StoreError};
             match store
                 .transition_epoch(
                     epoch,
-                    &["open", "frozen"],
-                    "frozen",
+                    &[EpochState::Open, EpochState::Frozen],
+                    EpochState::Frozen,
                     crate::epoch::template(cfg),
                 )
-                .await?
+                .await
             {
                 Ok(prev) => println!("epoch {epoch}: {prev} -> frozen"),
-                Err(state) => bail!("epoch {epoch} is {state}; cannot freeze"),
+                Err(StoreError::WrongState { actual, .. }) => {
+                    bail!("epoch {epoch} is {actual}; cannot freeze")
+                }
+                Err(e) => return Err(e.into()),
             }
         }
     }

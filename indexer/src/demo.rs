@@ -574,7 +574,7 @@ async fn second_oracle(
     chain: &dyn Chain,
     oracle: &Keypair,
     epoch: u64,
-    plan: &crate::store::pipeline::EpochPlan,
+    plan: &crate::store::EpochPlan,
 ) -> anyhow::Result<()> {
     let source = crate::oracle::fetch(base, epoch).await?;
     let outcome = crate::oracle::verify_and_attest(&source, chain, oracle).await?;

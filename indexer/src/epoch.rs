@@ -20,7 +20,7 @@ use stk::{
 use stk_scoring::{EpochInput, EpochScore, Event, MemberInput, Receipt, Rules};
 
 use crate::config::Config;
-use crate::store::pipeline::{EpochTreeRows, RecipientRow};
+use crate::store::{EpochState, EpochTreeRows, RecipientRow};
 use crate::store::{EpochTemplate, ScoredEpoch, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +28,7 @@ pub enum EpochError {
     #[error("epoch {epoch} ends at {ends_at}; it cannot be scored before it ends (use --dry-run to preview)")]
     NotEnded { epoch: u64, ends_at: String },
     #[error("epoch {epoch} is already {state}")]
-    AlreadyScored { epoch: u64, state: String },
+    AlreadyScored { epoch: u64, state: EpochState },
     #[error("epoch {0} is out of range")]
     OutOfRange(u64),
     #[error(transparent)]
@@ -200,11 +200,23 @@ pub async fn score(
                 ends_at: crate::wallet::rfc3339(ends_at),
             });
         }
-        if let Err(state) = store
-            .transition_epoch(n, &["open", "frozen"], "frozen", template(cfg))
-            .await?
+        match store
+            .transition_epoch(
+                n,
+                &[EpochState::Open, EpochState::Frozen],
+                EpochState::Frozen,
+                template(cfg),
+            )
+            .await
         {
-            return Err(EpochError::AlreadyScored { epoch: n, state });
+            Ok(_) => {}
+            Err(StoreError::WrongState { actual, .. }) => {
+                return Err(EpochError::AlreadyScored {
+                    epoch: n,
+                    state: actual,
+                })
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     let (input, wallets) = build_input_with_wallets(store, cfg, rules, n).await?;

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::store::{EpochTemplate, NewActivity, Store, StoreResult, Verdict};
 
 /// Maximum events per batch.
-pub const MAX_BATCH: usize = 1_000;
+pub use crate::store::activities::MAX_BATCH;
 /// Maximum length of an id (event or member), bytes.
 pub const MAX_ID_BYTES: usize = 128;
 
@@ -133,23 +133,33 @@ fn forbidden_char(c: char) -> bool {
 }
 
 /// Validates an event or member id.
-pub fn check_id(id: &str) -> Result<(), String> {
+pub fn check_id(id: &str) -> Result<(), IdError> {
     if id.is_empty() {
-        return Err("id is empty".into());
+        return Err(IdError::Empty);
     }
     if id.len() > MAX_ID_BYTES {
-        return Err(format!("id is longer than {MAX_ID_BYTES} bytes"));
+        return Err(IdError::TooLong);
     }
     if id.trim() != id {
-        return Err("id has leading or trailing whitespace".into());
+        return Err(IdError::Whitespace);
     }
     if let Some(c) = id.chars().find(|&c| forbidden_char(c)) {
-        return Err(format!(
-            "id contains a forbidden character U+{:04X}",
-            c as u32
-        ));
+        return Err(IdError::ForbiddenChar(c as u32));
     }
     Ok(())
+}
+
+/// Why an id (of an event or a member) is not acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("id is empty")]
+    Empty,
+    #[error("id is longer than {MAX_ID_BYTES} bytes")]
+    TooLong,
+    #[error("id has leading or trailing whitespace")]
+    Whitespace,
+    #[error("id contains a forbidden character U+{0:04X}")]
+    ForbiddenChar(u32),
 }
 
 /// Nesting depth of a JSON value (a scalar is 0, `{}` is 1).
@@ -196,7 +206,8 @@ fn precheck(
     rules: &stk_scoring::Rules,
     now: i64,
 ) -> Result<NewActivity, ItemResult> {
-    check_id(&e.id).map_err(|d| ItemResult::rejected(&e.id, RejectReason::InvalidId, d))?;
+    check_id(&e.id)
+        .map_err(|d| ItemResult::rejected(&e.id, RejectReason::InvalidId, d.to_string()))?;
     if rules.kind(&e.kind).is_none() {
         return Err(ItemResult::rejected(
             &e.id,
@@ -349,8 +360,33 @@ pub async fn ingest_batch(
         .into_iter()
         .map(|r| r.expect("every item has a result"))
         .collect();
-    crate::metrics::record_items(&results);
+    record_metrics(&results);
     Ok(results)
+}
+
+/// Counts a batch's results into the ingestion metrics.
+fn record_metrics(results: &[ItemResult]) {
+    let (mut accepted, mut duplicates) = (0u64, 0u64);
+    let mut rejected: Vec<(&'static str, u64)> = Vec::new();
+    for r in results {
+        match r.status {
+            ItemStatus::Accepted => accepted += 1,
+            ItemStatus::Duplicate => duplicates += 1,
+            ItemStatus::Rejected => {
+                let reason = r.reason.map_or("unknown", RejectReason::as_str);
+                match rejected.iter_mut().find(|(name, _)| *name == reason) {
+                    Some(slot) => slot.1 += 1,
+                    None => rejected.push((reason, 1)),
+                }
+            }
+        }
+    }
+    crate::metrics::record_ingest(accepted, duplicates, &rejected);
+}
+
+/// Registers the ingestion series at zero, so dashboards see zeros rather than gaps.
+pub fn register_metrics() {
+    crate::metrics::record_ingest(0, 0, &RejectReason::ALL.map(|r| (r.as_str(), 0)));
 }
 
 pub fn summarize(results: Vec<ItemResult>) -> BatchResponse {

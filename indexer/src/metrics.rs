@@ -13,8 +13,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::ingest::{ItemResult, ItemStatus, RejectReason};
-
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the global recorder on first use and returns its handle. If another recorder is
@@ -62,28 +60,18 @@ fn describe() {
     );
     metrics::describe_counter!("stk_epochs_scored_total", "Epochs scored and stored");
     // Register every series up front so dashboards see zeros rather than gaps.
-    metrics::counter!("stk_events_accepted_total").increment(0);
-    metrics::counter!("stk_events_duplicate_total").increment(0);
-    for r in RejectReason::ALL {
-        metrics::counter!("stk_events_rejected_total", "reason" => r.as_str()).increment(0);
-    }
+    // (The ingestion counters are registered by `ingest::register_metrics`, which knows the reasons.)
     metrics::counter!("stk_epochs_scored_total").increment(0);
 }
 
-pub fn record_items(results: &[ItemResult]) {
-    let (mut acc, mut dup) = (0u64, 0u64);
-    for r in results {
-        match r.status {
-            ItemStatus::Accepted => acc += 1,
-            ItemStatus::Duplicate => dup += 1,
-            ItemStatus::Rejected => {
-                let reason = r.reason.map(RejectReason::as_str).unwrap_or("unknown");
-                metrics::counter!("stk_events_rejected_total", "reason" => reason).increment(1);
-            }
-        }
+/// Counts of one ingested batch: stored, duplicates, and rejections per reason (a reason with a zero
+/// count registers its series).
+pub fn record_ingest(accepted: u64, duplicates: u64, rejected: &[(&'static str, u64)]) {
+    metrics::counter!("stk_events_accepted_total").increment(accepted);
+    metrics::counter!("stk_events_duplicate_total").increment(duplicates);
+    for &(reason, n) in rejected {
+        metrics::counter!("stk_events_rejected_total", "reason" => reason).increment(n);
     }
-    metrics::counter!("stk_events_accepted_total").increment(acc);
-    metrics::counter!("stk_events_duplicate_total").increment(dup);
 }
 
 pub fn record_scoring(elapsed: Duration, stored: bool) {

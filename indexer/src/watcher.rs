@@ -13,7 +13,6 @@
 //!
 //! `observed_at` is the chain's clock when the watcher stored the event (the [`Chain`] trait does not
 //! report block times); it orders the timeline and is the only column a re-run from scratch changes.
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +27,7 @@ use utoipa::ToSchema;
 
 use crate::{
     chain::{Chain, ChainError, ChainEvent},
-    store::{Store, StoreError, StoreResult},
+    store::{ChainEventRow, NewChainEvent, NewLedger, Store, StoreError, StoreResult},
     wallet::rfc3339,
 };
 
@@ -43,76 +42,11 @@ pub enum WatcherError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for WatcherError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Store(StoreError::Db(e))
-    }
-}
-
-macro_rules! reader {
-    ($store:expr, $p:ident => $body:expr) => {
-        match $store {
-            Store::Sqlite { reader: $p, .. } => $body,
-            Store::Postgres($p) => $body,
-        }
-    };
-}
-
-/// `$begin` is the statement that opens a write transaction on that backend.
-macro_rules! writer {
-    ($store:expr, $p:ident, $begin:ident => $body:expr) => {
-        match $store {
-            Store::Sqlite { writer: $p, .. } => {
-                let $begin = "BEGIN IMMEDIATE";
-                $body
-            }
-            Store::Postgres($p) => {
-                let $begin = "BEGIN";
-                $body
-            }
-        }
-    };
-}
-
-fn i64_of(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Range(format!("{v} exceeds i64")))
-}
-
-fn u64_of(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative value {v}")))
-}
+pub use crate::store::{Cursor, LedgerRow};
 
 /// Where the watcher stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    pub cursor: String,
-    pub last_signature: String,
-    pub last_ordinal: i64,
-}
-
 pub async fn cursor(store: &Store) -> StoreResult<Option<Cursor>> {
-    let row = reader!(store, p => sqlx::query_as::<_, (String, String, i64)>(
-        "SELECT cursor, last_signature, last_ordinal FROM watcher_cursor WHERE id = 1",
-    )
-    .fetch_optional(p)
-    .await?);
-    Ok(row.map(|(cursor, last_signature, last_ordinal)| Cursor {
-        cursor,
-        last_signature,
-        last_ordinal,
-    }))
-}
-
-/// A ledger row to write.
-#[derive(Debug, Clone)]
-struct NewLedger {
-    position: i64,
-    member_id: Option<String>,
-    wallet: String,
-    kind: &'static str,
-    stk_amount: u64,
-    quote_amount: Option<u64>,
-    epoch: Option<u64>,
+    store.watcher_cursor().await
 }
 
 /// Reads every program event after the stored cursor, in batches of [`BATCH`], and stores them.
@@ -151,67 +85,25 @@ pub async fn run_once_batched(
             last_signature.clone_from(&ev.signature);
             last_ordinal = ordinal;
             let (epoch, data) = event_json(&ev.event);
-            let ledger = ledger_rows(store, chain, ev).await?;
-            prepared.push((ev, ordinal, epoch, data, ledger));
+            prepared.push(NewChainEvent {
+                signature: ev.signature.clone(),
+                ordinal,
+                slot: ev.slot,
+                name: ev.event.name(),
+                epoch,
+                data: data.to_string(),
+                ledger: ledger_rows(store, chain, ev).await?,
+            });
         }
         let last_cursor = events.last().expect("non-empty").cursor.clone();
-        stored += writer!(store, p, begin => {
-            let mut tx = p.begin_with(begin).await?;
-            let mut inserted = 0usize;
-            for (ev, ordinal, epoch, data, ledger) in &prepared {
-                let id: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO chain_events (signature, ordinal, slot, name, epoch, data, observed_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (signature, ordinal) DO NOTHING RETURNING id",
-                )
-                .bind(&ev.signature)
-                .bind(*ordinal)
-                .bind(i64_of(ev.slot)?)
-                .bind(ev.event.name())
-                .bind(epoch.map(i64_of).transpose()?)
-                .bind(data.to_string())
-                .bind(observed_at)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(id) = id else { continue };
-                inserted += 1;
-                for l in ledger {
-                    sqlx::query(
-                        "INSERT INTO member_ledger (event_id, position, member_id, wallet, kind, \
-                         stk_amount, quote_amount, epoch, signature, slot, observed_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                         ON CONFLICT (event_id, position) DO NOTHING",
-                    )
-                    .bind(id)
-                    .bind(l.position)
-                    .bind(&l.member_id)
-                    .bind(&l.wallet)
-                    .bind(l.kind)
-                    .bind(i64_of(l.stk_amount)?)
-                    .bind(l.quote_amount.map(i64_of).transpose()?)
-                    .bind(l.epoch.map(i64_of).transpose()?)
-                    .bind(&ev.signature)
-                    .bind(i64_of(ev.slot)?)
-                    .bind(observed_at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            sqlx::query(
-                "INSERT INTO watcher_cursor (id, cursor, last_signature, last_ordinal, updated_at) \
-                 VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor, \
-                 last_signature = excluded.last_signature, last_ordinal = excluded.last_ordinal, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(&last_cursor)
-            .bind(&last_signature)
-            .bind(last_ordinal)
-            .bind(crate::store::now_unix())
-            .execute(&mut *tx)
+        let to = Cursor {
+            cursor: last_cursor.clone(),
+            last_signature,
+            last_ordinal,
+        };
+        stored += store
+            .store_chain_events(&prepared, &to, observed_at)
             .await?;
-            tx.commit().await?;
-            inserted
-        });
         tracing::debug!(events = events.len(), cursor = %last_cursor, "watcher stored a batch");
     }
 }
@@ -240,35 +132,7 @@ pub fn spawn(
 
 /// Forgets everything the watcher stored (the next run reads from the first event again).
 pub async fn reset(store: &Store) -> StoreResult<()> {
-    writer!(store, p, begin => {
-        let mut tx = p.begin_with(begin).await?;
-        for table in ["member_ledger", "chain_events", "watcher_cursor"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-    });
-    Ok(())
-}
-
-/// The member bound to `wallet`: the current binding, else the newest proof for that wallet.
-async fn member_of_wallet(store: &Store, wallet: &str) -> StoreResult<Option<String>> {
-    let current = reader!(store, p => sqlx::query_scalar::<_, String>(
-        "SELECT id FROM members WHERE wallet = $1",
-    )
-    .bind(wallet)
-    .fetch_optional(p)
-    .await?);
-    if current.is_some() {
-        return Ok(current);
-    }
-    Ok(reader!(store, p => sqlx::query_scalar::<_, String>(
-        "SELECT member_id FROM wallet_bindings WHERE wallet = $1 ORDER BY bound_at DESC, id DESC LIMIT 1",
-    )
-    .bind(wallet)
-    .fetch_optional(p)
-    .await?))
+    store.reset_chain_events().await
 }
 
 async fn ledger_rows(
@@ -289,16 +153,7 @@ async fn ledger_rows(
     };
     Ok(match &ev.event {
         StkEvent::ChunkDistributed(c) => {
-            let known: HashMap<String, (String, String)> = reader!(store, p => sqlx::query_as::<_, (String, String, String)>(
-                "SELECT token_account, member_id, wallet FROM epoch_recipients WHERE epoch = $1 AND chunk_index = $2",
-            )
-            .bind(i64_of(c.epoch)?)
-            .bind(i64::from(c.chunk_index))
-            .fetch_all(p)
-            .await?)
-            .into_iter()
-            .map(|(account, member, wallet)| (account, (member, wallet)))
-            .collect();
+            let known = store.chunk_recipients(c.epoch, c.chunk_index).await?;
             let mut rows = Vec::with_capacity(c.recipients.len());
             for (i, (account, amount)) in c.recipients.iter().zip(&c.amounts).enumerate() {
                 let (member_id, wallet) = match known.get(&account.to_string()) {
@@ -311,7 +166,7 @@ async fn ledger_rows(
                                 .map(|t| t.owner.to_string())
                         });
                         match owner {
-                            Some(o) => (member_of_wallet(store, &o).await?, o),
+                            Some(o) => (store.member_of_wallet(&o).await?, o),
                             None => (None, account.to_string()),
                         }
                     }
@@ -329,21 +184,21 @@ async fn ledger_rows(
             rows
         }
         StkEvent::SoldBack(s) => single(
-            member_of_wallet(store, &s.member.to_string()).await?,
+            store.member_of_wallet(&s.member.to_string()).await?,
             &s.member,
             "sold_back",
             s.stk_amount,
             Some(s.quote_amount),
         ),
         StkEvent::AccessPaid(a) => single(
-            member_of_wallet(store, &a.member.to_string()).await?,
+            store.member_of_wallet(&a.member.to_string()).await?,
             &a.member,
             "paid_access",
             a.stk_amount,
             None,
         ),
         StkEvent::PremiumPurchased(p) => single(
-            member_of_wallet(store, &p.investor.to_string()).await?,
+            store.member_of_wallet(&p.investor.to_string()).await?,
             &p.investor,
             "bought_premium",
             p.stk_amount,
@@ -440,91 +295,14 @@ pub fn event_json(event: &StkEvent) -> (Option<u64>, Value) {
 
 // ------------------------------------------------------------------ reading back
 
-/// One stored ledger row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LedgerRow {
-    pub member_id: Option<String>,
-    pub wallet: String,
-    pub kind: String,
-    pub stk_amount: u64,
-    pub quote_amount: Option<u64>,
-    pub epoch: Option<u64>,
-    pub signature: String,
-    pub slot: u64,
-    pub ordinal: i64,
-    pub position: i64,
-    pub observed_at: i64,
-}
-
 /// Ledger rows (of one member, or all), in chain order.
 pub async fn ledger(store: &Store, member: Option<&str>) -> StoreResult<Vec<LedgerRow>> {
-    type Tuple = (
-        Option<String>,
-        String,
-        String,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        String,
-        i64,
-        i64,
-        i64,
-        i64,
-    );
-    let rows = reader!(store, p => sqlx::query_as::<_, Tuple>(
-        "SELECT l.member_id, l.wallet, l.kind, l.stk_amount, l.quote_amount, l.epoch, l.signature, \
-         l.slot, e.ordinal, l.position, l.observed_at \
-         FROM member_ledger l JOIN chain_events e ON e.id = l.event_id \
-         WHERE $1 IS NULL OR l.member_id = $1 \
-         ORDER BY l.slot, e.id, l.position",
-    )
-    .bind(member)
-    .fetch_all(p)
-    .await?);
-    rows.into_iter()
-        .map(
-            |(
-                member_id,
-                wallet,
-                kind,
-                stk,
-                quote,
-                epoch,
-                signature,
-                slot,
-                ordinal,
-                position,
-                at,
-            )| {
-                Ok(LedgerRow {
-                    member_id,
-                    wallet,
-                    kind,
-                    stk_amount: u64_of(stk)?,
-                    quote_amount: quote.map(u64_of).transpose()?,
-                    epoch: epoch.map(u64_of).transpose()?,
-                    signature,
-                    slot: u64_of(slot)?,
-                    ordinal,
-                    position,
-                    observed_at: at,
-                })
-            },
-        )
-        .collect()
+    store.ledger(member).await
 }
 
 /// Stored program events: (signature, ordinal, name, epoch, data JSON), in chain order.
-pub async fn chain_events(
-    store: &Store,
-) -> StoreResult<Vec<(String, i64, String, Option<i64>, String)>> {
-    Ok(
-        reader!(store, p => sqlx::query_as::<_, (String, i64, String, Option<i64>, String)>(
-        "SELECT signature, ordinal, name, epoch, data FROM chain_events ORDER BY slot, id",
-    )
-    .fetch_all(p)
-    .await?),
-    )
+pub async fn chain_events(store: &Store) -> StoreResult<Vec<ChainEventRow>> {
+    store.chain_events().await
 }
 
 // ------------------------------------------------------------------ timeline
@@ -605,31 +383,18 @@ pub async fn timeline(store: &Store, member: &str) -> StoreResult<Option<Timelin
         return Ok(None);
     };
     let mut items: Vec<(i64, u8, TimelineItem)> = Vec::new();
-    let activities = reader!(store, p => sqlx::query_as::<_, (String, String, i64, i64)>(
-        "SELECT id, kind, occurred_at, epoch FROM activities WHERE member_id = $1 ORDER BY occurred_at, id",
-    )
-    .bind(member)
-    .fetch_all(p)
-    .await?);
-    for (id, kind, at, epoch) in activities {
+    for (id, kind, at, epoch) in store.member_activities(member).await? {
         let mut it = item("activity", at);
-        it.epoch = Some(u64_of(epoch)?);
+        it.epoch = Some(epoch);
         it.id = Some(id);
         it.kind = Some(kind);
         items.push((at, 0, it));
     }
-    let points = reader!(store, p => sqlx::query_as::<_, (i64, String, i64, i64)>(
-        "SELECT a.epoch, a.score, a.amount, e.ends_at FROM allocations a \
-         JOIN epochs e ON e.epoch = a.epoch WHERE a.member_id = $1 ORDER BY a.epoch",
-    )
-    .bind(member)
-    .fetch_all(p)
-    .await?);
-    for (epoch, score, amount, at) in points {
+    for (epoch, score, amount, at) in store.member_points(member).await? {
         let mut it = item("points", at);
-        it.epoch = Some(u64_of(epoch)?);
+        it.epoch = Some(epoch);
         it.score = Some(score);
-        it.amount = Some(u64_of(amount)?);
+        it.amount = Some(amount);
         items.push((at, 1, it));
     }
     let mut totals = TimelineTotals::default();

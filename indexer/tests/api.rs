@@ -6,7 +6,7 @@ use common::*;
 use ed25519_dalek::Signer;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use stk_indexer::store::ChallengeRow;
+use stk_indexer::store::{ChallengeRow, EpochState, StoreError};
 
 fn results(r: &Resp) -> &Vec<Value> {
     r.body["results"].as_array().expect("results array")
@@ -88,13 +88,31 @@ async fn ingestion_statuses_and_reasons(b: Backend) {
         .store
         .transition_epoch(
             2,
-            &["open"],
-            "frozen",
+            &[EpochState::Open],
+            EpochState::Frozen,
             stk_indexer::epoch::template(&app.config),
         )
         .await
         .unwrap();
-    assert_eq!(prev, Ok("open".to_owned()));
+    assert_eq!(prev, EpochState::Open);
+    // A second freeze finds it frozen: a typed refusal, the state unchanged.
+    match app
+        .store
+        .transition_epoch(
+            2,
+            &[EpochState::Open],
+            EpochState::Frozen,
+            stk_indexer::epoch::template(&app.config),
+        )
+        .await
+    {
+        Err(StoreError::WrongState {
+            epoch: 2,
+            actual: EpochState::Frozen,
+            ..
+        }) => {}
+        other => panic!("expected WrongState, got {other:?}"),
+    }
     let r = app
         .post(
             "/v1/activities",
@@ -160,7 +178,7 @@ async fn bad_requests_get_json_errors_and_write_nothing(b: Backend) {
             Some("application/json"), Some(key.clone()), StatusCode::BAD_REQUEST, "invalid_body"),
         ("no key", good.clone(), Some("application/json"), None, StatusCode::UNAUTHORIZED, "unauthorized"),
         ("wrong key", good.clone(), Some("application/json"), Some(format!("stk_{}_{}", "0".repeat(16), "1".repeat(64))), StatusCode::UNAUTHORIZED, "unauthorized"),
-        ("tampered key", good.clone(), Some("application/json"), Some(format!("{}0", &key[..key.len() - 1])), StatusCode::UNAUTHORIZED, "unauthorized"),
+        ("tampered key", good.clone(), Some("application/json"), Some(format!("{}{}", &key[..key.len() - 1], if key.ends_with('0') { '1' } else { '0' })), StatusCode::UNAUTHORIZED, "unauthorized"),
         ("garbage key", good.clone(), Some("application/json"), Some("'; DROP TABLE api_keys;--".into()), StatusCode::UNAUTHORIZED, "unauthorized"),
         ("text/plain", good.clone(), Some("text/plain"), Some(key.clone()), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         ("no content type", good.clone(), None, Some(key.clone()), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),

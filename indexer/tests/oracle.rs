@@ -9,6 +9,7 @@ use stk_indexer::{
     oracle::{self, Difference, EpochLogResponse, OracleError},
     pipeline::{self, Attestation, PipelineError, State},
     scoring::{EpochInput, Event},
+    store::EpochState,
 };
 
 mod common;
@@ -61,7 +62,7 @@ async fn a_second_oracle_recomputes_the_published_log_and_the_epoch_completes() 
     let plan = w.store.epoch_plan(0).await.unwrap().unwrap();
     let row = w.store.epoch(0).await.unwrap().unwrap();
     assert_eq!(served.epoch, 0);
-    assert_eq!(served.state, "attested");
+    assert_eq!(served.state, EpochState::Attested);
     assert_eq!(
         served.root.as_deref(),
         Some(hex::encode(plan.root).as_str())
@@ -116,7 +117,7 @@ async fn a_second_oracle_recomputes_the_published_log_and_the_epoch_completes() 
     assert_eq!(report.chunks_sent, plan.chunk_count as usize);
     assert_paid_exactly(&w, 0).await;
     let done = oracle::fetch(&w.base, 0).await.unwrap();
-    assert_eq!(done.state, "done");
+    assert_eq!(done.state, EpochState::Done);
     assert_eq!(done.log, served.log);
 }
 
@@ -245,9 +246,9 @@ async fn a_tampered_log_never_finalizes_and_the_honest_root_is_paid() {
         .await
         .unwrap_err();
     assert!(late.is_stk(StkError::EpochAlreadyFinalized), "{late}");
-    let bad_plan = stk_indexer::store::pipeline::EpochPlan {
+    let bad_plan = stk_indexer::store::EpochPlan {
         epoch: 0,
-        state: "scored".into(),
+        state: EpochState::Scored,
         root: bad_root,
         total_amount: bad_args.total_amount,
         chunk_count: bad_args.chunk_count,

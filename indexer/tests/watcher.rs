@@ -93,7 +93,7 @@ async fn postgres_watcher_timeline_and_epoch_log() {
     let store = w.store.clone();
     watcher_flow(w).await;
     let served = stk_indexer::oracle::fetch(&base, 0).await.unwrap();
-    assert_eq!(served.state, "done");
+    assert_eq!(served.state, stk_indexer::store::EpochState::Done);
     assert_eq!(served.bindings.len(), 25);
     let r = stk_indexer::oracle::verify(&served, Some(&served.log)).unwrap();
     assert_eq!(

@@ -1,5 +1,6 @@
-//! Storage of the epoch pipeline: the allocation tree of a scored epoch (recipients, chunks, root), the
-//! state transitions after `scored`, chunk payments and lookup tables.
+//! Distribution: the allocation tree of a scored epoch (recipients, chunks, root), chunk payments and
+//! the address lookup tables that carry the recipients.
+use super::epochs::{state_of, EpochState};
 use super::{begin_write, now_unix, to_i64, to_u64, Store, StoreError, StoreResult};
 
 /// One recipient of an epoch, frozen at scoring time.
@@ -25,7 +26,7 @@ pub struct EpochTreeRows {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EpochPlan {
     pub epoch: u64,
-    pub state: String,
+    pub state: EpochState,
     pub root: [u8; 32],
     pub total_amount: u64,
     pub chunk_count: u32,
@@ -82,7 +83,7 @@ impl Store {
         }
         Ok(Some(EpochPlan {
             epoch,
-            state,
+            state: state_of(epoch, &state)?,
             root: hex32(root, "root")?,
             total_amount: to_u64(total.unwrap_or(0), "amount")?,
             chunk_count: to_u64(chunks.unwrap_or(0), "chunk_count")? as u32,
@@ -134,44 +135,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Moves an epoch from `from` to `to`; `Conflict` when it is not in `from` any more.
-    pub async fn advance_epoch(&self, epoch: u64, from: &str, to: &str) -> StoreResult<()> {
-        let now = now_unix();
-        let done_at = (to == "done").then_some(now);
-        let finalized_at = (to == "finalized").then_some(now);
-        let changed = write_pool!(self, p => sqlx::query(
-            "UPDATE epochs SET state = $1, updated_at = $2, \
-             done_at = COALESCE($3, done_at), finalized_at = COALESCE($4, finalized_at) \
-             WHERE epoch = $5 AND state = $6",
-        )
-        .bind(to)
-        .bind(now)
-        .bind(done_at)
-        .bind(finalized_at)
-        .bind(to_i64(epoch, "epoch")?)
-        .bind(from)
-        .execute(p)
-        .await?
-        .rows_affected());
-        if changed == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "epoch {epoch} is not {from} any more (wanted {to})"
-            )))
-        }
-    }
-
-    pub async fn record_attestation(&self, epoch: u64, signature: &str) -> StoreResult<()> {
-        write_pool!(self, p => sqlx::query("UPDATE epochs SET attest_signature = $1 WHERE epoch = $2")
-            .bind(signature)
-            .bind(to_i64(epoch, "epoch")?)
-            .execute(p)
-            .await?
-            .rows_affected());
-        Ok(())
     }
 
     /// Records that a chunk is paid (with the signature that paid it, if this service sent it).

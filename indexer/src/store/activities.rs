@@ -1,0 +1,367 @@
+//! Activities: batched, idempotent ingestion with the member and epoch checks in one transaction.
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use sqlx::Row;
+
+use super::epochs::{state_of, EpochState, EpochTemplate, INSERT_OPEN_EPOCH};
+use super::{begin_write, now_unix, to_i64, to_u64, Store, StoreResult};
+
+/// The largest batch one [`Store::ingest`] call takes (and one SQLite statement inserts).
+pub const MAX_BATCH: usize = 1_000;
+
+/// An event that passed the in-memory checks and is ready for the database checks.
+#[derive(Debug, Clone)]
+pub struct NewActivity {
+    pub id: String,
+    pub member: String,
+    pub kind: String,
+    pub occurred_at: i64,
+    pub epoch: u64,
+    /// Serialized JSON object, if any.
+    pub attributes: Option<String>,
+    /// Confirming members (de-duplicated; unknown or inactive confirmers are ignored by scoring).
+    pub confirmations: Vec<String>,
+}
+
+/// The database's verdict on one `NewActivity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Inserted,
+    Duplicate,
+    UnknownMember,
+    FrozenEpoch { epoch: u64, state: EpochState },
+}
+
+/// Completes the verdicts of a batch: each candidate that reached the INSERT is `Inserted` when its id
+/// came back from `RETURNING id`, else a `Duplicate` (the row already existed).
+fn settle(
+    mut verdicts: Vec<Option<Verdict>>,
+    todo: &[usize],
+    cands: &[NewActivity],
+    mut inserted: HashSet<String>,
+) -> Vec<Verdict> {
+    for &i in todo {
+        verdicts[i] = Some(if inserted.remove(&cands[i].id) {
+            Verdict::Inserted
+        } else {
+            Verdict::Duplicate
+        });
+    }
+    verdicts
+        .into_iter()
+        .map(|v| v.expect("all classified"))
+        .collect()
+}
+
+/// Row counts of the SQLite multi-row insert statements: a full batch is one statement, any other
+/// size is covered by at most ten power-of-two chunks, so a handful of prepared statements stay
+/// cached per connection.
+const SQLITE_CHUNKS: [usize; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, MAX_BATCH];
+
+/// The largest chunk size not above `n` (n >= 1).
+fn sqlite_chunk(n: usize) -> usize {
+    *SQLITE_CHUNKS
+        .iter()
+        .rev()
+        .find(|&&c| c <= n)
+        .expect("1 is a chunk size")
+}
+
+/// Multi-row insert statement for SQLite for `rows` rows (one of `SQLITE_CHUNKS`).
+fn sqlite_insert_sql(rows: usize) -> &'static str {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        SQLITE_CHUNKS
+            .iter()
+            .map(|&n| {
+                let mut s = String::from(
+                    "INSERT INTO activities (id, member_id, kind, occurred_at, epoch, attributes, \
+                     confirmations, received_at) VALUES ",
+                );
+                for r in 0..n {
+                    if r > 0 {
+                        s.push(',');
+                    }
+                    // Anonymous `?` parameters: SQLite resolves named ones (`$N`) by a linear
+                    // scan per bind, which is quadratic for thousands of parameters.
+                    s.push_str("(?,?,?,?,?,?,?,?)");
+                }
+                s.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
+                s
+            })
+            .collect()
+    });
+    let i = SQLITE_CHUNKS
+        .iter()
+        .position(|&c| c == rows)
+        .expect("a chunk size");
+    &all[i]
+}
+
+/// Decides every candidate's fate from the facts read inside the ingestion transaction.
+/// `None` means "try to insert".
+fn classify(
+    cands: &[NewActivity],
+    known_members: &HashSet<String>,
+    epoch_states: &HashMap<u64, EpochState>,
+) -> Vec<Option<Verdict>> {
+    cands
+        .iter()
+        .map(|c| {
+            if !known_members.contains(&c.member) {
+                return Some(Verdict::UnknownMember);
+            }
+            match epoch_states.get(&c.epoch) {
+                Some(&state) if state != EpochState::Open => Some(Verdict::FrozenEpoch {
+                    epoch: c.epoch,
+                    state,
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+impl Store {
+    /// Checks members, confirmers and epoch states and inserts what passes, all in ONE transaction.
+    /// Returns one verdict per candidate, in order.
+    pub async fn ingest(
+        &self,
+        cands: &[NewActivity],
+        template: EpochTemplate,
+    ) -> StoreResult<Vec<Verdict>> {
+        if cands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_unix();
+        let mut names: Vec<&str> = cands.iter().map(|c| c.member.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut epochs: Vec<u64> = cands.iter().map(|c| c.epoch).collect();
+        epochs.sort_unstable();
+        epochs.dedup();
+        let budget = to_i64(template.budget, "budget")?;
+
+        match self {
+            Store::Sqlite { writer, .. } => {
+                let mut tx = writer.begin_with(begin_write(writer)).await?;
+                let names_json = serde_json::to_string(&names).expect("strings serialize");
+                let known: HashSet<String> = sqlx::query_scalar::<_, String>(
+                    "SELECT id FROM members WHERE id IN (SELECT value FROM json_each($1))",
+                )
+                .bind(names_json)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+                let mut states = HashMap::new();
+                for &e in &epochs {
+                    let (s, en) = template.window(e);
+                    // Creates the epoch row if missing, then reads its state (under the write lock).
+                    let ep = to_i64(e, "epoch")?;
+                    sqlx::query(INSERT_OPEN_EPOCH)
+                        .bind(ep)
+                        .bind(s)
+                        .bind(en)
+                        .bind(budget)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    let state: String =
+                        sqlx::query_scalar("SELECT state FROM epochs WHERE epoch = $1")
+                            .bind(ep)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    states.insert(e, state_of(e, &state)?);
+                }
+                let verdicts = classify(cands, &known, &states);
+                let todo: Vec<usize> = (0..cands.len())
+                    .filter(|&i| verdicts[i].is_none())
+                    .collect();
+                let mut inserted: HashSet<String> = HashSet::with_capacity(todo.len());
+                let mut rest = &todo[..];
+                while !rest.is_empty() {
+                    let n = sqlite_chunk(rest.len());
+                    let (chunk, tail) = rest.split_at(n);
+                    rest = tail;
+                    let mut q = sqlx::query(sqlite_insert_sql(n));
+                    for &i in chunk {
+                        let c = &cands[i];
+                        q = q
+                            .bind(c.id.as_str())
+                            .bind(c.member.as_str())
+                            .bind(c.kind.as_str())
+                            .bind(c.occurred_at)
+                            .bind(c.epoch as i64)
+                            .bind(c.attributes.as_deref())
+                            .bind(
+                                serde_json::to_string(&c.confirmations).expect("strings serialize"),
+                            )
+                            .bind(now);
+                    }
+                    for row in q.fetch_all(&mut *tx).await? {
+                        inserted.insert(row.try_get::<String, _>(0)?);
+                    }
+                }
+                tx.commit().await?;
+                Ok(settle(verdicts, &todo, cands, inserted))
+            }
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin_with(begin_write(pool)).await?;
+                let names: Vec<String> = names.into_iter().map(str::to_owned).collect();
+                let known: HashSet<String> =
+                    sqlx::query_scalar::<_, String>("SELECT id FROM members WHERE id = ANY($1)")
+                        .bind(&names)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .into_iter()
+                        .collect();
+                let epoch_ids: Vec<i64> = epochs
+                    .iter()
+                    .map(|&e| to_i64(e, "epoch"))
+                    .collect::<StoreResult<_>>()?;
+                // In ascending epoch order, so concurrent batches lock epoch rows in the same order.
+                for (&e, &ep) in epochs.iter().zip(&epoch_ids) {
+                    let (s, en) = template.window(e);
+                    sqlx::query(INSERT_OPEN_EPOCH)
+                        .bind(ep)
+                        .bind(s)
+                        .bind(en)
+                        .bind(budget)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // FOR SHARE: a concurrent freeze (UPDATE of the epoch row) waits for this batch to
+                // commit, so a frozen epoch's activity set cannot change after the freeze.
+                let mut states: HashMap<u64, EpochState> = HashMap::with_capacity(epochs.len());
+                for (e, s) in sqlx::query_as::<_, (i64, String)>(
+                    "SELECT epoch, state FROM epochs WHERE epoch = ANY($1) ORDER BY epoch FOR SHARE",
+                )
+                .bind(&epoch_ids)
+                .fetch_all(&mut *tx)
+                .await?
+                {
+                    let e = to_u64(e, "epoch")?;
+                    states.insert(e, state_of(e, &s)?);
+                }
+                let verdicts = classify(cands, &known, &states);
+                let mut todo: Vec<usize> = (0..cands.len())
+                    .filter(|&i| verdicts[i].is_none())
+                    .collect();
+                // Insert in id order: concurrent batches with overlapping ids then take their row
+                // locks in the same order and cannot deadlock.
+                todo.sort_unstable_by(|&a, &b| cands[a].id.cmp(&cands[b].id));
+                let mut inserted: HashSet<String> = HashSet::with_capacity(todo.len());
+                if !todo.is_empty() {
+                    let mut ids = Vec::with_capacity(todo.len());
+                    let mut members = Vec::with_capacity(todo.len());
+                    let mut kinds = Vec::with_capacity(todo.len());
+                    let mut ats = Vec::with_capacity(todo.len());
+                    let mut eps = Vec::with_capacity(todo.len());
+                    let mut attrs: Vec<Option<String>> = Vec::with_capacity(todo.len());
+                    let mut confs = Vec::with_capacity(todo.len());
+                    for &i in &todo {
+                        let c = &cands[i];
+                        ids.push(c.id.clone());
+                        members.push(c.member.clone());
+                        kinds.push(c.kind.clone());
+                        ats.push(c.occurred_at);
+                        eps.push(c.epoch as i64);
+                        attrs.push(c.attributes.clone());
+                        confs.push(
+                            serde_json::to_string(&c.confirmations).expect("strings serialize"),
+                        );
+                    }
+                    let rows = sqlx::query_scalar::<_, String>(
+                        "INSERT INTO activities (id, member_id, kind, occurred_at, epoch, attributes, \
+                         confirmations, received_at) \
+                         SELECT *, $8 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], \
+                         $5::bigint[], $6::text[], $7::text[]) \
+                         ON CONFLICT (id) DO NOTHING RETURNING id",
+                    )
+                    .bind(&ids)
+                    .bind(&members)
+                    .bind(&kinds)
+                    .bind(&ats)
+                    .bind(&eps)
+                    .bind(&attrs)
+                    .bind(&confs)
+                    .bind(now)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    inserted.extend(rows);
+                }
+                tx.commit().await?;
+                Ok(settle(verdicts, &todo, cands, inserted))
+            }
+        }
+    }
+
+    /// Number of stored activities (optionally only ids starting with `prefix`).
+    pub async fn count_activities(&self, prefix: Option<&str>) -> StoreResult<u64> {
+        let n: i64 = match prefix {
+            None => read_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM activities")
+                .fetch_one(p)
+                .await?),
+            Some(prefix) => read_pool!(self, p => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM activities WHERE substr(id, 1, CAST($1 AS INTEGER)) = $2",
+            )
+            .bind(prefix.chars().count() as i64)
+            .bind(prefix)
+            .fetch_one(p)
+            .await?),
+        };
+        to_u64(n, "count")
+    }
+
+    /// Whether an activity with this id is stored.
+    pub async fn activity_exists(&self, id: &str) -> StoreResult<bool> {
+        let n: i64 = read_pool!(self, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM activities WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(p)
+        .await?);
+        Ok(n > 0)
+    }
+
+    /// A member's activities, oldest first: (id, kind, occurred_at, epoch).
+    pub async fn member_activities(
+        &self,
+        member: &str,
+    ) -> StoreResult<Vec<(String, String, i64, u64)>> {
+        let rows = read_pool!(self, p => sqlx::query_as::<_, (String, String, i64, i64)>(
+            "SELECT id, kind, occurred_at, epoch FROM activities WHERE member_id = $1 ORDER BY occurred_at, id",
+        )
+        .bind(member)
+        .fetch_all(p)
+        .await?);
+        rows.into_iter()
+            .map(|(id, kind, at, epoch)| Ok((id, kind, at, to_u64(epoch, "epoch")?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_chunks_cover_any_batch() {
+        for n in 1..=MAX_BATCH {
+            let (mut left, mut parts) = (n, 0);
+            while left > 0 {
+                let c = sqlite_chunk(left);
+                assert!(c <= left);
+                let sql = sqlite_insert_sql(c);
+                assert_eq!(sql.matches('?').count(), 8 * c);
+                left -= c;
+                parts += 1;
+            }
+            assert!(parts <= 10, "{n} needs {parts} statements");
+        }
+        assert_eq!(sqlite_chunk(1000), 1000);
+    }
+}

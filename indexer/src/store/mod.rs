@@ -1,0 +1,219 @@
+//! Persistence over SQLite (default) or PostgreSQL, chosen by the database URL. Every SQL statement of
+//! the service lives under this module, one file per aggregate:
+//!
+//! | module | tables |
+//! |---|---|
+//! | [`members`] | members, API keys, wallet challenges, wallet-binding proofs |
+//! | [`activities`] | activities (ingestion) |
+//! | [`epochs`] | epochs (their [`EpochState`]), scoring inputs, allocations, receipts |
+//! | [`distribution`] | an epoch's tree: recipients, chunks and their payments, lookup tables |
+//! | [`logs`] | the canonical activity log kept per scored epoch, recipients' binding proofs |
+//! | [`chain_events`] | program events, the member ledger, the watcher's cursor |
+//! | [`scratch`] | scratch PostgreSQL databases for benchmarks |
+//!
+//! `Store` is an enum over the two pools so that each backend gets its own SQL where it matters
+//! (bulk inserts, list parameters, row locks). Plain statements are written once with `$N`
+//! placeholders, which both drivers accept.
+//!
+//! SQLite runs in WAL mode with `synchronous=NORMAL`, one writer connection (writes are serialized
+//! in-process instead of failing with `SQLITE_BUSY`) and a pool of readers.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::config::DatabaseConfig;
+
+pub use activities::{NewActivity, Verdict};
+pub use chain_events::{ChainEventRow, Cursor, LedgerRow, NewChainEvent, NewLedger};
+pub use distribution::{ChunkRow, EpochPlan, EpochTreeRows, RecipientRow};
+pub use epochs::{EpochRow, EpochState, EpochTemplate, ScoredEpoch, ScoringEvent, ScoringMember};
+pub use logs::RecipientProofRow;
+pub use members::{ApiKeyRow, BindOutcome, ChallengeRow, MemberEpochRow, MemberRow};
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("value out of range: {0}")]
+    Range(String),
+    /// An epoch is not in a state the operation allows (someone else moved it meanwhile).
+    #[error("epoch {epoch} is {actual}, not {}", list_states(expected))]
+    WrongState {
+        epoch: u64,
+        actual: EpochState,
+        expected: Vec<EpochState>,
+    },
+}
+
+/// The statement that opens a write transaction: SQLite takes the write lock up front
+/// (`BEGIN IMMEDIATE`, so a read-then-write transaction cannot fail with a stale snapshot when
+/// another process wrote meanwhile); PostgreSQL uses a plain `BEGIN`.
+trait WriteBegin {
+    const BEGIN: &'static str;
+}
+
+impl WriteBegin for SqlitePool {
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+}
+
+impl WriteBegin for PgPool {
+    const BEGIN: &'static str = "BEGIN";
+}
+
+fn begin_write<P: WriteBegin>(_: &P) -> &'static str {
+    P::BEGIN
+}
+
+fn list_states(states: &[EpochState]) -> String {
+    let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    names.join(" or ")
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database: SQLite file or PostgreSQL server.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the pool that serves reads.
+macro_rules! read_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite { reader: $pool, .. } => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to the pool that serves writes.
+macro_rules! write_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite { writer: $pool, .. } => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+pub mod activities;
+pub mod chain_events;
+pub mod distribution;
+pub mod epochs;
+pub mod logs;
+pub mod members;
+pub mod scratch;
+
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn to_i64(v: u64, what: &str) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Range(format!("{what} {v} exceeds i64")))
+}
+
+fn to_u64(v: i64, what: &str) -> StoreResult<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}: {v}")))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+impl Store {
+    /// Connects (retrying for `connect_timeout_secs`) and returns the store; does not migrate.
+    pub async fn connect(cfg: &DatabaseConfig) -> StoreResult<Self> {
+        let url = cfg.url.clone();
+        let max = cfg.max_connections.max(1);
+        let deadline = Duration::from_secs(cfg.connect_timeout_secs);
+        let attempt = || async {
+            if url.starts_with("sqlite:") {
+                let opts = SqliteConnectOptions::from_str(&url)?
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    // 64 MiB page cache per connection: the activity indexes stay in memory.
+                    .pragma("cache_size", "-65536")
+                    .busy_timeout(Duration::from_secs(10));
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(opts.clone())
+                    .await?;
+                let reader = SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .connect_with(opts.create_if_missing(false))
+                    .await?;
+                Ok::<_, sqlx::Error>(Store::Sqlite { writer, reader })
+            } else {
+                let opts = PgConnectOptions::from_str(&url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Store::Postgres(pool))
+            }
+        };
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(5))
+            .with_total_delay(Some(deadline))
+            .without_max_times();
+        Ok(attempt
+            .retry(backoff)
+            .when(|e| matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut))
+            .notify(|e, d| tracing::warn!(error = %e, retry_in = ?d, "database not reachable yet"))
+            .await?)
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Store::Sqlite { .. } => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies the backend's migrations (idempotent).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match self {
+            Store::Sqlite { writer, .. } => {
+                sqlx::migrate!("./migrations/sqlite").run(writer).await?
+            }
+            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Closes all connections.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite { writer, reader } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Store::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// A trivial round trip, for readiness.
+    pub async fn ping(&self) -> StoreResult<()> {
+        read_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+}
