@@ -26,8 +26,8 @@ use crate::auth::{self, ApiPrincipal, RateLimiter};
 use crate::config::Config;
 use crate::error::{code_for_status, ApiError, ErrorBody};
 use crate::ingest::{self, ActivityBatch, BatchResponse, MAX_BATCH};
-use crate::store::{BindOutcome, ChallengeRow, EpochRow, MemberRow, Store};
-use crate::wallet::{self, WalletError};
+use crate::store::{EpochRow, MemberRow, Store};
+use crate::wallet::{self, BindError, ChallengeError};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
@@ -465,29 +465,21 @@ async fn wallet_challenge(
     Path(id): Path<String>,
     Query(q): Query<ChallengeQuery>,
 ) -> Result<Json<Challenge>, ApiError> {
-    if ingest::check_id(&id).is_err() || st.inner.store.member(&id).await?.is_none() {
-        return Err(member_not_found());
-    }
-    wallet::parse_wallet(&q.wallet)
-        .map_err(|e| ApiError::bad_request("invalid_wallet", e.to_string()))?;
-    let nonce = wallet::new_nonce();
-    let expires_at = crate::store::now_unix() + st.inner.config.wallet.challenge_ttl_secs;
-    let message = wallet::challenge_message(&id, &q.wallet, &nonce, expires_at);
-    st.inner
-        .store
-        .insert_challenge(&ChallengeRow {
-            nonce: nonce.clone(),
-            member_id: id,
-            wallet: q.wallet,
-            message: message.clone(),
-            expires_at,
-            used_at: None,
-        })
-        .await?;
+    let now = crate::store::now_unix();
+    let ttl = st.inner.config.wallet.challenge_ttl_secs;
+    let ch = wallet::issue_challenge(&st.inner.store, &id, &q.wallet, now, ttl)
+        .await
+        .map_err(|e| match e {
+            ChallengeError::UnknownMember => member_not_found(),
+            ChallengeError::InvalidWallet(_) => {
+                ApiError::bad_request("invalid_wallet", e.to_string())
+            }
+            ChallengeError::Store(e) => e.into(),
+        })?;
     Ok(Json(Challenge {
-        nonce,
-        message,
-        expires_at: wallet::rfc3339(expires_at),
+        nonce: ch.nonce,
+        message: ch.message,
+        expires_at: wallet::rfc3339(ch.expires_at),
     }))
 }
 
@@ -507,77 +499,34 @@ async fn bind_wallet(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<BindWallet>,
 ) -> Result<Json<MemberView>, ApiError> {
-    if ingest::check_id(&id).is_err() || st.inner.store.member(&id).await?.is_none() {
-        return Err(member_not_found());
-    }
-    wallet::parse_wallet(&body.wallet)
-        .map_err(|e| ApiError::bad_request("invalid_wallet", e.to_string()))?;
-    let unknown =
-        || ApiError::bad_request("unknown_challenge", "no such challenge for this member");
-    if body.nonce.len() != 64 || !body.nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(unknown());
-    }
-    let ch = st
-        .inner
-        .store
-        .challenge(&body.nonce)
-        .await?
-        .ok_or_else(unknown)?;
-    if ch.member_id != id {
-        return Err(unknown());
-    }
-    if ch.wallet != body.wallet {
-        return Err(ApiError::bad_request(
-            "wallet_mismatch",
-            "the challenge was issued for another wallet",
-        ));
-    }
-    if ch.used_at.is_some() {
-        return Err(ApiError::conflict(
-            "challenge_used",
-            "this challenge was already used; request a new one",
-        ));
-    }
     let now = crate::store::now_unix();
-    if ch.expires_at <= now {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "challenge_expired",
-            "this challenge has expired; request a new one",
-        ));
-    }
-    wallet::verify(&body.wallet, &ch.message, &body.signature).map_err(|e| match e {
-        WalletError::InvalidWallet => ApiError::bad_request("invalid_wallet", e.to_string()),
-        WalletError::MalformedSignature | WalletError::BadSignature => {
-            ApiError::bad_request("invalid_signature", e.to_string())
+    let m = wallet::bind(
+        &st.inner.store,
+        &id,
+        &body.wallet,
+        &body.nonce,
+        &body.signature,
+        now,
+    )
+    .await
+    .map_err(|e| {
+        let msg = e.to_string();
+        match e {
+            BindError::UnknownMember => member_not_found(),
+            BindError::InvalidWallet(_) => ApiError::bad_request("invalid_wallet", msg),
+            BindError::UnknownChallenge => ApiError::bad_request("unknown_challenge", msg),
+            BindError::WalletMismatch => ApiError::bad_request("wallet_mismatch", msg),
+            BindError::ChallengeUsed | BindError::ChallengeRaced => {
+                ApiError::conflict("challenge_used", msg)
+            }
+            BindError::ChallengeExpired => {
+                ApiError::new(StatusCode::GONE, "challenge_expired", msg)
+            }
+            BindError::InvalidSignature(_) => ApiError::bad_request("invalid_signature", msg),
+            BindError::WalletInUse => ApiError::conflict("wallet_in_use", msg),
+            BindError::Store(e) => e.into(),
         }
     })?;
-    match st
-        .inner
-        .store
-        .consume_challenge_and_bind(&body.nonce, &id, &body.wallet, &body.signature, now)
-        .await?
-    {
-        BindOutcome::Bound => {}
-        BindOutcome::ChallengeUnusable => {
-            return Err(ApiError::conflict(
-                "challenge_used",
-                "this challenge was already used or just expired; request a new one",
-            ))
-        }
-        BindOutcome::WalletInUse => {
-            return Err(ApiError::conflict(
-                "wallet_in_use",
-                "this wallet is bound to another member",
-            ))
-        }
-    }
-    let m = st
-        .inner
-        .store
-        .member(&id)
-        .await?
-        .ok_or_else(member_not_found)?;
     Ok(Json(m.into()))
 }
 
