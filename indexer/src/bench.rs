@@ -188,8 +188,8 @@ async fn run(
     let batches = bodies.len();
 
     let token = CancellationToken::new();
-    let state = crate::api::AppState::new(store.clone(), cfg.clone(), Arc::new(rules));
-    let server = crate::api::Server::start(cfg.server.listen, state, token.clone()).await?;
+    let state = crate::http::AppState::new(store.clone(), cfg.clone(), Arc::new(rules));
+    let server = crate::http::Server::start(cfg.server.listen, state, token.clone()).await?;
     let endpoint = format!("http://{}/v1/activities", server.addr);
     let client = reqwest::Client::new();
     let bodies = Arc::new(bodies);

@@ -352,11 +352,11 @@ async fn serve(mut cfg: Config, local: bool) -> anyhow::Result<()> {
         rules_hash = %hex::encode(rules.hash()),
         "starting"
     );
-    let state = crate::api::AppState::new(store.clone(), cfg.clone(), rules.clone());
+    let state = crate::http::AppState::new(store.clone(), cfg.clone(), rules.clone());
     state
         .set_rules_toml(&rules_text)
         .map_err(|e| anyhow::anyhow!("rules file: {e}"))?;
-    let server = crate::api::Server::start(cfg.server.listen, state, token.clone()).await?;
+    let server = crate::http::Server::start(cfg.server.listen, state, token.clone()).await?;
     println!("listening on http://{}", server.addr);
     let mut tasks = Vec::new();
     if let Some((chain, payer, oracle)) = pipeline_parts {

@@ -24,8 +24,8 @@ use stk::{client, BuyPremiumArgs, OpenBuybackWindowArgs, PayAccessArgs, SellBack
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::{AppState, Server},
     chain::{ops, Chain},
+    http::{AppState, Server},
     local::{EconomyOptions, LocalEconomy, STK, USDC},
     pipeline::{Pipeline, SendOptions, State},
     store::Store,
@@ -266,7 +266,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
                 .await?,
         )
         .await?;
-        let challenge: crate::api::Challenge = expect_ok(
+        let challenge: crate::http::wire::Challenge = expect_ok(
             http.get(format!("{base}/v1/members/{id}/wallet/challenge"))
                 .query(&[("wallet", &address)])
                 .bearer_auth(&key)

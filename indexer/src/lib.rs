@@ -2,7 +2,6 @@
 //! members and wallet binding proofs, explainable scoring with `stk-scoring`, on SQLite or
 //! PostgreSQL. The binary (`src/main.rs`) only parses the command line and calls [`cli::run`].
 
-pub mod api;
 pub mod auth;
 pub mod bench;
 pub mod bench_pipeline;
@@ -11,7 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod epoch;
-pub mod error;
+pub mod http;
 pub mod ingest;
 pub mod local;
 pub mod metrics;

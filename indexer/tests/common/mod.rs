@@ -15,8 +15,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::ConnectOptions;
-use stk_indexer::api::{AppState, Server};
 use stk_indexer::config::Config;
+use stk_indexer::http::{AppState, Server};
 use stk_indexer::store::Store;
 use tokio_util::sync::CancellationToken;
 

@@ -9,8 +9,8 @@ use std::{path::PathBuf, sync::Arc};
 use solana_sdk::{pubkey::Pubkey, signature::Keypair};
 use stk::client;
 use stk_indexer::{
-    api::{AppState, Server},
     chain::{ops, Chain},
+    http::{AppState, Server},
     local::{EconomyOptions, LocalEconomy},
     pipeline::{self, Pipeline, SendOptions, State},
     store::{NewActivity, Store},

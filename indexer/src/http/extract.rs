@@ -1,0 +1,91 @@
+//! Request extractors: the platform API key and JSON bodies, both rejecting with [`ApiError`].
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::auth::{self, ApiPrincipal};
+
+/// An authenticated, rate-limited platform caller (`Authorization: Bearer <key>`).
+pub struct ApiKey(pub ApiPrincipal);
+
+impl FromRequestParts<AppState> for ApiKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <API key>"))?;
+        let presented = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| ApiError::unauthorized("Authorization must be: Bearer <API key>"))?;
+        let principal = auth::verify_key(state.store(), presented)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
+        state
+            .limiter()
+            .check(&principal.key_id)
+            .map_err(|wait| ApiError::rate_limited(wait.as_secs_f64().ceil() as u64))?;
+        Ok(ApiKey(principal))
+    }
+}
+
+/// A JSON body with JSON errors: 415 unless `Content-Type: application/json`, 413 over the body
+/// limit, 400 for malformed JSON, wrong types, unknown fields or excessive nesting.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Content-Type must be application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "request body is too large",
+                )
+            } else {
+                ApiError::bad_request("bad_body", rej.body_text())
+            }
+        })?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            use serde_json::error::Category;
+            let msg = e.to_string();
+            match e.classify() {
+                _ if msg.contains("recursion limit") => {
+                    ApiError::bad_request("too_deep", "JSON nesting is too deep")
+                }
+                Category::Data => ApiError::bad_request("invalid_body", msg),
+                _ => ApiError::bad_request("malformed_json", msg),
+            }
+        })
+    }
+}

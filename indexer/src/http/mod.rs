@@ -1,0 +1,222 @@
+//! The HTTP API (axum): shared state, the router (one sub-router per resource, merged here, with the
+//! middleware), the server and the OpenAPI document.
+//!
+//! `extract` holds the request extractors (API key, JSON body), `error` the one error type, `wire`
+//! the request and response bodies; `activities`, `members`, `wallets`, `epochs` and `ops` each own
+//! their routes and thin handlers over the domain modules.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+use crate::auth::RateLimiter;
+use crate::config::Config;
+use crate::store::Store;
+
+mod activities;
+mod epochs;
+pub mod error;
+pub mod extract;
+mod members;
+mod ops;
+mod wallets;
+pub mod wire;
+
+use error::{ApiError, ErrorBody};
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: Config,
+    rules: Arc<stk_scoring::Rules>,
+    /// The text of the rules file `rules` was parsed from (served to oracles with each epoch log).
+    rules_toml: OnceLock<Arc<str>>,
+    limiter: RateLimiter,
+    metrics: PrometheusHandle,
+}
+
+/// Why a rules text is not served with epoch logs.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesTextError {
+    #[error(transparent)]
+    Parse(#[from] stk_scoring::RulesError),
+    #[error("the rules text hashes to {}, the service runs rules {}",
+        hex::encode(.text), hex::encode(.running))]
+    Mismatch { text: [u8; 32], running: [u8; 32] },
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config, rules: Arc<stk_scoring::Rules>) -> Self {
+        let limiter = RateLimiter::new(&config.rate_limit);
+        let metrics = crate::metrics::handle();
+        crate::ingest::register_metrics();
+        let state = Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                rules,
+                rules_toml: OnceLock::new(),
+                limiter,
+                metrics,
+            }),
+        };
+        // The rules text for oracles: the configured rules file, if it is the rules being run.
+        if let Ok(text) = std::fs::read_to_string(&state.inner.config.scoring.rules_path) {
+            if let Err(e) = state.set_rules_toml(&text) {
+                tracing::warn!(path = %state.inner.config.scoring.rules_path.display(), error = %e,
+                    "rules file not served to oracles");
+            }
+        }
+        state
+    }
+    /// Sets the rules text served with epoch logs; it must parse to the rules this state runs.
+    pub fn set_rules_toml(&self, text: &str) -> Result<(), RulesTextError> {
+        let parsed = stk_scoring::Rules::from_toml(text)?;
+        if parsed.hash() != self.inner.rules.hash() {
+            return Err(RulesTextError::Mismatch {
+                text: parsed.hash(),
+                running: self.inner.rules.hash(),
+            });
+        }
+        let _ = self.inner.rules_toml.set(Arc::from(text));
+        Ok(())
+    }
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    fn rules(&self) -> &stk_scoring::Rules {
+        &self.inner.rules
+    }
+    /// The rules text served with epoch logs, once set.
+    fn rules_toml(&self) -> Option<&str> {
+        self.inner.rules_toml.get().map(|t| &**t)
+    }
+    fn limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
+    }
+    fn metrics(&self) -> &PrometheusHandle {
+        &self.inner.metrics
+    }
+}
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "SysTok indexer API", description = "Activity ingestion, members, wallet binding, epochs and receipts."),
+    paths(activities::post_activities, members::create_member, members::activate_member,
+          members::deactivate_member, members::get_member, wallets::wallet_challenge,
+          wallets::bind_wallet, epochs::list_epochs, epochs::get_epoch, epochs::get_receipt,
+          epochs::get_epoch_log, members::get_timeline, ops::healthz, ops::readyz, ops::metrics),
+    components(schemas(ErrorBody, crate::ingest::ActivityBatch, crate::ingest::EventIn,
+        crate::ingest::BatchResponse, crate::ingest::ItemResult, crate::ingest::ItemStatus,
+        crate::ingest::RejectReason, wire::CreateMember, wire::MemberView, wire::MemberSummary,
+        wire::MemberEpochView, wire::Challenge, wire::BindWallet, wire::EpochView, wire::EpochList,
+        wire::Status, crate::oracle::EpochLogResponse, crate::oracle::BindingProof,
+        crate::oracle::ServedAllocation, crate::watcher::Timeline, crate::watcher::TimelineItem,
+        crate::watcher::TimelineTotals)),
+    modifiers(&SecurityAddon),
+)]
+pub struct ApiDoc;
+
+async fn fallback() -> ApiError {
+    ApiError::not_found("not_found", "no such route")
+}
+
+/// The full router: every resource's routes, the JSON 404 fallback and the middleware.
+pub fn router(state: AppState) -> Router {
+    let cfg = state.inner.config.server.clone();
+    Router::new()
+        .merge(activities::router())
+        .merge(members::router())
+        .merge(wallets::router())
+        .merge(epochs::router())
+        .merge(ops::router())
+        .fallback(fallback)
+        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(cfg.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(cfg.request_timeout_secs),
+        ))
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .layer(axum::middleware::map_response(error::json_errors))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// A running HTTP server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub token: CancellationToken,
+    handle: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Binds `listen` (port 0 picks a free port) and serves until `token` is cancelled.
+    pub async fn start(
+        listen: SocketAddr,
+        state: AppState,
+        token: CancellationToken,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let app = router(state);
+        let shutdown = token.clone().cancelled_owned();
+        let handle = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        });
+        tracing::info!(%addr, "listening");
+        Ok(Self {
+            addr,
+            token,
+            handle,
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.token.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the server stops (after its token is cancelled).
+    pub async fn wait(self) -> std::io::Result<()> {
+        match self.handle.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
