@@ -75,6 +75,16 @@ fn begin_write<P: WriteBegin>(_: &P) -> &'static str {
     P::BEGIN
 }
 
+impl StoreError {
+    /// The database is unreachable or saturated (worth a retry), not a bug or bad data.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+        )
+    }
+}
+
 fn list_states(states: &[EpochState]) -> String {
     let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
     names.join(" or ")
