@@ -17,6 +17,8 @@
 use std::{sync::Arc, time::Duration};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use solana_address_lookup_table_interface as alt;
+use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_sdk::{
     message::AddressLookupTableAccount, pubkey::Pubkey, signature::Keypair, signer::Signer,
 };
@@ -27,7 +29,6 @@ use stk::{
     merkle::{Allocation, EpochTree},
     AttestEpochArgs, DistributeArgs,
 };
-use stk_localnet::ComputeBudgetInstruction;
 use stk_scoring::Rules;
 
 use crate::{
@@ -491,8 +492,7 @@ impl Pipeline {
             let Ok(key) = address.parse::<Pubkey>() else {
                 continue;
             };
-            let ix =
-                stk_localnet::alt::instruction::deactivate_lookup_table(key, self.payer.pubkey());
+            let ix = alt::instruction::deactivate_lookup_table(key, self.payer.pubkey());
             match self.chain.send(&[ix], &[&self.payer], &[]).await {
                 Ok(_) => {
                     let _ = self.store.mark_lookup_table_deactivated(&address).await;
@@ -521,11 +521,8 @@ impl Pipeline {
                 let _ = self.store.mark_lookup_table_closed(&address).await;
                 continue;
             }
-            let ix = stk_localnet::alt::instruction::close_lookup_table(
-                key,
-                self.payer.pubkey(),
-                self.payer.pubkey(),
-            );
+            let ix =
+                alt::instruction::close_lookup_table(key, self.payer.pubkey(), self.payer.pubkey());
             match self.chain.send(&[ix], &[&self.payer], &[]).await {
                 Ok(_) => {
                     let _ = self.store.mark_lookup_table_closed(&address).await;

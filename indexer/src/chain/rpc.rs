@@ -30,6 +30,7 @@ use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use serde_json::json;
 use solana_commitment_config::CommitmentConfig;
+use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_rpc_client::{
     nonblocking::rpc_client::RpcClient, rpc_client::GetConfirmedSignaturesForAddress2Config,
 };
@@ -54,7 +55,6 @@ use solana_transaction_status_client_types::{
     EncodedConfirmedTransactionWithStatusMeta, TransactionStatus, UiInstruction,
     UiParsedInstruction, UiTransactionEncoding,
 };
-use stk_localnet::ComputeBudgetInstruction;
 use tokio::time::{sleep, Instant};
 
 use super::{Chain, ChainError, ChainEvent, Sent};
