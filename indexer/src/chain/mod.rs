@@ -1,7 +1,7 @@
 //! The chain layer: one trait, two implementations.
 //!
 //! * [`local::LocalChainClient`]: the in-process chain (the real runtime with the STK program and the
-//!   real SPL programs) for the local mode, the demo and the tests.
+//!   real SPL programs) for the local mode, the demo and the tests; only with the `local` feature.
 //! * [`rpc::RpcChain`]: a Solana cluster over JSON-RPC.
 //!
 //! Keys belong to the callers (the service's fee payer, each oracle's key): the chain only moves
@@ -18,7 +18,26 @@ use solana_sdk::{
 };
 use stk::{client::StkEvent, error::StkError};
 
+#[cfg(feature = "local")]
 pub mod local;
+#[cfg(not(feature = "local"))]
+pub mod local {
+    //! A build without the in-process chain: [`LocalChainClient`] has no values, so the pipeline's
+    //! scheduler (`Pipeline::spawn_scheduler`, `local_clock`) can only be given `None`.
+    use super::ChainError;
+
+    pub enum LocalChainClient {}
+
+    impl LocalChainClient {
+        pub async fn unix_time(&self) -> Result<i64, ChainError> {
+            match *self {}
+        }
+
+        pub async fn set_time(&self, _unix: i64) {
+            match *self {}
+        }
+    }
+}
 pub mod ops;
 pub mod rpc;
 

@@ -1,7 +1,11 @@
 //! What the pipeline, the oracle and the demo do with any [`Chain`]: typed reads of the program's
 //! accounts and token balances, creating missing token accounts, address lookup tables.
 use anchor_lang::AccountDeserialize;
-use anchor_spl::token::spl_token;
+use anchor_spl::{
+    associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent,
+    token::spl_token,
+};
+use solana_address_lookup_table_interface as alt;
 use solana_sdk::{
     message::AddressLookupTableAccount, program_pack::Pack, pubkey::Pubkey, signature::Keypair,
     signer::Signer,
@@ -10,7 +14,6 @@ use stk::{
     client,
     state::{Config, Epoch},
 };
-use stk_localnet::alt;
 
 use super::{Chain, ChainError};
 
@@ -93,7 +96,14 @@ pub async fn ensure_token_accounts(
     for batch in missing.chunks(ATA_CREATES_PER_TX) {
         let ixs: Vec<_> = batch
             .iter()
-            .map(|owner| stk_localnet::create_ata_idempotent(&payer.pubkey(), owner, mint))
+            .map(|owner| {
+                create_associated_token_account_idempotent(
+                    &payer.pubkey(),
+                    owner,
+                    mint,
+                    &spl_token::ID,
+                )
+            })
             .collect();
         chain.send(&ixs, &[payer], &[]).await?;
     }

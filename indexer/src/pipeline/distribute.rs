@@ -2,6 +2,8 @@
 //! distributing`), the chunks (`distributing → done`, the chain's bitmap read before every send), and
 //! the lookup tables' rent, reclaimed once they are closed.
 use indicatif::{ProgressBar, ProgressStyle};
+use solana_address_lookup_table_interface as alt;
+use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_sdk::{message::AddressLookupTableAccount, pubkey::Pubkey, signer::Signer};
 use stk::{
     client,
@@ -10,7 +12,6 @@ use stk::{
     merkle::{Allocation, EpochTree},
     DistributeArgs,
 };
-use stk_localnet::ComputeBudgetInstruction;
 
 use super::{FailPoint, Pipeline, PipelineError, RunReport, State};
 use crate::chain::ops;
@@ -199,8 +200,7 @@ impl Pipeline {
             let Ok(key) = address.parse::<Pubkey>() else {
                 continue;
             };
-            let ix =
-                stk_localnet::alt::instruction::deactivate_lookup_table(key, self.payer.pubkey());
+            let ix = alt::instruction::deactivate_lookup_table(key, self.payer.pubkey());
             match self.chain.send(&[ix], &[&self.payer], &[]).await {
                 Ok(_) => {
                     let _ = self.store.mark_lookup_table_deactivated(&address).await;
@@ -229,11 +229,8 @@ impl Pipeline {
                 let _ = self.store.mark_lookup_table_closed(&address).await;
                 continue;
             }
-            let ix = stk_localnet::alt::instruction::close_lookup_table(
-                key,
-                self.payer.pubkey(),
-                self.payer.pubkey(),
-            );
+            let ix =
+                alt::instruction::close_lookup_table(key, self.payer.pubkey(), self.payer.pubkey());
             match self.chain.send(&[ix], &[&self.payer], &[]).await {
                 Ok(_) => {
                     let _ = self.store.mark_lookup_table_closed(&address).await;

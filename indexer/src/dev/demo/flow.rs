@@ -1,20 +1,6 @@
-//! `stk-indexer demo`: the whole economy on one machine, no setup. SQLite + the in-process chain.
-//!
-//! 1. The STK program is initialized on the in-process chain with a test quote mint ("USDC"), three
-//!    community oracles (threshold 2) and an admin.
-//! 2. The service starts its real HTTP API on 127.0.0.1; ~500 members are created through it, bind
-//!    their wallets with signed challenges, and are activated.
-//! 3. Four epochs of activity are posted through `POST /v1/activities`, by three behaviour profiles:
-//!    steady (a little on most days, every epoch), bursty (everything on one day, some epochs) and
-//!    farmers (one kind at the maximum rate, every day).
-//! 4. Each epoch runs through the pipeline: frozen, scored, attested by the service's oracle; a second
-//!    oracle fetches the epoch log over HTTP (`GET /v1/epochs/{n}/log`), verifies the digest, the rules
-//!    hash and every wallet proof, recomputes the root and attests; the root finalizes and the STK is
-//!    distributed chunk by chunk.
-//! 5. Subscription revenue goes into the buyback vault, a window opens, some members sell back; an
-//!    investor buys at the premium; a member pays for access in STK.
-//! 6. The tables: STK per profile, supply, vault and its coverage, treasury — and the invariants.
-use std::{collections::HashMap, fmt::Write as _, sync::Arc, time::Instant};
+//! The demo's run: the economy, the API, members and activity, the epochs through the pipeline and a
+//! second oracle, then the market (buyback, premium sale, access payment).
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use anyhow::{bail, Context};
 use ed25519_dalek::Signer as _;
@@ -23,183 +9,16 @@ use solana_sdk::{pubkey::Pubkey, signature::Keypair, signer::Signer};
 use stk::{client, BuyPremiumArgs, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs};
 use tokio_util::sync::CancellationToken;
 
+use super::activity::{activity, Member, Rng};
+use super::{DemoOptions, DemoOutcome, EpochSummary, Profile, ProfileStats, DEMO_RULES};
 use crate::{
     chain::{ops, Chain},
+    dev::local::{EconomyOptions, LocalEconomy, STK, USDC},
+    fmt::fmt_units,
     http::{AppState, Server},
-    local::{EconomyOptions, LocalEconomy, STK, USDC},
     pipeline::{Pipeline, SendOptions, State},
     store::Store,
 };
-
-/// The rules the demo scores with (the committed example file).
-pub const DEMO_RULES: &str = include_str!("../../rules/rules.v1.toml");
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Profile {
-    Steady,
-    Bursty,
-    Farmer,
-}
-
-impl Profile {
-    pub const ALL: [Profile; 3] = [Profile::Steady, Profile::Bursty, Profile::Farmer];
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Steady => "steady",
-            Profile::Bursty => "bursty",
-            Profile::Farmer => "farmer",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct DemoOptions {
-    pub members: usize,
-    pub epochs: u64,
-    /// `sqlite://...` or `postgres://...`; `None`: a temporary SQLite file.
-    pub database: Option<String>,
-    pub progress: bool,
-}
-
-impl Default for DemoOptions {
-    fn default() -> Self {
-        Self {
-            members: 498,
-            epochs: 4,
-            database: None,
-            progress: true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProfileStats {
-    pub members: usize,
-    pub raw_events: u64,
-    /// STK received from epoch distributions, base units.
-    pub received: u64,
-}
-
-impl ProfileStats {
-    /// STK base units received per raw event posted.
-    pub fn per_event(&self) -> f64 {
-        self.received as f64 / self.raw_events.max(1) as f64
-    }
-}
-
-/// Everything the demo measured, for the tables and for the tests.
-#[derive(Debug, Clone, Default)]
-pub struct DemoOutcome {
-    pub profiles: Vec<(Profile, ProfileStats)>,
-    pub epochs: Vec<EpochSummary>,
-    /// Per recipient token account: (allocated over all epochs, balance before the market step).
-    pub allocated_vs_held: Vec<(u64, u64)>,
-    pub supply: u64,
-    pub total_distributed: u64,
-    pub total_premium_minted: u64,
-    pub total_burned_sell_back: u64,
-    pub total_burned_access: u64,
-    pub revenue_deposited: u64,
-    pub quote_paid_out: u64,
-    pub vault_balance: u64,
-    pub treasury_balance: u64,
-    pub buyback_price: u64,
-    pub sellers: usize,
-    pub elapsed_secs: f64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct EpochSummary {
-    pub epoch: u64,
-    pub events: u64,
-    pub recipients: u32,
-    pub chunks: u32,
-    pub total: u64,
-    pub fees: u64,
-}
-
-/// Deterministic xorshift64* (the demo's numbers are the same every run).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-struct Member {
-    id: String,
-    wallet: Keypair,
-    profile: Profile,
-}
-
-/// Activity of one member in one epoch, as API events.
-fn activity(
-    m: &Member,
-    epoch: u64,
-    start: i64,
-    rng: &mut Rng,
-    peers: &[String],
-) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    let mut push = |kind: &str, ts: i64, confirmations: Vec<String>| {
-        out.push(json!({
-            "id": format!("{}-e{epoch}-{}", m.id, out.len()),
-            "member": m.id,
-            "kind": kind,
-            "occurred_at": crate::wallet::rfc3339(ts),
-            "attributes": {"source": "demo"},
-            "confirmations": confirmations,
-        }));
-    };
-    const DAY: i64 = 86_400;
-    match m.profile {
-        Profile::Steady => {
-            // Most days: a practice session, and on some days help given (confirmed by a peer).
-            for day in 0..7 {
-                if rng.below(7) < 5 {
-                    let t = start + day * DAY + 8 * 3_600 + rng.below(3_600) as i64;
-                    push("practice_session", t, vec![]);
-                    if rng.below(3) == 0 {
-                        let peer = peers[rng.below(peers.len() as u64) as usize].clone();
-                        let peer = if peer == m.id { vec![] } else { vec![peer] };
-                        push("help_given", t + 4 * 3_600, peer);
-                    }
-                }
-            }
-        }
-        Profile::Bursty => {
-            // Nothing in most epochs; then a whole week's worth in one afternoon.
-            if epoch % 2 == 1 {
-                let t = start + 2 * DAY + 14 * 3_600;
-                for i in 0..8 {
-                    push("practice_session", t + i * 600, vec![]);
-                }
-                for i in 0..4 {
-                    push("help_given", t + 7_200 + i * 600, vec![]);
-                }
-            }
-        }
-        Profile::Farmer => {
-            // The same easy kind, every hour of the waking day, every day.
-            for day in 0..7 {
-                for hour in 0..16 {
-                    push(
-                        "practice_session",
-                        start + day * DAY + (6 + hour) * 3_600,
-                        vec![],
-                    );
-                }
-            }
-        }
-    }
-    out
-}
 
 /// Runs the demo; prints progress to stderr when `options.progress`.
 pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
@@ -472,7 +291,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             .await?;
         let quote_account = economy.fund_quote(&m.wallet.pubkey(), 0).await?;
         let sell = (balance / 2).min(900 * STK);
-        let min_out = crate::demo::quote_for(sell, price);
+        let min_out = super::quote_for(sell, price);
         chain
             .send(
                 &[client::sell_back(
@@ -562,11 +381,6 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     Ok(outcome)
 }
 
-/// Quote the vault pays for `stk` at `price` (rounded down, as the program does).
-pub fn quote_for(stk: u64, price: u64) -> u64 {
-    stk::math::sell_back_quote(stk, price).unwrap_or(0)
-}
-
 /// The second community oracle: an independent operator fetches the epoch's log, rules and wallet
 /// proofs over HTTP, recomputes the root itself and attests only if everything is identical.
 async fn second_oracle(
@@ -591,179 +405,4 @@ async fn expect_ok(r: reqwest::Response) -> anyhow::Result<reqwest::Response> {
     let status = r.status();
     let body = r.text().await.unwrap_or_default();
     bail!("API answered {status}: {body}")
-}
-
-/// Base units as a decimal amount with 6 decimals, thousands separated.
-pub fn fmt_units(v: u64) -> String {
-    let whole = v / 1_000_000;
-    let frac = v % 1_000_000;
-    let digits = whole.to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{grouped}.{frac:06}")
-}
-
-/// The demo's tables.
-pub fn report(o: &DemoOutcome) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "\nSTK per profile (rewards from {} epochs)",
-        o.epochs.len()
-    );
-    let _ = writeln!(
-        s,
-        "  {:<8} {:>7} {:>10} {:>18} {:>16} {:>14}",
-        "profile", "members", "raw events", "STK received", "STK per member", "STK per event"
-    );
-    for (p, st) in &o.profiles {
-        let _ = writeln!(
-            s,
-            "  {:<8} {:>7} {:>10} {:>18} {:>16} {:>14}",
-            p.name(),
-            st.members,
-            st.raw_events,
-            fmt_units(st.received),
-            fmt_units(st.received / st.members.max(1) as u64),
-            format!("{:.3}", st.per_event() / 1_000_000.0)
-        );
-    }
-    let _ = writeln!(s, "\nEpochs");
-    let _ = writeln!(
-        s,
-        "  {:>5} {:>8} {:>10} {:>6} {:>18} {:>12}",
-        "epoch", "events", "recipients", "chunks", "STK distributed", "fees (lamp.)"
-    );
-    for e in &o.epochs {
-        let _ = writeln!(
-            s,
-            "  {:>5} {:>8} {:>10} {:>6} {:>18} {:>12}",
-            e.epoch,
-            e.events,
-            e.recipients,
-            e.chunks,
-            fmt_units(e.total),
-            e.fees
-        );
-    }
-    let burned = o.total_burned_sell_back + o.total_burned_access;
-    let circulating_value = stk::math::sell_back_quote(o.supply, o.buyback_price).unwrap_or(0);
-    let coverage = if circulating_value == 0 {
-        0.0
-    } else {
-        o.vault_balance as f64 * 100.0 / circulating_value as f64
-    };
-    let _ = writeln!(s, "\nSupply and money (STK and USDC, 6 decimals)");
-    let _ = writeln!(
-        s,
-        "  distributed to members     {:>20} STK",
-        fmt_units(o.total_distributed)
-    );
-    let _ = writeln!(
-        s,
-        "  minted to investors        {:>20} STK",
-        fmt_units(o.total_premium_minted)
-    );
-    let _ = writeln!(
-        s,
-        "  burned (sold back)         {:>20} STK",
-        fmt_units(o.total_burned_sell_back)
-    );
-    let _ = writeln!(
-        s,
-        "  burned (access payments)   {:>20} STK",
-        fmt_units(o.total_burned_access)
-    );
-    let _ = writeln!(
-        s,
-        "  supply                     {:>20} STK",
-        fmt_units(o.supply)
-    );
-    let _ = writeln!(
-        s,
-        "  buyback price              {:>20} USDC per STK",
-        fmt_units(o.buyback_price)
-    );
-    let _ = writeln!(
-        s,
-        "  revenue deposited          {:>20} USDC",
-        fmt_units(o.revenue_deposited)
-    );
-    let _ = writeln!(
-        s,
-        "  paid to {:>3} sellers        {:>20} USDC",
-        o.sellers,
-        fmt_units(o.quote_paid_out)
-    );
-    let _ = writeln!(
-        s,
-        "  vault balance              {:>20} USDC",
-        fmt_units(o.vault_balance)
-    );
-    let _ = writeln!(
-        s,
-        "  vault coverage             {:>19.1}% of supply at the buyback price",
-        coverage
-    );
-    let _ = writeln!(
-        s,
-        "  treasury (premium sales)   {:>20} USDC",
-        fmt_units(o.treasury_balance)
-    );
-    let _ = writeln!(s, "\nInvariants");
-    let mismatched = o.allocated_vs_held.iter().filter(|(a, h)| a != h).count();
-    let _ = writeln!(
-        s,
-        "  balances = allocations           {} ({} recipients, {} mismatched)",
-        ok(mismatched == 0),
-        o.allocated_vs_held.len(),
-        mismatched
-    );
-    let _ = writeln!(
-        s,
-        "  supply = distributed + premium − burned   {}",
-        ok(o.supply + burned == o.total_distributed + o.total_premium_minted)
-    );
-    let _ = writeln!(
-        s,
-        "  vault paid ≤ deposited            {}",
-        ok(o.quote_paid_out + o.vault_balance == o.revenue_deposited)
-    );
-    let order = o
-        .profiles
-        .iter()
-        .map(|(_, p)| p.per_event())
-        .collect::<Vec<_>>();
-    let _ = writeln!(
-        s,
-        "  per raw event: steady > bursty > farmer   {}",
-        ok(order.len() == 3 && order[0] > order[1] && order[1] > order[2])
-    );
-    let _ = writeln!(s, "\nfinished in {:.1} s", o.elapsed_secs);
-    s
-}
-
-fn ok(b: bool) -> &'static str {
-    if b {
-        "ok"
-    } else {
-        "VIOLATED"
-    }
-}
-
-/// The demo's invariants; the CLI exits non-zero when one fails.
-pub fn invariants_hold(o: &DemoOutcome) -> bool {
-    let burned = o.total_burned_sell_back + o.total_burned_access;
-    let order: Vec<f64> = o.profiles.iter().map(|(_, p)| p.per_event()).collect();
-    o.allocated_vs_held.iter().all(|(a, h)| a == h)
-        && o.supply + burned == o.total_distributed + o.total_premium_minted
-        && o.quote_paid_out + o.vault_balance == o.revenue_deposited
-        && order.len() == 3
-        && order[0] > order[1]
-        && order[1] > order[2]
 }

@@ -9,7 +9,7 @@ use solana_sdk::signer::Signer;
 
 use crate::{
     chain::{ops, Chain},
-    local::{bind_wallet, EconomyOptions, LocalEconomy, STK},
+    dev::local::{bind_wallet, EconomyOptions, LocalEconomy, STK},
     pipeline::{self, FailPoint, Pipeline, PipelineError, SendOptions, State},
     store::{NewActivity, Store},
 };
@@ -54,7 +54,7 @@ pub async fn run(members: usize) -> anyhow::Result<PipelineBench> {
     let cfg = economy.config(&url);
     let store = Store::connect(&cfg.database).await?;
     store.migrate().await?;
-    let rules = stk_scoring::Rules::from_toml(crate::demo::DEMO_RULES)?;
+    let rules = stk_scoring::Rules::from_toml(crate::dev::demo::DEMO_RULES)?;
 
     eprintln!("• {members} members with wallets and activity ...");
     let (start, _) = cfg.epoch_window(0);

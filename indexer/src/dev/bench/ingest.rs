@@ -7,13 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rand::Rng;
-use sqlx::postgres::{PgConnectOptions, PgPool};
-use sqlx::ConnectOptions;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::ingest::{ActivityBatch, EventIn, MAX_BATCH};
-use crate::store::Store;
+use crate::store::{scratch::ScratchDatabase, Store};
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -55,72 +53,6 @@ impl fmt::Display for BenchReport {
     }
 }
 
-/// A database created for one run and removed afterwards.
-enum Scratch {
-    SqliteFile(std::path::PathBuf),
-    Postgres { admin: PgPool, name: String },
-}
-
-impl Scratch {
-    async fn create(database: Option<&str>) -> anyhow::Result<(Scratch, String)> {
-        let tag: u64 = rand::thread_rng().gen();
-        match database {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                let opts: PgConnectOptions = url.parse().context("parsing the PostgreSQL URL")?;
-                let admin = PgPool::connect_with(opts.clone()).await?;
-                let name = format!("stk_bench_{tag:016x}");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&admin)
-                    .await?;
-                let url = opts.database(&name).to_url_lossy().to_string();
-                Ok((Scratch::Postgres { admin, name }, url))
-            }
-            Some(url) if url.starts_with("sqlite:") => {
-                let path = url
-                    .trim_start_matches("sqlite://")
-                    .trim_start_matches("sqlite:")
-                    .split('?')
-                    .next()
-                    .unwrap_or("")
-                    .to_owned();
-                if std::path::Path::new(&path).exists() {
-                    bail!("{path} exists; the benchmark needs a fresh database file");
-                }
-                Ok((
-                    Scratch::SqliteFile(path.clone().into()),
-                    format!("sqlite://{path}?mode=rwc"),
-                ))
-            }
-            Some(other) => bail!("unsupported database URL {other:?}"),
-            None => {
-                let path = std::env::temp_dir().join(format!("stk-bench-{tag:016x}.db"));
-                let url = format!("sqlite://{}?mode=rwc", path.display());
-                Ok((Scratch::SqliteFile(path), url))
-            }
-        }
-    }
-
-    async fn remove(self) {
-        match self {
-            Scratch::SqliteFile(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut p = path.as_os_str().to_owned();
-                    p.push(suffix);
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-            Scratch::Postgres { admin, name } => {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&admin)
-                .await;
-                admin.close().await;
-            }
-        }
-    }
-}
-
 /// Runs the ingestion benchmark.
 pub async fn bench_ingest(
     opts: BenchOptions,
@@ -129,7 +61,8 @@ pub async fn bench_ingest(
     if opts.events == 0 || opts.clients == 0 {
         bail!("--events and --clients must be positive");
     }
-    let (scratch, url) = Scratch::create(opts.database.as_deref()).await?;
+    let (scratch, url) =
+        ScratchDatabase::create(opts.database.as_deref(), rand::thread_rng().gen()).await?;
     let r = run(&opts, rules, &url).await;
     scratch.remove().await;
     r

@@ -1,0 +1,180 @@
+//! Command line (clap derive). `main.rs` only calls [`run`]; each subcommand lives in its own file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::store::Store;
+
+mod bench;
+mod demo;
+mod epoch;
+mod explain;
+mod ingest;
+mod keys;
+mod member;
+mod migrate;
+mod oracle;
+mod serve;
+
+pub use bench::BenchAction;
+pub use epoch::EpochAction;
+pub use ingest::{ingest_file, IngestSummary};
+pub use keys::KeysAction;
+pub use member::MemberAction;
+pub use oracle::OracleAction;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stk-indexer",
+    version,
+    about = "SysTok indexer: activity ingestion, members, wallets, scoring"
+)]
+pub struct Cli {
+    /// TOML configuration file (values are overridden by STK_* environment variables).
+    #[arg(long, global = true, env = "STK_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The whole economy locally, no setup: in-process chain + SQLite, ~500 members, four epochs,
+    /// buyback, premium sale, access payment; prints the tables and checks the invariants.
+    Demo {
+        #[arg(long, default_value_t = 498)]
+        members: usize,
+        #[arg(long, default_value_t = 4)]
+        epochs: u64,
+        /// sqlite://... or postgres://... (default: a temporary SQLite file).
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Run the HTTP API (migrates first). Stops gracefully on ctrl-c / SIGTERM.
+    Serve {
+        /// Bring an in-process chain (the real runtime with the STK program, one oracle: this service)
+        /// and run the epoch pipeline against it; no cluster needed.
+        #[arg(long)]
+        local: bool,
+    },
+    /// Apply database migrations.
+    Migrate,
+    /// Ingest a JSON Lines file (one event per line), in batches of 1,000.
+    Ingest {
+        file: PathBuf,
+        /// Skip the lines recorded as done in FILE.progress by an earlier run.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Manage members.
+    Member {
+        #[command(subcommand)]
+        action: MemberAction,
+    },
+    /// Manage platform API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Epoch operations.
+    Epoch {
+        #[command(subcommand)]
+        action: EpochAction,
+    },
+    /// Print a member's receipt for an epoch, human-readably.
+    Explain { member: String, epoch: u64 },
+    /// Oracle mode: recompute a published epoch and attest it only if it is identical.
+    Oracle {
+        #[command(subcommand)]
+        action: OracleAction,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
+}
+
+/// Parses the command line and runs it.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Demo {
+            members,
+            epochs,
+            database,
+        } => demo::run(members, epochs, database).await,
+        Command::Serve { local } => serve::run(cfg, local).await,
+        Command::Migrate => migrate::run(&cfg).await,
+        Command::Ingest { file, resume } => ingest::run(&cfg, file, resume).await,
+        Command::Member { action } => member::run(&cfg, action).await,
+        Command::Keys { action } => keys::run(&cfg, action).await,
+        Command::Epoch { action } => epoch::run(&cfg, action).await,
+        Command::Oracle { action } => oracle::run(action).await,
+        Command::Explain { member, epoch } => explain::run(&cfg, member, epoch).await,
+        Command::Bench { action } => bench::run(&cfg, action).await,
+    }
+}
+
+/// What `serve --local`, `demo` and `bench pipeline` answer in a build without the `local` feature.
+#[cfg(not(feature = "local"))]
+const NO_LOCAL: &str = "this build has no in-process chain; rebuild with --features local";
+
+async fn connect(cfg: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&cfg.database)
+        .await
+        .context("connecting to the database")?;
+    store.migrate().await.context("running migrations")?;
+    Ok(store)
+}
+
+fn send_options(cfg: &Config) -> crate::pipeline::SendOptions {
+    crate::pipeline::SendOptions {
+        compute_unit_limit: cfg.chain.compute_unit_limit,
+        compute_unit_price_micro_lamports: cfg.chain.compute_unit_price_micro_lamports,
+        ..Default::default()
+    }
+}
+
+type ChainParts = (
+    Arc<dyn crate::chain::Chain>,
+    Arc<solana_sdk::signature::Keypair>,
+    Option<Arc<solana_sdk::signature::Keypair>>,
+);
+
+/// The configured cluster and this service's keys (payer; oracle when configured).
+fn rpc_parts(cfg: &Config) -> anyhow::Result<ChainParts> {
+    use solana_commitment_config::CommitmentConfig;
+    let url = cfg
+        .chain
+        .rpc_url
+        .as_deref()
+        .context("chain.rpc_url is not set (STK_CHAIN__RPC_URL or [chain] rpc_url)")?;
+    let commitment = match cfg.chain.commitment.as_str() {
+        "processed" => CommitmentConfig::processed(),
+        "confirmed" => CommitmentConfig::confirmed(),
+        "finalized" => CommitmentConfig::finalized(),
+        other => bail!("chain.commitment {other:?}: use processed, confirmed or finalized"),
+    };
+    let chain = crate::chain::rpc::RpcChain::new(url, commitment, Default::default());
+    let payer =
+        crate::chain::rpc::load_keypair(cfg.chain.payer_keypair.as_deref(), "STK_PAYER_KEYPAIR")
+            .context("the service's fee payer")?;
+    let oracle =
+        if cfg.chain.oracle_keypair.is_some() || std::env::var_os("STK_ORACLE_KEYPAIR").is_some() {
+            Some(Arc::new(
+                crate::chain::rpc::load_keypair(
+                    cfg.chain.oracle_keypair.as_deref(),
+                    "STK_ORACLE_KEYPAIR",
+                )
+                .context("the service's oracle key")?,
+            ))
+        } else {
+            None
+        };
+    Ok((Arc::new(chain), Arc::new(payer), oracle))
+}
