@@ -144,6 +144,13 @@ impl Chain for LocalChainClient {
         Ok(self.chain.lock().await.now().await)
     }
 
+    async fn follow_wall_clock(&self, unix: i64) -> Result<(), ChainError> {
+        if self.unix_time().await? < unix {
+            self.set_time(unix).await;
+        }
+        Ok(())
+    }
+
     async fn wait_past_slot(&self, slot: u64) -> Result<(), ChainError> {
         let mut chain = self.chain.lock().await;
         let current = chain.slot().await;

@@ -20,24 +20,6 @@ use stk::{client::StkEvent, error::StkError};
 
 #[cfg(feature = "local")]
 pub mod local;
-#[cfg(not(feature = "local"))]
-pub mod local {
-    //! A build without the in-process chain: [`LocalChainClient`] has no values, so the pipeline's
-    //! scheduler (`Pipeline::spawn_scheduler`, `local_clock`) can only be given `None`.
-    use super::ChainError;
-
-    pub enum LocalChainClient {}
-
-    impl LocalChainClient {
-        pub async fn unix_time(&self) -> Result<i64, ChainError> {
-            match *self {}
-        }
-
-        pub async fn set_time(&self, _unix: i64) {
-            match *self {}
-        }
-    }
-}
 pub mod ops;
 pub mod rpc;
 
@@ -121,6 +103,12 @@ pub trait Chain: Send + Sync {
 
     /// The chain's clock (unix seconds), which decides when an epoch has ended.
     async fn unix_time(&self) -> Result<i64, ChainError>;
+
+    /// Moves the chain's clock forward to `unix` where the chain's clock is ours to move (the in-process
+    /// chain does not advance by itself); a cluster keeps its own time, so the default does nothing.
+    async fn follow_wall_clock(&self, _unix: i64) -> Result<(), ChainError> {
+        Ok(())
+    }
 
     /// Returns once the chain is past `slot` (lookup-table entries become usable the slot after).
     async fn wait_past_slot(&self, slot: u64) -> Result<(), ChainError>;

@@ -12,11 +12,8 @@ pub(super) async fn run(mut cfg: Config, local: bool) -> anyhow::Result<()> {
     let rules_text = std::fs::read_to_string(&cfg.scoring.rules_path)?;
     let token = CancellationToken::new();
     // The chain: an in-process one (--local), the configured cluster, or none (API only).
-    let mut local_chain = None;
     let pipeline_parts = if local {
-        let (parts, chain) = local_parts(&mut cfg).await?;
-        local_chain = Some(chain);
-        Some(parts)
+        Some(local_parts(&mut cfg).await?)
     } else if cfg.chain.rpc_url.is_some() {
         let (chain, payer, oracle) = super::rpc_parts(&cfg)?;
         Some((chain, payer, oracle))
@@ -50,7 +47,7 @@ pub(super) async fn run(mut cfg: Config, local: bool) -> anyhow::Result<()> {
             fail: None,
             progress: false,
         };
-        tasks.push(pipeline.spawn_scheduler(interval, token.clone(), local_chain));
+        tasks.push(pipeline.spawn_scheduler(interval, token.clone()));
         tasks.push(crate::watcher::spawn(
             store.clone(),
             chain,
@@ -80,9 +77,7 @@ pub(super) async fn run(mut cfg: Config, local: bool) -> anyhow::Result<()> {
 /// `--local`: an in-process chain with the STK program initialized and this service its one oracle;
 /// epoch 0 starts now (`cfg.epoch.genesis` is set to it).
 #[cfg(feature = "local")]
-async fn local_parts(
-    cfg: &mut Config,
-) -> anyhow::Result<(super::ChainParts, crate::chain::local::LocalChainClient)> {
+async fn local_parts(cfg: &mut Config) -> anyhow::Result<super::ChainParts> {
     use solana_sdk::signer::Signer as _;
 
     use crate::dev::local::{EconomyOptions, LocalEconomy};
@@ -105,19 +100,14 @@ async fn local_parts(
         );
     let chain: Arc<dyn crate::chain::Chain> = Arc::new(economy.chain.clone());
     Ok((
-        (
-            chain,
-            economy.payer.clone(),
-            Some(economy.oracles[0].clone()),
-        ),
-        economy.chain.clone(),
+        chain,
+        economy.payer.clone(),
+        Some(economy.oracles[0].clone()),
     ))
 }
 
 #[cfg(not(feature = "local"))]
-async fn local_parts(
-    _cfg: &mut Config,
-) -> anyhow::Result<(super::ChainParts, crate::chain::local::LocalChainClient)> {
+async fn local_parts(_cfg: &mut Config) -> anyhow::Result<super::ChainParts> {
     anyhow::bail!("serve --local: {}", super::NO_LOCAL)
 }
 

@@ -293,13 +293,12 @@ impl Pipeline {
         Ok(out)
     }
 
-    /// Runs [`Pipeline::tick`] every `interval` until `token` is cancelled. With `local_clock`, the
-    /// in-process chain's clock is moved to the wall clock before each tick (it does not advance alone).
+    /// Runs [`Pipeline::tick`] every `interval` until `token` is cancelled. Before each tick the chain
+    /// follows the wall clock ([`Chain::follow_wall_clock`]: the in-process chain does not advance alone).
     pub fn spawn_scheduler(
         self,
         interval: Duration,
         token: tokio_util::sync::CancellationToken,
-        local_clock: Option<crate::chain::local::LocalChainClient>,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
@@ -309,11 +308,9 @@ impl Pipeline {
                     _ = token.cancelled() => break,
                     _ = ticker.tick() => {}
                 }
-                if let Some(clock) = &local_clock {
-                    let now = crate::store::now_unix();
-                    if clock.unix_time().await.is_ok_and(|t| t < now) {
-                        clock.set_time(now).await;
-                    }
+                // The in-process chain follows the wall clock; a cluster keeps its own.
+                if let Err(e) = self.chain.follow_wall_clock(crate::store::now_unix()).await {
+                    tracing::warn!(error = %e, "scheduler: reading the chain's clock failed");
                 }
                 match self.tick().await {
                     Ok(done) => {
