@@ -12,6 +12,7 @@ pub mod demo;
 pub mod epoch;
 pub mod http;
 pub mod ingest;
+pub mod limits;
 pub mod local;
 pub mod metrics;
 pub mod oracle;

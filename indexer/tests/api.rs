@@ -990,6 +990,252 @@ async fn cli_ingest_is_resumable(b: Backend) {
     assert_eq!(app.activities_count().await, 2500);
 }
 
+/// Base58 of `n` characters (no leading '1's, which decoders special-case).
+fn base58_blob(n: usize) -> String {
+    "z3Kq".repeat(n / 4 + 1)[..n].to_owned()
+}
+
+async fn oversized_strings_are_refused_before_decoding(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap();
+    // Just under the 2 MiB body limit, in each string field that is base58-decoded.
+    let near_limit = app.config.server.body_limit_bytes - 1024;
+    let sk = new_keypair();
+    let bodies = [
+        json!({"wallet": base58_blob(near_limit), "nonce": "ab".repeat(32), "signature": "x"}),
+        json!({"wallet": wallet_of(&sk), "nonce": "ab".repeat(32), "signature": base58_blob(near_limit)}),
+        json!({"wallet": base58_blob(45), "nonce": "ab".repeat(32), "signature": "x"}),
+        json!({"wallet": wallet_of(&sk), "nonce": "ab".repeat(33), "signature": "x"}),
+    ];
+    let mut tasks = Vec::new();
+    for body in bodies {
+        let (client, url, key) = (
+            client.clone(),
+            app.url("/v1/members/alice/wallet"),
+            app.key.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let r = client
+                .post(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .expect("answered");
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (status, body, t.elapsed())
+        }));
+    }
+    // A long wallet in the query string of the challenge (30 KB: seconds of CPU before the fix;
+    // a URI cannot be much longer).
+    {
+        let (client, url, key) = (
+            client.clone(),
+            app.url(&format!(
+                "/v1/members/alice/wallet/challenge?wallet={}",
+                base58_blob(30_000)
+            )),
+            app.key.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let r = client
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("answered");
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (status, body, t.elapsed())
+        }));
+    }
+    // Meanwhile liveness answers fast.
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let r = client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("healthz");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            t.elapsed() < std::time::Duration::from_millis(500),
+            "healthz took {:?} while hostile strings were sent",
+            t.elapsed()
+        );
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (status, body, took) = t.await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "case {i}: {body}");
+        assert!(
+            body["error"] == "too_long" || body["error"] == "bad_request",
+            "case {i}: {body}"
+        );
+        assert!(
+            took < std::time::Duration::from_millis(1000),
+            "case {i} took {took:?}"
+        );
+    }
+    // Every string of an event body is bounded too (whole request refused: 400 too_long), while an
+    // id just over 128 bytes is still one rejected item.
+    let t = app.epoch_start(3) + 60;
+    for field in ["id", "member", "kind", "occurred_at"] {
+        let mut e = event("s1", "alice", "review", t);
+        e[field] = json!(base58_blob(600));
+        let r = app.post("/v1/activities", &json!({ "events": [e] })).await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("too_long")),
+            "{field}: {}",
+            r.text
+        );
+    }
+    let mut e = event("s2", "alice", "review", t);
+    e["confirmations"] = json!([base58_blob(600)]);
+    let r = app.post("/v1/activities", &json!({ "events": [e] })).await;
+    assert_eq!(r.body["error"], "too_long", "{}", r.text);
+    let r = app
+        .post("/v1/members", &json!({"id": base58_blob(600)}))
+        .await;
+    assert_eq!(r.body["error"], "too_long", "{}", r.text);
+    let r = app
+        .post(
+            "/v1/activities",
+            &json!({ "events": [event(&"e".repeat(200), "alice", "review", t)] }),
+        )
+        .await;
+    assert_eq!(status_of(&r, 0), ("rejected", Some("invalid_id")));
+    assert_eq!(app.activities_count().await, 0);
+    app.healthy().await;
+}
+
+async fn metric_labels_are_bounded(b: Backend) {
+    let app = spawn_app(b).await;
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("stk_http_requests_total{"))
+            .map(|l| l.rsplit_once(' ').unwrap().0.to_owned())
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    // Warm up the series a client can legitimately reach.
+    for m in ["FOO", "BAR"] {
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        app.client
+            .request(method, app.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let _ = app.get("/no/such/route").await;
+    let before = series(&app.get("/metrics").await.text);
+    for i in 0..30 {
+        let method = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+        for path in ["/healthz", "/v1/epochs", &format!("/random/{i}")] {
+            app.client
+                .request(method.clone(), app.url(path))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let after = series(&app.get("/metrics").await.text);
+    // The recorder is process-wide (tests running in parallel add their own series), so the check
+    // is on the label values: only the standard methods or `other`, only route templates.
+    const METHODS: [&str; 10] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "other",
+    ];
+    for s in &after {
+        let method = s
+            .split("method=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next());
+        assert!(
+            method.is_some_and(|m| METHODS.contains(&m)),
+            "unbounded method label: {s}"
+        );
+        assert!(!s.contains("/random/"), "raw path as a label: {s}");
+    }
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(
+        after.iter().any(|s| s.contains("method=\"other\"")),
+        "{new:?}"
+    );
+}
+
+async fn duplicate_only_after_a_stored_occurrence(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    app.store
+        .transition_epoch(
+            2,
+            &[EpochState::Open],
+            EpochState::Frozen,
+            stk_indexer::epoch::template(&app.config),
+        )
+        .await
+        .unwrap();
+    let t = app.epoch_start(3) + 60;
+    let frozen_t = app.epoch_start(2) + 60;
+    let batch = json!({ "events": [
+        event("d1", "nobody", "review", t),          // 0 unknown member
+        event("d1", "alice", "review", t),           // 1 its own verdict: accepted
+        event("d2", "alice", "review", frozen_t),    // 2 frozen epoch
+        event("d2", "alice", "review", t + 1),       // 3 accepted
+        {"id": "d3", "member": "alice", "kind": "review", "occurred_at": "nope"}, // 4 bad timestamp
+        event("d3", "alice", "review", t + 2),       // 5 accepted
+        event("d4", "alice", "review", t + 3),       // 6 accepted
+        event("d4", "nobody", "review", t + 3),      // 7 its own verdict: unknown member
+        event("d4", "alice", "review", t + 3),       // 8 duplicate of 6 (stored)
+        event("d5", "nobody", "review", t),          // 9 unknown member
+        event("d5", "nobody", "review", t),          // 10 unknown member, not a duplicate
+        event("d1", "alice", "review", t),           // 11 duplicate of 1 (stored)
+    ]});
+    let r = app.post("/v1/activities", &batch).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let want = [
+        ("rejected", Some("unknown_member")),
+        ("accepted", None),
+        ("rejected", Some("frozen_epoch")),
+        ("accepted", None),
+        ("rejected", Some("bad_timestamp")),
+        ("accepted", None),
+        ("accepted", None),
+        ("rejected", Some("unknown_member")),
+        ("duplicate", None),
+        ("rejected", Some("unknown_member")),
+        ("rejected", Some("unknown_member")),
+        ("duplicate", None),
+    ];
+    for (i, w) in want.iter().enumerate() {
+        assert_eq!(status_of(&r, i), *w, "item {i}: {}", results(&r)[i]);
+    }
+    for id in ["d1", "d2", "d3", "d4"] {
+        assert!(app.store.activity_exists(id).await.unwrap(), "{id} stored");
+    }
+    assert!(!app.store.activity_exists("d5").await.unwrap());
+    assert_eq!(app.activities_count().await, 4);
+    assert_eq!(
+        (r.body["accepted"].as_u64(), r.body["duplicates"].as_u64()),
+        (Some(4), Some(2))
+    );
+    // Already stored before the batch: every occurrence is a duplicate, even after a refused one.
+    let r = app
+        .post(
+            "/v1/activities",
+            &json!({ "events": [event("d1", "nobody", "review", t), event("d1", "alice", "review", t)] }),
+        )
+        .await;
+    assert_eq!(status_of(&r, 0), ("rejected", Some("unknown_member")));
+    assert_eq!(status_of(&r, 1), ("duplicate", None));
+}
+
 backend_tests!(
     ingestion_statuses_and_reasons,
     oversized_batch_is_refused_whole,
@@ -1002,4 +1248,7 @@ backend_tests!(
     health_metrics_openapi,
     concurrent_batches_lose_nothing,
     cli_ingest_is_resumable,
+    oversized_strings_are_refused_before_decoding,
+    metric_labels_are_bounded,
+    duplicate_only_after_a_stored_occurrence,
 );

@@ -83,6 +83,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 _ if msg.contains("recursion limit") => {
                     ApiError::bad_request("too_deep", "JSON nesting is too deep")
                 }
+                _ if msg.contains(crate::limits::TOO_LONG) => {
+                    ApiError::bad_request("too_long", msg)
+                }
                 Category::Data => ApiError::bad_request("invalid_body", msg),
                 _ => ApiError::bad_request("malformed_json", msg),
             }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::config::Config;
+use crate::limits;
 use crate::store::{EpochRow, EpochState, MemberEpochRow, MemberRow};
 use crate::wallet::{self, IssuedChallenge};
 
@@ -148,12 +149,16 @@ pub struct EpochList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMember {
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_ID_FIELD_BYTES }>")]
+    #[schema(max_length = 512)]
     pub id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::IntoParams)]
 pub struct ChallengeQuery {
-    /// Base58 ed25519 public key of the wallet to bind.
+    /// Base58 ed25519 public key of the wallet to bind (at most 44 characters).
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_WALLET_CHARS }>")]
+    #[param(max_length = 44)]
     pub wallet: String,
 }
 
@@ -178,9 +183,17 @@ impl From<IssuedChallenge> for Challenge {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BindWallet {
+    /// Base58 ed25519 public key (at most 44 characters).
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_WALLET_CHARS }>")]
+    #[schema(max_length = 44)]
     pub wallet: String,
+    /// The challenge's nonce (64 hex characters).
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_NONCE_CHARS }>")]
+    #[schema(max_length = 64)]
     pub nonce: String,
-    /// Base58 ed25519 signature over the challenge message.
+    /// Base58 ed25519 signature over the challenge message (at most 88 characters).
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_SIGNATURE_CHARS }>")]
+    #[schema(max_length = 88)]
     pub signature: String,
 }
 

@@ -101,11 +101,18 @@ fn sqlite_insert_sql(rows: usize) -> &'static str {
 
 /// Decides every candidate's fate from the facts read inside the ingestion transaction.
 /// `None` means "try to insert".
+///
+/// A batch may carry the same id more than once: only the first occurrence that passes the
+/// member and epoch checks is inserted; a later occurrence is a `Duplicate` only when such an
+/// earlier one exists (it is then stored, now or before). An occurrence whose predecessors were all
+/// refused gets its own verdict, so a client never takes an event that was not stored for a
+/// duplicate.
 fn classify(
     cands: &[NewActivity],
     known_members: &HashSet<String>,
     epoch_states: &HashMap<u64, EpochState>,
 ) -> Vec<Option<Verdict>> {
+    let mut passing: HashSet<&str> = HashSet::with_capacity(cands.len());
     cands
         .iter()
         .map(|c| {
@@ -117,6 +124,7 @@ fn classify(
                     epoch: c.epoch,
                     state,
                 }),
+                _ if !passing.insert(c.id.as_str()) => Some(Verdict::Duplicate),
                 _ => None,
             }
         })
@@ -125,7 +133,7 @@ fn classify(
 
 impl Store {
     /// Checks members, confirmers and epoch states and inserts what passes, all in ONE transaction.
-    /// Returns one verdict per candidate, in order.
+    /// Returns one verdict per candidate, in order. Candidates may repeat an id (see `classify`).
     pub async fn ingest(
         &self,
         cands: &[NewActivity],
