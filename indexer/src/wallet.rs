@@ -100,6 +100,12 @@ pub async fn issue_challenge(
         return Err(ChallengeError::UnknownMember);
     }
     parse_wallet(wallet).map_err(ChallengeError::InvalidWallet)?;
+    // Expired challenges are purged here, so the table holds at most what was issued within about
+    // two TTLs (an expired one is kept one more TTL, so a late client still gets `challenge_expired`).
+    let purged = store.purge_challenges(now - ttl_secs).await?;
+    if purged > 0 {
+        tracing::debug!(purged, "expired wallet challenges purged");
+    }
     let nonce = new_nonce();
     let expires_at = now + ttl_secs;
     let message = challenge_message(member, wallet, &nonce, expires_at);

@@ -1236,6 +1236,213 @@ async fn duplicate_only_after_a_stored_occurrence(b: Backend) {
     assert_eq!(status_of(&r, 1), ("duplicate", None));
 }
 
+/// Reads until the peer closes the connection (EOF or reset); `Err` if it is still open after
+/// `within`.
+async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Result<Vec<u8>, Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return Err(got),
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok(got),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+async fn slow_clients_are_cut(b: Backend) {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(b.clone(), |c| {
+        c.server.header_read_timeout_secs = 1;
+        c.server.request_timeout_secs = 2;
+        c.server.idle_timeout_secs = 3;
+        c.server.max_connections = 2;
+        c.server.shutdown_grace_secs = 1;
+    })
+    .await;
+    // Half a request head, then silence: closed after the header-read timeout.
+    let mut slow = tokio::net::TcpStream::connect(app.authority())
+        .await
+        .unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let t = Instant::now();
+    closed_within(&mut slow, Duration::from_secs(4))
+        .await
+        .expect("a stalled head is closed");
+    assert!(
+        t.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        t.elapsed()
+    );
+    // A kept-alive connection that sends nothing more is closed too.
+    let mut idle = tokio::net::TcpStream::connect(app.authority())
+        .await
+        .unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let got = closed_within(&mut idle, Duration::from_secs(5))
+        .await
+        .expect("an idle kept-alive connection is closed");
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+    // Connection limit (2): two stalled clients hold both slots; a third client waits in the
+    // backlog and is served once the stalled ones are cut, it is not refused or starved.
+    let mut hogs = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(app.authority())
+            .await
+            .unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+        hogs.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(6), app.get("/healthz"))
+        .await
+        .expect("served after the stalled connections are cut");
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "the limit held: {:?}",
+        t.elapsed()
+    );
+    drop(hogs);
+
+    // Shutdown while a client stalls mid-head (a long header timeout, so only the grace period
+    // can end it): it completes within the grace period, and the store can be closed.
+    let mut app = spawn_app_with(b, |c| {
+        c.server.header_read_timeout_secs = 60;
+        c.server.request_timeout_secs = 60;
+        c.server.idle_timeout_secs = 120;
+        c.server.shutdown_grace_secs = 1;
+    })
+    .await;
+    let mut stalled = tokio::net::TcpStream::connect(app.authority())
+        .await
+        .unwrap();
+    stalled
+        .write_all(b"POST /v1/activities HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), app.shutdown_server())
+        .await
+        .expect("shutdown does not wait for a stalled client");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    closed_within(&mut stalled, Duration::from_secs(2))
+        .await
+        .expect("the stalled connection was cut");
+    app.store.close().await;
+}
+
+async fn auth_details(b: Backend) {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app(b).await;
+    // The scheme name is case-insensitive.
+    for (i, scheme) in ["bearer", "BEARER", "Bearer"].into_iter().enumerate() {
+        let r = app
+            .client
+            .post(app.url("/v1/members"))
+            .header("authorization", format!("{scheme} {}", app.key))
+            .json(&json!({"id": format!("case-{i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "{scheme}");
+    }
+    // A 401 answered before the body is read closes the connection.
+    let mut s = tokio::net::TcpStream::connect(app.authority())
+        .await
+        .unwrap();
+    s.write_all(
+        b"POST /v1/activities HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+          content-length: 100000\r\n\r\n{\"events\": [",
+    )
+    .await
+    .unwrap();
+    let got = closed_within(&mut s, std::time::Duration::from_secs(3))
+        .await
+        .expect("the server closes after a 401");
+    let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 401"), "{text}");
+    assert!(text.contains("connection: close"), "{text}");
+    // Same for a 429 (rate limited before the body is read).
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.rate_limit.burst = 1;
+        c.rate_limit.per_second = 0.01;
+    })
+    .await;
+    app.create_member("alice").await;
+    let mut s = tokio::net::TcpStream::connect(app.authority())
+        .await
+        .unwrap();
+    s.write_all(
+        format!(
+            "POST /v1/activities HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+             content-type: application/json\r\ncontent-length: 100000\r\n\r\n{{",
+            app.key
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let got = closed_within(&mut s, std::time::Duration::from_secs(3))
+        .await
+        .expect("the server closes after a 429");
+    let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 429"), "{text}");
+    assert!(
+        text.contains("connection: close") && text.contains("retry-after"),
+        "{text}"
+    );
+}
+
+async fn expired_challenges_are_purged(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    let ttl = app.config.wallet.challenge_ttl_secs;
+    let insert = |nonce: String, expires_at: i64| {
+        let app = &app;
+        async move {
+            app.store
+                .insert_challenge(&ChallengeRow {
+                    nonce,
+                    member_id: "alice".into(),
+                    wallet: wallet_of(&new_keypair()),
+                    message: "m".into(),
+                    expires_at,
+                    used_at: None,
+                })
+                .await
+                .unwrap();
+        }
+    };
+    let (old, recent) = ("aa".repeat(32), "bb".repeat(32));
+    insert(old.clone(), now() - 2 * ttl - 10).await;
+    insert(recent.clone(), now() - 10).await;
+    let r = app
+        .get_auth(&format!(
+            "/v1/members/alice/wallet/challenge?wallet={}",
+            wallet_of(&new_keypair())
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(app.store.challenge(&old).await.unwrap().is_none(), "purged");
+    // Expired less than a TTL ago: kept, so a late client still gets 410 challenge_expired.
+    assert!(app.store.challenge(&recent).await.unwrap().is_some());
+    let fresh = r.body["nonce"].as_str().unwrap();
+    assert!(app.store.challenge(fresh).await.unwrap().is_some());
+}
+
 backend_tests!(
     ingestion_statuses_and_reasons,
     oversized_batch_is_refused_whole,
@@ -1251,4 +1458,7 @@ backend_tests!(
     oversized_strings_are_refused_before_decoding,
     metric_labels_are_bounded,
     duplicate_only_after_a_stored_occurrence,
+    slow_clients_are_cut,
+    auth_details,
+    expired_challenges_are_purged,
 );

@@ -24,8 +24,7 @@ impl FromRequestParts<AppState> for ApiKey {
         let presented = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(bearer_token)
             .ok_or_else(|| ApiError::unauthorized("Authorization must be: Bearer <API key>"))?;
         let principal = auth::verify_key(state.store(), presented)
             .await?
@@ -36,6 +35,13 @@ impl FromRequestParts<AppState> for ApiKey {
             .map_err(|wait| ApiError::rate_limited(wait.as_secs_f64().ceil() as u64))?;
         Ok(ApiKey(principal))
     }
+}
+
+/// The token of `Bearer <token>`; the scheme name is case-insensitive (RFC 7235 §2.1).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// A JSON body with JSON errors: 415 unless `Content-Type: application/json`, 413 over the body
@@ -90,5 +96,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 _ => ApiError::bad_request("malformed_json", msg),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for h in ["Bearer k", "bearer k", "BEARER k", "bEaReR   k  "] {
+            assert_eq!(bearer_token(h), Some("k"), "{h}");
+        }
+        for h in ["Basic k", "Bearer", "Bearer ", "Bearerk", "k"] {
+            assert_eq!(bearer_token(h), None, "{h}");
+        }
     }
 }

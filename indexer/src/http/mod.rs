@@ -30,6 +30,7 @@ pub mod error;
 pub mod extract;
 mod members;
 mod ops;
+mod serve;
 mod wallets;
 pub mod wire;
 
@@ -182,8 +183,25 @@ pub struct Server {
     handle: JoinHandle<std::io::Result<()>>,
 }
 
+/// Connection-level limits of the accept loop (from `[server]`).
+#[derive(Debug, Clone, Copy)]
+struct ConnLimits {
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: usize,
+    shutdown_grace: Duration,
+}
+
 impl Server {
     /// Binds `listen` (port 0 picks a free port) and serves until `token` is cancelled.
+    ///
+    /// The accept loop enforces the `[server]` connection limits: a request head must arrive within
+    /// `header_read_timeout_secs` (this also bounds the wait for the next request on a kept-alive
+    /// connection), a connection on which no byte moves for `idle_timeout_secs` is closed, and at
+    /// most `max_connections` are served at once: over the limit the loop stops accepting, so new
+    /// connections wait in the listen backlog until a slot frees (stalled ones free theirs at the
+    /// timeouts above). On shutdown it stops accepting, lets in-flight requests finish and cuts
+    /// whatever is still open after `shutdown_grace_secs`.
     pub async fn start(
         listen: SocketAddr,
         state: AppState,
@@ -191,13 +209,15 @@ impl Server {
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        let cfg = &state.inner.config.server;
+        let limits = ConnLimits {
+            header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(cfg.idle_timeout_secs),
+            max_connections: cfg.max_connections,
+            shutdown_grace: Duration::from_secs(cfg.shutdown_grace_secs),
+        };
         let app = router(state);
-        let shutdown = token.clone().cancelled_owned();
-        let handle = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        });
+        let handle = tokio::spawn(serve::accept_loop(listener, app, limits, token.clone()));
         tracing::info!(%addr, "listening");
         Ok(Self {
             addr,
@@ -206,7 +226,7 @@ impl Server {
         })
     }
 
-    /// Stops accepting, lets in-flight requests finish, and waits.
+    /// Stops accepting, lets in-flight requests finish (at most `shutdown_grace_secs`), and waits.
     pub async fn shutdown(self) -> std::io::Result<()> {
         self.token.cancel();
         self.wait().await

@@ -214,6 +214,18 @@ impl Store {
 
     // ---------------------------------------------------------------- wallet challenges
 
+    /// Deletes the challenges that expired before `before` (used or not: a binding keeps its own
+    /// copy of the signed message). Returns how many were deleted.
+    pub async fn purge_challenges(&self, before: i64) -> StoreResult<u64> {
+        Ok(write_pool!(self, p => sqlx::query(
+            "DELETE FROM wallet_challenges WHERE expires_at < $1",
+        )
+        .bind(before)
+        .execute(p)
+        .await?
+        .rows_affected()))
+    }
+
     pub async fn insert_challenge(&self, c: &ChallengeRow) -> StoreResult<()> {
         write_pool!(self, p => sqlx::query(
             "INSERT INTO wallet_challenges (nonce, member_id, wallet, message, expires_at) \

@@ -88,6 +88,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
     token: CancellationToken,
+    server: Option<Server>,
     pg_cleanup: Option<(PgConnectOptions, String)>,
 }
 
@@ -171,6 +172,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         client: reqwest::Client::new(),
         dir,
         token,
+        server: Some(server),
         pg_cleanup,
     }
 }
@@ -209,6 +211,18 @@ pub struct Resp {
 }
 
 impl TestApp {
+    /// Shuts the server down (stop accepting, drain, cut after the grace period) and waits.
+    pub async fn shutdown_server(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("server stops cleanly");
+        }
+    }
+
+    /// The server's `host:port`.
+    pub fn authority(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
