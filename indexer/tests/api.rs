@@ -1443,6 +1443,117 @@ async fn expired_challenges_are_purged(b: Backend) {
     assert!(app.store.challenge(fresh).await.unwrap().is_some());
 }
 
+async fn key_scopes_per_route(b: Backend) {
+    use stk_indexer::auth::{create_key_with_scopes, Scope};
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    let mut keys = std::collections::HashMap::new();
+    for scope in Scope::ALL {
+        let k = create_key_with_scopes(&app.store, &format!("only-{scope}"), &[scope])
+            .await
+            .unwrap()
+            .unwrap();
+        keys.insert(scope, k.key);
+    }
+    let none = create_key_with_scopes(&app.store, "no-scopes", &[])
+        .await
+        .unwrap()
+        .unwrap()
+        .key;
+    let t = app.epoch_start(3) + 60;
+    let wallet = wallet_of(&new_keypair());
+    // (method, path, body, required scope)
+    let routes: Vec<(&str, String, Option<Value>, Scope)> = vec![
+        (
+            "POST",
+            "/v1/activities".into(),
+            Some(json!({"events": [event("s-1", "alice", "review", t)]})),
+            Scope::Ingest,
+        ),
+        (
+            "POST",
+            "/v1/members".into(),
+            Some(json!({"id": "bob"})),
+            Scope::Members,
+        ),
+        (
+            "POST",
+            "/v1/members/alice/activate".into(),
+            Some(json!({})),
+            Scope::Members,
+        ),
+        (
+            "POST",
+            "/v1/members/alice/deactivate".into(),
+            Some(json!({})),
+            Scope::Members,
+        ),
+        (
+            "GET",
+            format!("/v1/members/alice/wallet/challenge?wallet={wallet}"),
+            None,
+            Scope::Wallets,
+        ),
+        (
+            "POST",
+            "/v1/members/alice/wallet".into(),
+            Some(json!({"wallet": wallet, "nonce": "ab".repeat(32), "signature": "x"})),
+            Scope::Wallets,
+        ),
+    ];
+    for (method, path, body, required) in &routes {
+        let send = |key: &str| {
+            let mut req = app
+                .client
+                .request(method.parse().unwrap(), app.url(path))
+                .bearer_auth(key);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            req.send()
+        };
+        for (scope, key) in keys
+            .iter()
+            .map(|(s, k)| (Some(*s), k))
+            .chain([(None, &none)])
+        {
+            let r = send(key).await.unwrap();
+            let status = r.status();
+            let text = r.text().await.unwrap();
+            let allowed = scope == Some(*required) || scope == Some(Scope::Admin);
+            if allowed {
+                assert_ne!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} with {scope:?}: {text}"
+                );
+                assert!(
+                    status.is_success()
+                        || status == StatusCode::BAD_REQUEST
+                        || status == StatusCode::CONFLICT,
+                    "{method} {path} with {scope:?}: {status} {text}"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} with {scope:?}: {text}"
+                );
+                let v: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(v["error"], "forbidden");
+                assert!(
+                    v["message"].as_str().unwrap().contains(required.as_str()),
+                    "{text}"
+                );
+            }
+        }
+    }
+    // Refused requests changed nothing: only the allowed ones stored their effect.
+    assert_eq!(app.activities_count().await, 1);
+    // Public reads need no key at all.
+    assert_eq!(app.get("/v1/members/alice").await.status, StatusCode::OK);
+}
+
 backend_tests!(
     ingestion_statuses_and_reasons,
     oversized_batch_is_refused_whole,
@@ -1461,4 +1572,5 @@ backend_tests!(
     slow_clients_are_cut,
     auth_details,
     expired_challenges_are_purged,
+    key_scopes_per_route,
 );

@@ -8,9 +8,57 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::{self, ApiPrincipal};
+use std::marker::PhantomData;
 
-/// An authenticated, rate-limited platform caller (`Authorization: Bearer <key>`).
+use crate::auth::{self, ApiPrincipal, Scope};
+
+/// The scope a route requires, as a type: a handler takes [`Authorized<S>`], so no write route can
+/// be authenticated without naming its scope.
+pub trait RequiredScope {
+    const SCOPE: Scope;
+}
+
+/// Marker types of [`RequiredScope`].
+pub mod scope {
+    use super::{RequiredScope, Scope};
+    pub struct Ingest;
+    pub struct Members;
+    pub struct Wallets;
+    impl RequiredScope for Ingest {
+        const SCOPE: Scope = Scope::Ingest;
+    }
+    impl RequiredScope for Members {
+        const SCOPE: Scope = Scope::Members;
+    }
+    impl RequiredScope for Wallets {
+        const SCOPE: Scope = Scope::Wallets;
+    }
+}
+
+/// An authenticated, rate-limited platform caller whose key holds scope `S` (else 403
+/// `forbidden`).
+pub struct Authorized<S: RequiredScope>(pub ApiPrincipal, PhantomData<S>);
+
+impl<S: RequiredScope> FromRequestParts<AppState> for Authorized<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ApiKey(principal) = ApiKey::from_request_parts(parts, state).await?;
+        if !principal.allows(S::SCOPE) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this API key lacks the `{}` scope required by this route",
+                    S::SCOPE
+                ),
+            ));
+        }
+        Ok(Authorized(principal, PhantomData))
+    }
+}
+
+/// An authenticated, rate-limited platform caller (`Authorization: Bearer <key>`), any scope.
 pub struct ApiKey(pub ApiPrincipal);
 
 impl FromRequestParts<AppState> for ApiKey {

@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiKey, JsonBody};
+use super::extract::{scope, Authorized, JsonBody};
 use super::wire::{CreateMember, MemberSummary, MemberView};
 use super::AppState;
 use crate::ingest;
@@ -32,10 +32,13 @@ pub(super) fn member_not_found() -> ApiError {
         (status = 201, description = "Created", body = MemberView),
         (status = 400, description = "Invalid id", body = ErrorBody),
         (status = 409, description = "Member exists", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 403, description = "forbidden: the key lacks the `members` scope", body = ErrorBody),
+        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody),
     ))]
 pub(super) async fn create_member(
     State(st): State<AppState>,
-    _key: ApiKey,
+    _key: Authorized<scope::Members>,
     JsonBody(body): JsonBody<CreateMember>,
 ) -> Result<(StatusCode, Json<MemberView>), ApiError> {
     ingest::check_id(&body.id).map_err(|m| ApiError::bad_request("invalid_id", m.to_string()))?;
@@ -66,10 +69,13 @@ async fn set_status(st: &AppState, id: &str, active: bool) -> Result<Json<Member
 /// Activates a member (inactive members earn nothing).
 #[utoipa::path(post, path = "/v1/members/{id}/activate", tag = "members",
     params(("id" = String, Path)), security(("api_key" = [])),
-    responses((status = 200, body = MemberView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = MemberView), (status = 404, body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 403, description = "forbidden: the key lacks the `members` scope", body = ErrorBody),
+        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody),))]
 pub(super) async fn activate_member(
     State(st): State<AppState>,
-    _key: ApiKey,
+    _key: Authorized<scope::Members>,
     Path(id): Path<String>,
 ) -> Result<Json<MemberView>, ApiError> {
     set_status(&st, &id, true).await
@@ -78,10 +84,13 @@ pub(super) async fn activate_member(
 /// Deactivates a member.
 #[utoipa::path(post, path = "/v1/members/{id}/deactivate", tag = "members",
     params(("id" = String, Path)), security(("api_key" = [])),
-    responses((status = 200, body = MemberView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = MemberView), (status = 404, body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 403, description = "forbidden: the key lacks the `members` scope", body = ErrorBody),
+        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody),))]
 pub(super) async fn deactivate_member(
     State(st): State<AppState>,
-    _key: ApiKey,
+    _key: Authorized<scope::Members>,
     Path(id): Path<String>,
 ) -> Result<Json<MemberView>, ApiError> {
     set_status(&st, &id, false).await

@@ -16,6 +16,8 @@ pub struct ApiKeyRow {
     pub name: String,
     pub key_hash: String,
     pub revoked_at: Option<i64>,
+    /// Comma-separated scope names.
+    pub scopes: String,
 }
 
 #[derive(Debug, Clone)]
@@ -166,14 +168,21 @@ impl Store {
 
     // ---------------------------------------------------------------- API keys
 
-    pub async fn insert_api_key(&self, id: &str, name: &str, key_hash: &str) -> StoreResult<bool> {
+    pub async fn insert_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        key_hash: &str,
+        scopes: &str,
+    ) -> StoreResult<bool> {
         let res = write_pool!(self, p => sqlx::query(
-            "INSERT INTO api_keys (id, name, key_hash, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO api_keys (id, name, key_hash, created_at, scopes) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
         .bind(name)
         .bind(key_hash)
         .bind(now_unix())
+        .bind(scopes)
         .execute(p)
         .await
         .map(|_| ()));
@@ -185,18 +194,21 @@ impl Store {
     }
 
     pub async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRow>> {
-        let row = read_pool!(self, p => sqlx::query_as::<_, (String, String, String, Option<i64>)>(
-            "SELECT id, name, key_hash, revoked_at FROM api_keys WHERE id = $1",
+        let row = read_pool!(self, p => sqlx::query_as::<_, (String, String, String, Option<i64>, String)>(
+            "SELECT id, name, key_hash, revoked_at, scopes FROM api_keys WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(p)
         .await?);
-        Ok(row.map(|(id, name, key_hash, revoked_at)| ApiKeyRow {
-            id,
-            name,
-            key_hash,
-            revoked_at,
-        }))
+        Ok(
+            row.map(|(id, name, key_hash, revoked_at, scopes)| ApiKeyRow {
+                id,
+                name,
+                key_hash,
+                revoked_at,
+                scopes,
+            }),
+        )
     }
 
     /// Revokes the key called `name`; false if there is no such active key.
