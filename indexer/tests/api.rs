@@ -1554,6 +1554,105 @@ async fn key_scopes_per_route(b: Backend) {
     assert_eq!(app.get("/v1/members/alice").await.status, StatusCode::OK);
 }
 
+/// Latencies of `n` sequential 1-event POSTs.
+async fn post_latencies(app: &TestApp, tag: &str, n: usize) -> Vec<std::time::Duration> {
+    let t = app.epoch_start(3) + 60;
+    let mut v = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = json!({"events": [event(&format!("{tag}-{i}"), "alice", "review", t)]});
+        let start = std::time::Instant::now();
+        let r = app.post("/v1/activities", &body).await;
+        v.push(start.elapsed());
+        assert_eq!(r.body["accepted"], 1, "{}", r.text);
+    }
+    v
+}
+
+/// (p50, p95)
+fn p50_p95(mut v: Vec<std::time::Duration>) -> (std::time::Duration, std::time::Duration) {
+    v.sort();
+    (v[v.len() / 2], v[v.len() * 95 / 100])
+}
+
+async fn reads_do_not_queue_writes(b: Backend) {
+    const PACE_MS: u64 = 2;
+    use std::time::Duration;
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    // A big open epoch: reading it used to count every activity through the writer.
+    let t = app.epoch_start(3) + 60;
+    for batch in 0..30 {
+        let events: Vec<Value> = (0..1000)
+            .map(|i| event(&format!("bulk-{batch}-{i}"), "alice", "review", t))
+            .collect();
+        let r = app
+            .post("/v1/activities", &json!({ "events": events }))
+            .await;
+        assert_eq!(r.body["accepted"], 1000);
+    }
+    assert_eq!(app.get("/v1/epochs/3").await.body["events"], 30_000);
+    post_latencies(&app, "warm", 20).await;
+    // Four paced readers of the big open epoch, switched on and off: idle and flooded samples are
+    // interleaved in rounds, so load from elsewhere (the rest of the suite on a small machine)
+    // weighs on both alike.
+    let flooding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (client, url, stop, flooding) = (
+            app.client.clone(),
+            app.url("/v1/epochs/3"),
+            stop.clone(),
+            flooding.clone(),
+        );
+        readers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.is_cancelled() {
+                if flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = client.get(&url).send().await.unwrap();
+                    assert_eq!(r.status(), StatusCode::OK);
+                    let _ = r.bytes().await;
+                    n += 1;
+                }
+                // Lightly paced: the test measures queueing behind the database writer, not
+                // CPU starvation of a 2-core machine.
+                tokio::time::sleep(Duration::from_millis(PACE_MS)).await;
+            }
+            n
+        }));
+    }
+    let (mut idle, mut flood) = (Vec::new(), Vec::new());
+    for round in 0..6 {
+        flooding.store(false, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        idle.extend(post_latencies(&app, &format!("idle-{round}"), 20).await);
+        flooding.store(true, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        flood.extend(post_latencies(&app, &format!("flood-{round}"), 20).await);
+    }
+    stop.cancel();
+    let mut reads = 0;
+    for r in readers {
+        reads += r.await.unwrap();
+    }
+    assert!(reads > 100, "the readers ran: {reads}");
+    let (idle, flood) = (p50_p95(idle), p50_p95(flood));
+    let bound = |idle: Duration| (idle * 2).max(idle + Duration::from_millis(20));
+    assert!(
+        flood.0 <= bound(idle.0) && flood.1 <= bound(idle.1),
+        "POST latency idle p50/p95 {:?}/{:?}, under {reads} reads {:?}/{:?}",
+        idle.0,
+        idle.1,
+        flood.0,
+        flood.1
+    );
+    // The counter is exact.
+    assert_eq!(
+        app.get("/v1/epochs/3").await.body["events"],
+        30_000 + 20 + 240
+    );
+}
+
 backend_tests!(
     ingestion_statuses_and_reasons,
     oversized_batch_is_refused_whole,
@@ -1574,3 +1673,11 @@ backend_tests!(
     expired_challenges_are_purged,
     key_scopes_per_route,
 );
+
+/// SQLite only: its single writer connection is what reads used to queue behind (PostgreSQL reads
+/// and writes use separate pool connections; a latency ratio there measures pool sizing and the
+/// machine's load instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reads_do_not_queue_writes() {
+    reads_do_not_queue_writes(Backend::Sqlite).await
+}

@@ -54,6 +54,27 @@ fn settle(
         .collect()
 }
 
+/// Keeps `epoch_activity_counts` (served for open epochs instead of counting their activities)
+/// in step with the inserts, in the ingestion transaction.
+const BUMP_ACTIVITY_COUNT: &str =
+    "INSERT INTO epoch_activity_counts (epoch, activities) VALUES ($2, $1) \
+     ON CONFLICT (epoch) DO UPDATE SET activities = epoch_activity_counts.activities + excluded.activities";
+
+/// Rows actually inserted per epoch, ascending by epoch (the lock order of the epoch rows).
+fn inserted_per_epoch(
+    cands: &[NewActivity],
+    todo: &[usize],
+    inserted: &HashSet<String>,
+) -> std::collections::BTreeMap<i64, i64> {
+    let mut per = std::collections::BTreeMap::new();
+    for &i in todo {
+        if inserted.contains(&cands[i].id) {
+            *per.entry(cands[i].epoch as i64).or_insert(0) += 1;
+        }
+    }
+    per
+}
+
 /// Row counts of the SQLite multi-row insert statements: a full batch is one statement, any other
 /// size is covered by at most ten power-of-two chunks, so a handful of prepared statements stay
 /// cached per connection.
@@ -212,6 +233,13 @@ impl Store {
                         inserted.insert(row.try_get::<String, _>(0)?);
                     }
                 }
+                for (ep, n) in inserted_per_epoch(cands, &todo, &inserted) {
+                    sqlx::query(BUMP_ACTIVITY_COUNT)
+                        .bind(n)
+                        .bind(ep)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(settle(verdicts, &todo, cands, inserted))
             }
@@ -300,6 +328,13 @@ impl Store {
                     .fetch_all(&mut *tx)
                     .await?;
                     inserted.extend(rows);
+                }
+                for (ep, n) in inserted_per_epoch(cands, &todo, &inserted) {
+                    sqlx::query(BUMP_ACTIVITY_COUNT)
+                        .bind(n)
+                        .bind(ep)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
                 Ok(settle(verdicts, &todo, cands, inserted))

@@ -208,7 +208,7 @@ impl Store {
     }
 
     pub async fn epoch(&self, epoch: u64) -> StoreResult<Option<EpochRow>> {
-        let row = write_pool!(self, p => sqlx::query_as::<_, EpochTuple>(EPOCH_SELECT_ONE)
+        let row = read_pool!(self, p => sqlx::query_as::<_, EpochTuple>(EPOCH_SELECT_ONE)
             .bind(to_i64(epoch, "epoch")?)
             .fetch_optional(p)
             .await?);
@@ -301,7 +301,7 @@ impl Store {
         if changed == 1 {
             return Ok(());
         }
-        let actual: Option<String> = write_pool!(self, p => sqlx::query_scalar(
+        let actual: Option<String> = read_pool!(self, p => sqlx::query_scalar(
             "SELECT state FROM epochs WHERE epoch = $1",
         )
         .bind(ep)
@@ -524,10 +524,10 @@ type EpochTuple = (
 
 const EPOCH_SELECT_ALL: &str = "SELECT e.epoch, e.state, e.starts_at, e.ends_at, e.budget, \
      e.rules_version, e.rules_hash, e.activity_digest, e.total_score, e.total_amount, \
-     COALESCE(e.event_count, (SELECT COUNT(*) FROM activities a WHERE a.epoch = e.epoch)), \
+     COALESCE(e.event_count, (SELECT c.activities FROM epoch_activity_counts c WHERE c.epoch = e.epoch), 0), \
      e.scored_at FROM epochs e ORDER BY e.epoch DESC";
 
 const EPOCH_SELECT_ONE: &str = "SELECT e.epoch, e.state, e.starts_at, e.ends_at, e.budget, \
      e.rules_version, e.rules_hash, e.activity_digest, e.total_score, e.total_amount, \
-     COALESCE(e.event_count, (SELECT COUNT(*) FROM activities a WHERE a.epoch = e.epoch)), \
+     COALESCE(e.event_count, (SELECT c.activities FROM epoch_activity_counts c WHERE c.epoch = e.epoch), 0), \
      e.scored_at FROM epochs e WHERE e.epoch = $1";

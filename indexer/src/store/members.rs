@@ -79,34 +79,23 @@ impl Store {
         Ok(res == 1)
     }
 
-    /// Sets `status`; `Ok(None)` if the member does not exist.
+    /// Sets `status`; `Ok(None)` if the member does not exist. The updated row comes back from the
+    /// same statement (`RETURNING`), so no read goes through the writer.
     pub async fn set_member_status(
         &self,
         id: &str,
         active: bool,
     ) -> StoreResult<Option<MemberRow>> {
         let status = if active { "active" } else { "inactive" };
-        let n = write_pool!(self, p => sqlx::query(
-            "UPDATE members SET status = $1, updated_at = $2 WHERE id = $3",
+        let row = write_pool!(self, p => sqlx::query_as::<_, MemberTuple>(
+            "UPDATE members SET status = $1, updated_at = $2 WHERE id = $3 \
+             RETURNING id, status, wallet, created_at, updated_at",
         )
         .bind(status)
         .bind(now_unix())
         .bind(id)
-        .execute(p)
-        .await?
-        .rows_affected());
-        if n == 0 {
-            return Ok(None);
-        }
-        self.member_writer_view(id).await
-    }
-
-    /// Reads a member through the writer pool (read-your-writes right after an update).
-    async fn member_writer_view(&self, id: &str) -> StoreResult<Option<MemberRow>> {
-        let row = write_pool!(self, p => sqlx::query_as::<_, MemberTuple>(MEMBER_SELECT)
-            .bind(id)
-            .fetch_optional(p)
-            .await?);
+        .fetch_optional(p)
+        .await?);
         Ok(row.map(member_row))
     }
 
@@ -255,7 +244,7 @@ impl Store {
     }
 
     pub async fn challenge(&self, nonce: &str) -> StoreResult<Option<ChallengeRow>> {
-        let row = write_pool!(self, p => sqlx::query_as::<_, (String, String, String, String, i64, Option<i64>)>(
+        let row = read_pool!(self, p => sqlx::query_as::<_, (String, String, String, String, i64, Option<i64>)>(
             "SELECT nonce, member_id, wallet, message, expires_at, used_at \
              FROM wallet_challenges WHERE nonce = $1",
         )
