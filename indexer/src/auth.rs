@@ -163,7 +163,11 @@ pub async fn verify_key(store: &Store, presented: &str) -> StoreResult<Option<Ap
     }))
 }
 
-/// Per-key token buckets: `burst` tokens, refilled at `per_second`.
+/// Buckets kept at most; past it, full buckets (idle callers) are forgotten.
+const MAX_TRACKED: usize = 100_000;
+
+/// Token buckets per caller (API key id, or client address for public reads): `burst` tokens,
+/// refilled at `per_second`.
 #[derive(Debug)]
 pub struct RateLimiter {
     per_second: f64,
@@ -172,10 +176,20 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// The per-API-key limiter.
     pub fn new(cfg: &RateLimitConfig) -> Self {
+        Self::with_rate(cfg.per_second, cfg.burst)
+    }
+
+    /// The per-client-address limiter of public reads.
+    pub fn public(cfg: &RateLimitConfig) -> Self {
+        Self::with_rate(cfg.public_per_second, cfg.public_burst)
+    }
+
+    fn with_rate(per_second: f64, burst: u32) -> Self {
         Self {
-            per_second: cfg.per_second,
-            burst: cfg.burst as f64,
+            per_second,
+            burst: burst as f64,
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -187,6 +201,13 @@ impl RateLimiter {
 
     fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(key) {
+            // Callers (e.g. addresses) can be many: forget those whose bucket has refilled.
+            let (rate, burst) = (self.per_second, self.burst);
+            buckets.retain(|_, (t, at)| {
+                *t + now.saturating_duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
         let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
         let elapsed = now.saturating_duration_since(*last).as_secs_f64();
         *tokens = (*tokens + elapsed * self.per_second).min(self.burst);
@@ -217,6 +238,7 @@ mod tests {
         let rl = RateLimiter::new(&RateLimitConfig {
             per_second: 2.0,
             burst: 2,
+            ..RateLimitConfig::default()
         });
         let t0 = Instant::now();
         assert!(rl.check_at("k", t0).is_ok());

@@ -137,6 +137,10 @@ pub struct RateLimitConfig {
     pub per_second: f64,
     /// Bucket size (burst) per API key.
     pub burst: u32,
+    /// Sustained public reads (`GET /v1/...`) per second per client IP address.
+    pub public_per_second: f64,
+    /// Bucket size (burst) of public reads per client IP address.
+    pub public_burst: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -206,6 +210,8 @@ impl Default for RateLimitConfig {
         Self {
             per_second: 200.0,
             burst: 400,
+            public_per_second: 20.0,
+            public_burst: 60,
         }
     }
 }
@@ -311,6 +317,14 @@ impl Config {
             || self.rate_limit.burst == 0
         {
             return bad("rate_limit.per_second and rate_limit.burst must be positive");
+        }
+        if !self.rate_limit.public_per_second.is_finite()
+            || self.rate_limit.public_per_second <= 0.0
+            || self.rate_limit.public_burst == 0
+        {
+            return bad(
+                "rate_limit.public_per_second and rate_limit.public_burst must be positive",
+            );
         }
         let srv = &self.server;
         if srv.header_read_timeout_secs == 0

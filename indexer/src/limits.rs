@@ -22,7 +22,11 @@ pub const MAX_LIST_ITEMS: usize = 256;
 /// An RFC 3339 timestamp.
 pub const MAX_TIMESTAMP_CHARS: usize = 64;
 /// A pagination cursor (opaque, produced by the service).
-pub const MAX_CURSOR_CHARS: usize = 256;
+pub const MAX_CURSOR_CHARS: usize = 1024;
+/// Items per page of a list endpoint when `limit` is not given.
+pub const DEFAULT_PAGE: usize = 100;
+/// The largest page; a larger `limit` is clamped to it.
+pub const MAX_PAGE: usize = 500;
 
 /// Marker text of the deserialization error; the JSON extractor maps it to `too_long`.
 pub const TOO_LONG: &str = "string too long";

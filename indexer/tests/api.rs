@@ -1653,6 +1653,177 @@ async fn reads_do_not_queue_writes(b: Backend) {
     );
 }
 
+/// Follows `next_cursor` from the first page; returns every page's items (and the page count).
+async fn walk(app: &TestApp, path: &str, field: &str, limit: usize) -> (Vec<Value>, usize) {
+    let (mut all, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
+            None => format!("{path}{sep}limit={limit}"),
+        };
+        let r = app.get(&url).await;
+        assert_eq!(r.status, StatusCode::OK, "{url}: {}", r.text);
+        let items = r.body[field].as_array().unwrap();
+        assert!(items.len() <= limit, "{url}: {} items", items.len());
+        all.extend(items.iter().cloned());
+        pages += 1;
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return (all, pages),
+        }
+        assert!(pages < 10_000, "no end");
+    }
+}
+
+async fn lists_are_paginated(b: Backend) {
+    let app = spawn_app(b).await;
+    app.active_member("alice").await;
+    // 1,200 events over epochs 1 and 3, many sharing a timestamp (ties broken by id), and a
+    // scored epoch 1 (a `points` item at its end).
+    let (s1, s3) = (app.epoch_start(1), app.epoch_start(3));
+    let mut events = Vec::new();
+    for i in 0..600 {
+        events.push(event(
+            &format!("a{i:04}"),
+            "alice",
+            "review",
+            s1 + 3600 + (i / 7) as i64 * 6000,
+        ));
+        events.push(event(
+            &format!("b{i:04}"),
+            "alice",
+            "practice_session",
+            s3 + 60 + (i / 5) as i64,
+        ));
+    }
+    for chunk in events.chunks(1000) {
+        let r = app
+            .post("/v1/activities", &json!({ "events": chunk }))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    stk_indexer::epoch::score(&app.store, &app.config, &app.rules, 1, false)
+        .await
+        .unwrap();
+    let ev = app
+        .post(
+            "/v1/activities",
+            &json!({"events": [event("z0", "alice", "review", app.epoch_start(0) + 5)]}),
+        )
+        .await;
+    assert_eq!(ev.body["accepted"], 1, "{}", ev.text);
+
+    // The timeline, walked in pages of 7: every item exactly once, in order.
+    let (small, pages) = walk(&app, "/v1/members/alice/timeline", "items", 7).await;
+    assert_eq!(small.len(), 1202, "1,201 activities and one points item");
+    assert_eq!(pages, 1202usize.div_ceil(7));
+    let (big, _) = walk(&app, "/v1/members/alice/timeline", "items", 500).await;
+    assert_eq!(small, big, "page size does not change the sequence");
+    let ids: Vec<&str> = small.iter().filter_map(|i| i["id"].as_str()).collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!((ids.len(), unique.len()), (1201, 1201));
+    let key = |i: &Value| {
+        (
+            i["at_unix"].as_i64().unwrap(),
+            (i["type"] != "activity") as u8,
+            i["id"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    assert!(
+        small.windows(2).all(|w| key(&w[0]) < key(&w[1])),
+        "oldest first, ties by id"
+    );
+    assert_eq!(small[0]["id"], "z0");
+    assert_eq!(small.iter().filter(|i| i["type"] == "points").count(), 1);
+
+    // Limit over the maximum (500) is clamped; limit 0 counts as 1; no limit is 100.
+    let r = app.get("/v1/members/alice/timeline?limit=100000").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 500);
+    assert!(r.body["next_cursor"].is_string());
+    let r = app.get("/v1/members/alice/timeline?limit=0").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    let r = app.get("/v1/members/alice/timeline").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 100);
+    // Bad cursors are refused.
+    for c in ["zz", "7b7d", &"ab".repeat(600)] {
+        let r = app
+            .get(&format!("/v1/members/alice/timeline?cursor={c}"))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{c}: {}", r.text);
+    }
+
+    // The epochs list: 0, 1 and 3 have activity.
+    let (epochs, _) = walk(&app, "/v1/epochs", "epochs", 1).await;
+    let ns: Vec<u64> = epochs
+        .iter()
+        .map(|e| e["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ns, vec![3, 1, 0]);
+    // The member summary's epochs.
+    let (epochs, _) = walk(&app, "/v1/members/alice", "epochs", 2).await;
+    let ns: Vec<u64> = epochs
+        .iter()
+        .map(|e| e["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ns, vec![3, 1, 0]);
+    assert_eq!(epochs[1]["events"], 600);
+    assert!(epochs[1]["receipt"].is_object());
+}
+
+async fn public_reads_are_rate_limited(b: Backend) {
+    let app = spawn_app_with(b, |c| {
+        c.rate_limit.public_burst = 5;
+        c.rate_limit.public_per_second = 0.01;
+    })
+    .await;
+    app.create_member("alice").await;
+    let mut limited = None;
+    for i in 0..20 {
+        let path = [
+            "/v1/epochs",
+            "/v1/members/alice",
+            "/v1/members/alice/timeline",
+            "/v1/epochs/3",
+        ][i % 4];
+        let r = app.get(path).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some((i, r));
+            break;
+        }
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+    }
+    let (i, r) = limited.expect("a flood of anonymous reads is limited");
+    assert_eq!(i, 5, "the burst is 5");
+    assert_eq!(r.body["error"], "rate_limited");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    // Operations and keyed writes are not counted against the address.
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    assert_eq!(app.get("/metrics").await.status, StatusCode::OK);
+    app.create_member("bob").await;
+    // Documented in the OpenAPI document: pagination parameters and 429s.
+    let doc = app.get("/openapi.json").await.body;
+    for p in [
+        "/v1/epochs",
+        "/v1/members/{id}",
+        "/v1/members/{id}/timeline",
+    ] {
+        let op = &doc["paths"][p]["get"];
+        let params: Vec<&str> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            params.contains(&"limit") && params.contains(&"cursor"),
+            "{p}: {params:?}"
+        );
+        assert!(op["responses"]["429"].is_object(), "{p}");
+    }
+}
+
 backend_tests!(
     ingestion_statuses_and_reasons,
     oversized_batch_is_refused_whole,
@@ -1672,6 +1843,8 @@ backend_tests!(
     auth_details,
     expired_challenges_are_purged,
     key_scopes_per_route,
+    lists_are_paginated,
+    public_reads_are_rate_limited,
 );
 
 /// SQLite only: its single writer connection is what reads used to queue behind (PostgreSQL reads

@@ -55,12 +55,28 @@ impl ApiError {
             )
         }
     }
+    pub fn public_rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests from this address; retry later",
+            )
+        }
+    }
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "internal error; see the server log",
         )
+    }
+}
+
+impl From<super::wire::InvalidCursor> for ApiError {
+    fn from(e: super::wire::InvalidCursor) -> Self {
+        ApiError::bad_request("invalid_cursor", e.to_string())
     }
 }
 

@@ -49,6 +49,8 @@ struct Inner {
     /// The text of the rules file `rules` was parsed from (served to oracles with each epoch log).
     rules_toml: OnceLock<Arc<str>>,
     limiter: RateLimiter,
+    /// Public reads, per client address.
+    public_limiter: RateLimiter,
     metrics: PrometheusHandle,
 }
 
@@ -65,6 +67,7 @@ pub enum RulesTextError {
 impl AppState {
     pub fn new(store: Store, config: Config, rules: Arc<stk_scoring::Rules>) -> Self {
         let limiter = RateLimiter::new(&config.rate_limit);
+        let public_limiter = RateLimiter::public(&config.rate_limit);
         let metrics = crate::metrics::handle();
         crate::ingest::register_metrics();
         let state = Self {
@@ -74,6 +77,7 @@ impl AppState {
                 rules,
                 rules_toml: OnceLock::new(),
                 limiter,
+                public_limiter,
                 metrics,
             }),
         };
@@ -154,14 +158,46 @@ async fn fallback() -> ApiError {
     ApiError::not_found("not_found", "no such route")
 }
 
+/// Public reads (the routes that need no key, under `/v1/`) take a token from their client address's bucket
+/// (`rate_limit.public_*`); an empty bucket is a 429 with `Retry-After`. The address comes from the
+/// accept loop (`ConnectInfo`); the service is meant to face clients directly, or a proxy must
+/// enforce its own per-client limit.
+async fn public_rate_limit(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    {
+        let ip = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        if let Err(wait) = st.inner.public_limiter.check(&ip) {
+            return ApiError::public_rate_limited(wait.as_secs_f64().ceil() as u64).into_response();
+        }
+    }
+    next.run(req).await
+}
+
 /// The full router: every resource's routes, the JSON 404 fallback and the middleware.
 pub fn router(state: AppState) -> Router {
     let cfg = state.inner.config.server.clone();
+    let limited = state.clone();
+    // Public reads: every route that needs no key, except operations (probes, metrics).
+    let public = Router::new()
+        .merge(members::public_router())
+        .merge(epochs::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            limited,
+            public_rate_limit,
+        ));
     Router::new()
         .merge(activities::router())
         .merge(members::router())
         .merge(wallets::router())
-        .merge(epochs::router())
+        .merge(public)
         .merge(ops::router())
         .fallback(fallback)
         .with_state(state)

@@ -370,15 +370,24 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// A member's activities, oldest first: (id, kind, occurred_at, epoch).
-    pub async fn member_activities(
+    /// A member's activities after `after` in timeline order (`occurred_at`, `id`), at most
+    /// `limit`: (id, kind, occurred_at, epoch).
+    pub async fn member_activities_page(
         &self,
         member: &str,
+        after: &super::TimelineKey,
+        limit: i64,
     ) -> StoreResult<Vec<(String, String, i64, u64)>> {
         let rows = read_pool!(self, p => sqlx::query_as::<_, (String, String, i64, i64)>(
-            "SELECT id, kind, occurred_at, epoch FROM activities WHERE member_id = $1 ORDER BY occurred_at, id",
+            "SELECT id, kind, occurred_at, epoch FROM activities WHERE member_id = $1 \
+             AND (occurred_at > $2 OR (occurred_at = $2 AND ($3 < 0 OR ($3 = 0 AND id > $4)))) \
+             ORDER BY occurred_at, id LIMIT $5",
         )
         .bind(member)
+        .bind(after.at)
+        .bind(after.rank)
+        .bind(&after.id)
+        .bind(limit)
         .fetch_all(p)
         .await?);
         rows.into_iter()

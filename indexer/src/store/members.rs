@@ -107,24 +107,57 @@ impl Store {
         Ok(row.map(member_row))
     }
 
-    /// Per-epoch events, allocation and receipt of a member, newest epoch first.
-    pub async fn member_epochs(&self, id: &str) -> StoreResult<Vec<MemberEpochRow>> {
-        let counts = read_pool!(self, p => sqlx::query_as::<_, (i64, i64)>(
-            "SELECT epoch, COUNT(*) FROM activities WHERE member_id = $1 GROUP BY epoch",
+    /// Per-epoch events, allocation and receipt of a member, newest epoch first: the epochs below
+    /// `before` (exclusive) with activity or results of the member, at most `limit` of them.
+    pub async fn member_epochs_page(
+        &self,
+        id: &str,
+        before: Option<u64>,
+        limit: i64,
+    ) -> StoreResult<Vec<MemberEpochRow>> {
+        let before = match before {
+            Some(b) => super::to_i64(b, "epoch")?,
+            None => i64::MAX,
+        };
+        // One index probe per epoch row (epochs are few), never a scan of the member's activities.
+        let page: Vec<i64> = read_pool!(self, p => sqlx::query_scalar::<_, i64>(
+            "SELECT e.epoch FROM epochs e WHERE e.epoch < $2 AND (\
+             EXISTS (SELECT 1 FROM activities a WHERE a.member_id = $1 AND a.epoch = e.epoch) \
+             OR EXISTS (SELECT 1 FROM allocations l WHERE l.member_id = $1 AND l.epoch = e.epoch) \
+             OR EXISTS (SELECT 1 FROM receipts r WHERE r.member_id = $1 AND r.epoch = e.epoch)) \
+             ORDER BY e.epoch DESC LIMIT $3",
         )
         .bind(id)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(p)
+        .await?);
+        let (Some(&hi), Some(&lo)) = (page.first(), page.last()) else {
+            return Ok(Vec::new());
+        };
+        let counts = read_pool!(self, p => sqlx::query_as::<_, (i64, i64)>(
+            "SELECT epoch, COUNT(*) FROM activities WHERE member_id = $1 AND epoch >= $2 AND epoch <= $3 \
+             GROUP BY epoch",
+        )
+        .bind(id)
+        .bind(lo)
+        .bind(hi)
         .fetch_all(p)
         .await?);
         let allocs = read_pool!(self, p => sqlx::query_as::<_, (i64, String, i64)>(
-            "SELECT epoch, score, amount FROM allocations WHERE member_id = $1",
+            "SELECT epoch, score, amount FROM allocations WHERE member_id = $1 AND epoch >= $2 AND epoch <= $3",
         )
         .bind(id)
+        .bind(lo)
+        .bind(hi)
         .fetch_all(p)
         .await?);
         let receipts = read_pool!(self, p => sqlx::query_as::<_, (i64, String)>(
-            "SELECT epoch, receipt FROM receipts WHERE member_id = $1",
+            "SELECT epoch, receipt FROM receipts WHERE member_id = $1 AND epoch >= $2 AND epoch <= $3",
         )
         .bind(id)
+        .bind(lo)
+        .bind(hi)
         .fetch_all(p)
         .await?);
         let mut by_epoch: std::collections::BTreeMap<u64, MemberEpochRow> = Default::default();

@@ -125,6 +125,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     config.epoch.budget = 1_000_000_000;
     config.rate_limit.per_second = 10_000.0;
     config.rate_limit.burst = 10_000;
+    config.rate_limit.public_per_second = 10_000.0;
+    config.rate_limit.public_burst = 10_000;
     config.database.connect_timeout_secs = 5;
     let mut pg_cleanup = None;
     match backend {
