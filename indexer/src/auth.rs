@@ -21,6 +21,64 @@ pub struct NewKey {
     pub id: String,
     pub name: String,
     pub key: String,
+    pub scopes: Vec<Scope>,
+}
+
+/// What a key may do. Each write route requires one scope; `admin` implies every scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// `POST /v1/activities`
+    Ingest,
+    /// `POST /v1/members`, `.../activate`, `.../deactivate`
+    Members,
+    /// `GET .../wallet/challenge`, `POST .../wallet`
+    Wallets,
+    /// Everything.
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Ingest, Scope::Members, Scope::Wallets, Scope::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Members => "members",
+            Scope::Wallets => "wallets",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// The column text of a set of scopes.
+    pub fn join(scopes: &[Scope]) -> String {
+        let mut v: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.join(",")
+    }
+
+    /// Parses the column text; unknown names are ignored (they grant nothing).
+    pub fn parse_list(text: &str) -> Vec<Scope> {
+        text.split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect()
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Scope::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| format!("unknown scope {s:?} (one of ingest, members, wallets, admin)"))
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The authenticated caller.
@@ -28,6 +86,14 @@ pub struct NewKey {
 pub struct ApiPrincipal {
     pub key_id: String,
     pub name: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl ApiPrincipal {
+    /// Whether the key holds `scope` (directly or through `admin`).
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
+    }
 }
 
 pub fn hash_key(key: &str) -> String {
@@ -41,8 +107,17 @@ fn split_key(key: &str) -> Option<(&str, &str)> {
     (ok(id, 16) && ok(secret, 64)).then_some((id, secret))
 }
 
-/// Creates and stores a key named `name`; `Ok(None)` if the name is taken.
+/// Creates and stores a key named `name` with every scope; `Ok(None)` if the name is taken.
 pub async fn create_key(store: &Store, name: &str) -> StoreResult<Option<NewKey>> {
+    create_key_with_scopes(store, name, &Scope::ALL).await
+}
+
+/// Creates and stores a key named `name` holding `scopes`; `Ok(None)` if the name is taken.
+pub async fn create_key_with_scopes(
+    store: &Store,
+    name: &str,
+    scopes: &[Scope],
+) -> StoreResult<Option<NewKey>> {
     let mut rng = rand::thread_rng();
     let mut id = [0u8; 8];
     let mut secret = [0u8; 32];
@@ -50,11 +125,15 @@ pub async fn create_key(store: &Store, name: &str) -> StoreResult<Option<NewKey>
     rng.fill_bytes(&mut secret);
     let id = hex::encode(id);
     let key = format!("stk_{id}_{}", hex::encode(secret));
-    if store.insert_api_key(&id, name, &hash_key(&key)).await? {
+    if store
+        .insert_api_key(&id, name, &hash_key(&key), &Scope::join(scopes))
+        .await?
+    {
         Ok(Some(NewKey {
             id,
             name: name.to_owned(),
             key,
+            scopes: scopes.to_vec(),
         }))
     } else {
         Ok(None)
@@ -80,10 +159,15 @@ pub async fn verify_key(store: &Store, presented: &str) -> StoreResult<Option<Ap
     Ok(Some(ApiPrincipal {
         key_id: row.id,
         name: row.name,
+        scopes: Scope::parse_list(&row.scopes),
     }))
 }
 
-/// Per-key token buckets: `burst` tokens, refilled at `per_second`.
+/// Buckets kept at most; past it, full buckets (idle callers) are forgotten.
+const MAX_TRACKED: usize = 100_000;
+
+/// Token buckets per caller (API key id, or client address for public reads): `burst` tokens,
+/// refilled at `per_second`.
 #[derive(Debug)]
 pub struct RateLimiter {
     per_second: f64,
@@ -92,10 +176,20 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// The per-API-key limiter.
     pub fn new(cfg: &RateLimitConfig) -> Self {
+        Self::with_rate(cfg.per_second, cfg.burst)
+    }
+
+    /// The per-client-address limiter of public reads.
+    pub fn public(cfg: &RateLimitConfig) -> Self {
+        Self::with_rate(cfg.public_per_second, cfg.public_burst)
+    }
+
+    fn with_rate(per_second: f64, burst: u32) -> Self {
         Self {
-            per_second: cfg.per_second,
-            burst: cfg.burst as f64,
+            per_second,
+            burst: burst as f64,
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -107,6 +201,13 @@ impl RateLimiter {
 
     fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_TRACKED && !buckets.contains_key(key) {
+            // Callers (e.g. addresses) can be many: forget those whose bucket has refilled.
+            let (rate, burst) = (self.per_second, self.burst);
+            buckets.retain(|_, (t, at)| {
+                *t + now.saturating_duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
         let (tokens, last) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
         let elapsed = now.saturating_duration_since(*last).as_secs_f64();
         *tokens = (*tokens + elapsed * self.per_second).min(self.burst);
@@ -137,6 +238,7 @@ mod tests {
         let rl = RateLimiter::new(&RateLimitConfig {
             per_second: 2.0,
             burst: 2,
+            ..RateLimitConfig::default()
         });
         let t0 = Instant::now();
         assert!(rl.check_at("k", t0).is_ok());

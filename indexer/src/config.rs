@@ -81,6 +81,16 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Maximum request body size in bytes (413 above it).
     pub body_limit_bytes: usize,
+    /// A request head (request line + headers) must arrive within this time, counted from the
+    /// connection's start or the end of the previous response; else the connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// A connection on which no byte moves in either direction for this long is closed (must
+    /// exceed `request_timeout_secs`).
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; over it, new connections wait in the listen backlog.
+    pub max_connections: usize,
+    /// On shutdown, in-flight requests get this long to finish; then connections are cut.
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -127,6 +137,10 @@ pub struct RateLimitConfig {
     pub per_second: f64,
     /// Bucket size (burst) per API key.
     pub burst: u32,
+    /// Sustained public reads (`GET /v1/...`) per second per client IP address.
+    pub public_per_second: f64,
+    /// Bucket size (burst) of public reads per client IP address.
+    pub public_burst: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -149,6 +163,10 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout_secs: 30,
             body_limit_bytes: 2 * 1024 * 1024,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -192,6 +210,8 @@ impl Default for RateLimitConfig {
         Self {
             per_second: 200.0,
             burst: 400,
+            public_per_second: 20.0,
+            public_burst: 60,
         }
     }
 }
@@ -297,6 +317,27 @@ impl Config {
             || self.rate_limit.burst == 0
         {
             return bad("rate_limit.per_second and rate_limit.burst must be positive");
+        }
+        if !self.rate_limit.public_per_second.is_finite()
+            || self.rate_limit.public_per_second <= 0.0
+            || self.rate_limit.public_burst == 0
+        {
+            return bad(
+                "rate_limit.public_per_second and rate_limit.public_burst must be positive",
+            );
+        }
+        let srv = &self.server;
+        if srv.header_read_timeout_secs == 0
+            || srv.request_timeout_secs == 0
+            || srv.max_connections == 0
+        {
+            return bad(
+                "server.header_read_timeout_secs, server.request_timeout_secs and \
+                 server.max_connections must be positive",
+            );
+        }
+        if srv.idle_timeout_secs <= srv.request_timeout_secs {
+            return bad("server.idle_timeout_secs must exceed server.request_timeout_secs");
         }
         if self.wallet.challenge_ttl_secs <= 0 {
             return bad("wallet.challenge_ttl_secs must be positive");

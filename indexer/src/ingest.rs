@@ -1,8 +1,6 @@
 //! Activity ingestion shared by `POST /v1/activities` and `stk-indexer ingest`: wire types,
 //! per-item validation (no I/O) and the single-transaction write through the store.
 
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -10,6 +8,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::config::Config;
+use crate::limits;
 use crate::store::{EpochTemplate, NewActivity, Store, StoreResult, Verdict};
 
 /// Maximum events per batch.
@@ -22,19 +21,30 @@ pub const MAX_ID_BYTES: usize = 128;
 #[serde(deny_unknown_fields)]
 pub struct EventIn {
     /// Idempotency key: 1..=128 bytes, no control or invisible formatting characters.
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_ID_FIELD_BYTES }>")]
+    #[schema(max_length = 512)]
     pub id: String,
     /// Member id (must exist).
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_ID_FIELD_BYTES }>")]
+    #[schema(max_length = 512)]
     pub member: String,
     /// Activity kind (must be a kind of the rules file).
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_ID_FIELD_BYTES }>")]
+    #[schema(max_length = 512)]
     pub kind: String,
     /// RFC 3339 timestamp, e.g. `2026-03-01T12:00:00Z`.
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_TIMESTAMP_CHARS }>")]
+    #[schema(max_length = 64)]
     pub occurred_at: String,
     /// Free-form JSON object, size-limited.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
     /// Ids of members confirming this event.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "limits::strings::<_, { limits::MAX_ID_FIELD_BYTES }, { limits::MAX_LIST_ITEMS }>"
+    )]
     pub confirmations: Vec<String>,
 }
 
@@ -295,8 +305,8 @@ fn precheck(
 }
 
 /// Validates and stores a batch (already checked for size and nesting). One result per event,
-/// in order. A repeated id inside the batch is reported as `duplicate` after its first valid
-/// occurrence.
+/// in order. A repeated id inside the batch is reported `duplicate` only after an occurrence that
+/// was stored (or when the id was already stored); otherwise it gets its own verdict.
 pub async fn ingest_batch(
     store: &Store,
     cfg: &Config,
@@ -307,22 +317,14 @@ pub async fn ingest_batch(
     let mut results: Vec<Option<ItemResult>> = vec![None; events.len()];
     let mut cands = Vec::with_capacity(events.len());
     let mut cand_idx = Vec::with_capacity(events.len());
-    let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
         match precheck(e, cfg, rules, now) {
             Err(r) => results[i] = Some(r),
             Ok(c) => {
-                if !seen.insert(e.id.as_str()) {
-                    results[i] = Some(ItemResult {
-                        id: e.id.clone(),
-                        status: ItemStatus::Duplicate,
-                        reason: None,
-                        detail: None,
-                    });
-                } else {
-                    cands.push(c);
-                    cand_idx.push(i);
-                }
+                // Repeated ids go to the store too: whether a later occurrence is a duplicate
+                // depends on whether an earlier one is actually stored.
+                cands.push(c);
+                cand_idx.push(i);
             }
         }
     }

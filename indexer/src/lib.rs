@@ -16,6 +16,7 @@ pub mod epoch;
 pub mod fmt;
 pub mod http;
 pub mod ingest;
+pub mod limits;
 pub mod metrics;
 pub mod oracle;
 pub mod pipeline;

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -81,17 +82,47 @@ pub fn record_scoring(elapsed: Duration, stored: bool) {
     }
 }
 
-/// axum middleware: request count and latency per matched route.
+/// The `method` label: one of the standard methods, else `other`. Clients choose the method
+/// freely (any token is valid HTTP); a label taken from it verbatim would grow a new series per
+/// invented method, forever.
+pub fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The `status` label: the standard status codes by number; any other code (a handler cannot
+/// produce one from client input, but the label set stays bounded regardless) as its class, `5xx`.
+pub fn status_label(s: StatusCode) -> String {
+    if s.canonical_reason().is_some() {
+        s.as_u16().to_string()
+    } else {
+        format!("{}xx", s.as_u16() / 100)
+    }
+}
+
+/// axum middleware: request count and latency per matched route. Every label is bounded: the
+/// route is the matched route template (`unmatched` for anything else, never the raw path), the
+/// method and status come from [`method_label`] and [`status_label`].
 pub async fn track_http(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let start = Instant::now();
     let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
+    let status = status_label(resp.status());
     metrics::counter!("stk_http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("stk_http_request_duration_seconds", "route" => route)

@@ -20,6 +20,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::ingest;
+use crate::limits::{MAX_SIGNATURE_CHARS, MAX_WALLET_CHARS};
 use crate::store::{BindOutcome, ChallengeRow, MemberRow, Store, StoreError};
 
 /// Why a binding proof is refused.
@@ -99,6 +100,12 @@ pub async fn issue_challenge(
         return Err(ChallengeError::UnknownMember);
     }
     parse_wallet(wallet).map_err(ChallengeError::InvalidWallet)?;
+    // Expired challenges are purged here, so the table holds at most what was issued within about
+    // two TTLs (an expired one is kept one more TTL, so a late client still gets `challenge_expired`).
+    let purged = store.purge_challenges(now - ttl_secs).await?;
+    if purged > 0 {
+        tracing::debug!(purged, "expired wallet challenges purged");
+    }
     let nonce = new_nonce();
     let expires_at = now + ttl_secs;
     let message = challenge_message(member, wallet, &nonce, expires_at);
@@ -171,6 +178,10 @@ pub async fn bind(
 
 /// Parses a base58 Solana address that is a valid ed25519 point.
 pub fn parse_wallet(s: &str) -> Result<VerifyingKey, WalletError> {
+    // Base58 decoding is quadratic: bound the input before decoding it.
+    if s.is_empty() || s.len() > MAX_WALLET_CHARS {
+        return Err(WalletError::InvalidWallet);
+    }
     let bytes = bs58::decode(s)
         .into_vec()
         .map_err(|_| WalletError::InvalidWallet)?;
@@ -202,6 +213,9 @@ pub fn challenge_message(member: &str, wallet: &str, nonce: &str, expires_at: i6
 /// Verifies a base58 signature by `wallet` over `message`'s UTF-8 bytes (strict ed25519).
 pub fn verify(wallet: &str, message: &str, signature_b58: &str) -> Result<(), WalletError> {
     let key = parse_wallet(wallet)?;
+    if signature_b58.len() > MAX_SIGNATURE_CHARS {
+        return Err(WalletError::MalformedSignature);
+    }
     let sig = bs58::decode(signature_b58)
         .into_vec()
         .map_err(|_| WalletError::MalformedSignature)?;

@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 
 use crate::{
     chain::{Chain, ChainError, ChainEvent},
-    store::{ChainEventRow, NewChainEvent, NewLedger, Store, StoreError, StoreResult},
+    store::{ChainEventRow, NewChainEvent, NewLedger, Store, StoreError, StoreResult, TimelineKey},
     wallet::rfc3339,
 };
 
@@ -357,8 +357,12 @@ pub struct TimelineTotals {
 pub struct Timeline {
     pub member: String,
     pub wallet: Option<String>,
+    /// At most `limit` items, oldest first.
     pub items: Vec<TimelineItem>,
+    /// The member's totals (all of them, not just this page's).
     pub totals: TimelineTotals,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 fn item(item_type: &str, at_unix: i64) -> TimelineItem {
@@ -377,52 +381,97 @@ fn item(item_type: &str, at_unix: i64) -> TimelineItem {
     }
 }
 
-/// A member's timeline, oldest first; `None` for an unknown member.
-pub async fn timeline(store: &Store, member: &str) -> StoreResult<Option<Timeline>> {
+/// One page of a member's timeline: at most `limit` items after `after` (use
+/// [`TimelineKey::start`] for the first page), and the key of the last item when more follow.
+/// Each source is read with its own bounded keyset query (`LIMIT limit + 1`), then merged;
+/// totals are aggregated by the database. `None` if the member does not exist.
+pub async fn timeline(
+    store: &Store,
+    member: &str,
+    after: &TimelineKey,
+    limit: usize,
+) -> StoreResult<Option<(Timeline, Option<TimelineKey>)>> {
     let Some(m) = store.member(member).await? else {
         return Ok(None);
     };
-    let mut items: Vec<(i64, u8, TimelineItem)> = Vec::new();
-    for (id, kind, at, epoch) in store.member_activities(member).await? {
+    let fetch = limit as i64 + 1;
+    let mut items: Vec<(TimelineKey, TimelineItem)> = Vec::new();
+    for (id, kind, at, epoch) in store.member_activities_page(member, after, fetch).await? {
         let mut it = item("activity", at);
         it.epoch = Some(epoch);
-        it.id = Some(id);
+        it.id = Some(id.clone());
         it.kind = Some(kind);
-        items.push((at, 0, it));
+        let key = TimelineKey {
+            at,
+            rank: 0,
+            id,
+            ..Default::default()
+        };
+        items.push((key, it));
     }
-    for (epoch, score, amount, at) in store.member_points(member).await? {
+    for (epoch, score, amount, at) in store.member_points_page(member, after, fetch).await? {
         let mut it = item("points", at);
         it.epoch = Some(epoch);
         it.score = Some(score);
         it.amount = Some(amount);
-        items.push((at, 1, it));
+        let key = TimelineKey {
+            at,
+            rank: 1,
+            epoch: epoch as i64,
+            ..Default::default()
+        };
+        items.push((key, it));
     }
-    let mut totals = TimelineTotals::default();
-    for l in ledger(store, Some(member)).await? {
-        match l.kind.as_str() {
-            "received" => totals.received += l.stk_amount,
-            "sold_back" => {
-                totals.sold += l.stk_amount;
-                totals.sold_for_quote += l.quote_amount.unwrap_or(0);
-            }
-            "paid_access" => totals.spent += l.stk_amount,
-            "bought_premium" => totals.bought += l.stk_amount,
-            _ => {}
-        }
+    for (l, event) in store.member_ledger_page(member, after, fetch).await? {
         let mut it = item(&l.kind, l.observed_at);
         it.epoch = l.epoch;
         it.amount = Some(l.stk_amount);
         it.quote_amount = l.quote_amount;
         it.signature = Some(l.signature);
         it.slot = Some(l.slot);
-        items.push((l.observed_at, 2, it));
+        let key = TimelineKey {
+            at: l.observed_at,
+            rank: 2,
+            slot: l.slot as i64,
+            event,
+            position: l.position,
+            ..Default::default()
+        };
+        items.push((key, it));
     }
-    // Stable: within a second, activity before points before chain movements (in chain order).
-    items.sort_by_key(|(at, rank, _)| (*at, *rank));
-    Ok(Some(Timeline {
-        member: m.id,
-        wallet: m.wallet,
-        items: items.into_iter().map(|(_, _, it)| it).collect(),
-        totals,
-    }))
+    // Within a second: activity before points before chain movements (in chain order).
+    items.sort_by(|(a, _), (b, _)| {
+        (a.at, a.rank, &a.id, a.epoch, a.slot, a.event, a.position)
+            .cmp(&(b.at, b.rank, &b.id, b.epoch, b.slot, b.event, b.position))
+    });
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = if more {
+        items.last().map(|(k, _)| k.clone())
+    } else {
+        None
+    };
+    let mut totals = TimelineTotals::default();
+    for (kind, stk, quote) in store.member_ledger_totals(member).await? {
+        match kind.as_str() {
+            "received" => totals.received += stk,
+            "sold_back" => {
+                totals.sold += stk;
+                totals.sold_for_quote += quote;
+            }
+            "paid_access" => totals.spent += stk,
+            "bought_premium" => totals.bought += stk,
+            _ => {}
+        }
+    }
+    Ok(Some((
+        Timeline {
+            member: m.id,
+            wallet: m.wallet,
+            items: items.into_iter().map(|(_, it)| it).collect(),
+            totals,
+            next_cursor: None,
+        },
+        next,
+    )))
 }

@@ -990,6 +990,840 @@ async fn cli_ingest_is_resumable(b: Backend) {
     assert_eq!(app.activities_count().await, 2500);
 }
 
+/// Base58 of `n` characters (no leading '1's, which decoders special-case).
+fn base58_blob(n: usize) -> String {
+    "z3Kq".repeat(n / 4 + 1)[..n].to_owned()
+}
+
+async fn oversized_strings_are_refused_before_decoding(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap();
+    // Just under the 2 MiB body limit, in each string field that is base58-decoded.
+    let near_limit = app.config.server.body_limit_bytes - 1024;
+    let sk = new_keypair();
+    let bodies = [
+        json!({"wallet": base58_blob(near_limit), "nonce": "ab".repeat(32), "signature": "x"}),
+        json!({"wallet": wallet_of(&sk), "nonce": "ab".repeat(32), "signature": base58_blob(near_limit)}),
+        json!({"wallet": base58_blob(45), "nonce": "ab".repeat(32), "signature": "x"}),
+        json!({"wallet": wallet_of(&sk), "nonce": "ab".repeat(33), "signature": "x"}),
+    ];
+    let mut tasks = Vec::new();
+    for body in bodies {
+        let (client, url, key) = (
+            client.clone(),
+            app.url("/v1/members/alice/wallet"),
+            app.key.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let r = client
+                .post(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .expect("answered");
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (status, body, t.elapsed())
+        }));
+    }
+    // A long wallet in the query string of the challenge (30 KB: seconds of CPU before the fix;
+    // a URI cannot be much longer).
+    {
+        let (client, url, key) = (
+            client.clone(),
+            app.url(&format!(
+                "/v1/members/alice/wallet/challenge?wallet={}",
+                base58_blob(30_000)
+            )),
+            app.key.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let t = std::time::Instant::now();
+            let r = client
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("answered");
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (status, body, t.elapsed())
+        }));
+    }
+    // Meanwhile liveness answers fast.
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let r = client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("healthz");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            t.elapsed() < std::time::Duration::from_millis(500),
+            "healthz took {:?} while hostile strings were sent",
+            t.elapsed()
+        );
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (status, body, took) = t.await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "case {i}: {body}");
+        assert!(
+            body["error"] == "too_long" || body["error"] == "bad_request",
+            "case {i}: {body}"
+        );
+        assert!(
+            took < std::time::Duration::from_millis(1000),
+            "case {i} took {took:?}"
+        );
+    }
+    // Every string of an event body is bounded too (whole request refused: 400 too_long), while an
+    // id just over 128 bytes is still one rejected item.
+    let t = app.epoch_start(3) + 60;
+    for field in ["id", "member", "kind", "occurred_at"] {
+        let mut e = event("s1", "alice", "review", t);
+        e[field] = json!(base58_blob(600));
+        let r = app.post("/v1/activities", &json!({ "events": [e] })).await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("too_long")),
+            "{field}: {}",
+            r.text
+        );
+    }
+    let mut e = event("s2", "alice", "review", t);
+    e["confirmations"] = json!([base58_blob(600)]);
+    let r = app.post("/v1/activities", &json!({ "events": [e] })).await;
+    assert_eq!(r.body["error"], "too_long", "{}", r.text);
+    let r = app
+        .post("/v1/members", &json!({"id": base58_blob(600)}))
+        .await;
+    assert_eq!(r.body["error"], "too_long", "{}", r.text);
+    let r = app
+        .post(
+            "/v1/activities",
+            &json!({ "events": [event(&"e".repeat(200), "alice", "review", t)] }),
+        )
+        .await;
+    assert_eq!(status_of(&r, 0), ("rejected", Some("invalid_id")));
+    assert_eq!(app.activities_count().await, 0);
+    app.healthy().await;
+}
+
+async fn metric_labels_are_bounded(b: Backend) {
+    let app = spawn_app(b).await;
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("stk_http_requests_total{"))
+            .map(|l| l.rsplit_once(' ').unwrap().0.to_owned())
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    // Warm up the series a client can legitimately reach.
+    for m in ["FOO", "BAR"] {
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        app.client
+            .request(method, app.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let _ = app.get("/no/such/route").await;
+    let before = series(&app.get("/metrics").await.text);
+    for i in 0..30 {
+        let method = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+        for path in ["/healthz", "/v1/epochs", &format!("/random/{i}")] {
+            app.client
+                .request(method.clone(), app.url(path))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let after = series(&app.get("/metrics").await.text);
+    // The recorder is process-wide (tests running in parallel add their own series), so the check
+    // is on the label values: only the standard methods or `other`, only route templates.
+    const METHODS: [&str; 10] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "other",
+    ];
+    for s in &after {
+        let method = s
+            .split("method=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next());
+        assert!(
+            method.is_some_and(|m| METHODS.contains(&m)),
+            "unbounded method label: {s}"
+        );
+        assert!(!s.contains("/random/"), "raw path as a label: {s}");
+    }
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(
+        after.iter().any(|s| s.contains("method=\"other\"")),
+        "{new:?}"
+    );
+}
+
+async fn duplicate_only_after_a_stored_occurrence(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    app.store
+        .transition_epoch(
+            2,
+            &[EpochState::Open],
+            EpochState::Frozen,
+            stk_indexer::epoch::template(&app.config),
+        )
+        .await
+        .unwrap();
+    let t = app.epoch_start(3) + 60;
+    let frozen_t = app.epoch_start(2) + 60;
+    let batch = json!({ "events": [
+        event("d1", "nobody", "review", t),          // 0 unknown member
+        event("d1", "alice", "review", t),           // 1 its own verdict: accepted
+        event("d2", "alice", "review", frozen_t),    // 2 frozen epoch
+        event("d2", "alice", "review", t + 1),       // 3 accepted
+        {"id": "d3", "member": "alice", "kind": "review", "occurred_at": "nope"}, // 4 bad timestamp
+        event("d3", "alice", "review", t + 2),       // 5 accepted
+        event("d4", "alice", "review", t + 3),       // 6 accepted
+        event("d4", "nobody", "review", t + 3),      // 7 its own verdict: unknown member
+        event("d4", "alice", "review", t + 3),       // 8 duplicate of 6 (stored)
+        event("d5", "nobody", "review", t),          // 9 unknown member
+        event("d5", "nobody", "review", t),          // 10 unknown member, not a duplicate
+        event("d1", "alice", "review", t),           // 11 duplicate of 1 (stored)
+    ]});
+    let r = app.post("/v1/activities", &batch).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let want = [
+        ("rejected", Some("unknown_member")),
+        ("accepted", None),
+        ("rejected", Some("frozen_epoch")),
+        ("accepted", None),
+        ("rejected", Some("bad_timestamp")),
+        ("accepted", None),
+        ("accepted", None),
+        ("rejected", Some("unknown_member")),
+        ("duplicate", None),
+        ("rejected", Some("unknown_member")),
+        ("rejected", Some("unknown_member")),
+        ("duplicate", None),
+    ];
+    for (i, w) in want.iter().enumerate() {
+        assert_eq!(status_of(&r, i), *w, "item {i}: {}", results(&r)[i]);
+    }
+    for id in ["d1", "d2", "d3", "d4"] {
+        assert!(app.store.activity_exists(id).await.unwrap(), "{id} stored");
+    }
+    assert!(!app.store.activity_exists("d5").await.unwrap());
+    assert_eq!(app.activities_count().await, 4);
+    assert_eq!(
+        (r.body["accepted"].as_u64(), r.body["duplicates"].as_u64()),
+        (Some(4), Some(2))
+    );
+    // Already stored before the batch: every occurrence is a duplicate, even after a refused one.
+    let r = app
+        .post(
+            "/v1/activities",
+            &json!({ "events": [event("d1", "nobody", "review", t), event("d1", "alice", "review", t)] }),
+        )
+        .await;
+    assert_eq!(status_of(&r, 0), ("rejected", Some("unknown_member")));
+    assert_eq!(status_of(&r, 1), ("duplicate", None));
+}
+
+/// Reads until the peer closes the connection (EOF or reset); `Err` if it is still open after
+/// `within`.
+async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> Result<Vec<u8>, Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return Err(got),
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok(got),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+async fn slow_clients_are_cut(b: Backend) {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(b.clone(), |c| {
+        c.server.header_read_timeout_secs = 1;
+        c.server.request_timeout_secs = 2;
+        c.server.idle_timeout_secs = 3;
+        c.server.max_connections = 2;
+        c.server.shutdown_grace_secs = 1;
+    })
+    .await;
+    // Half a request head, then silence: closed after the header-read timeout.
+    let mut slow = tokio::net::TcpStream::connect(app.authority())
+        .await
+        .unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let t = Instant::now();
+    closed_within(&mut slow, Duration::from_secs(4))
+        .await
+        .expect("a stalled head is closed");
+    assert!(
+        t.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        t.elapsed()
+    );
+    // A kept-alive connection that sends nothing more is closed too.
+    let mut idle = tokio::net::TcpStream::connect(app.authority())
+        .await
+        .unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let got = closed_within(&mut idle, Duration::from_secs(5))
+        .await
+        .expect("an idle kept-alive connection is closed");
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+    // Connection limit (2): two stalled clients hold both slots; a third client waits in the
+    // backlog and is served once the stalled ones are cut, it is not refused or starved.
+    let mut hogs = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(app.authority())
+            .await
+            .unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+        hogs.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(6), app.get("/healthz"))
+        .await
+        .expect("served after the stalled connections are cut");
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "the limit held: {:?}",
+        t.elapsed()
+    );
+    drop(hogs);
+
+    // Shutdown while a client stalls mid-head (a long header timeout, so only the grace period
+    // can end it): it completes within the grace period, and the store can be closed.
+    let mut app = spawn_app_with(b, |c| {
+        c.server.header_read_timeout_secs = 60;
+        c.server.request_timeout_secs = 60;
+        c.server.idle_timeout_secs = 120;
+        c.server.shutdown_grace_secs = 1;
+    })
+    .await;
+    let mut stalled = tokio::net::TcpStream::connect(app.authority())
+        .await
+        .unwrap();
+    stalled
+        .write_all(b"POST /v1/activities HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), app.shutdown_server())
+        .await
+        .expect("shutdown does not wait for a stalled client");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    closed_within(&mut stalled, Duration::from_secs(2))
+        .await
+        .expect("the stalled connection was cut");
+    app.store.close().await;
+}
+
+async fn auth_details(b: Backend) {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app(b).await;
+    // The scheme name is case-insensitive.
+    for (i, scheme) in ["bearer", "BEARER", "Bearer"].into_iter().enumerate() {
+        let r = app
+            .client
+            .post(app.url("/v1/members"))
+            .header("authorization", format!("{scheme} {}", app.key))
+            .json(&json!({"id": format!("case-{i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "{scheme}");
+    }
+    // A 401 answered before the body is read closes the connection.
+    let mut s = tokio::net::TcpStream::connect(app.authority())
+        .await
+        .unwrap();
+    s.write_all(
+        b"POST /v1/activities HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+          content-length: 100000\r\n\r\n{\"events\": [",
+    )
+    .await
+    .unwrap();
+    let got = closed_within(&mut s, std::time::Duration::from_secs(3))
+        .await
+        .expect("the server closes after a 401");
+    let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 401"), "{text}");
+    assert!(text.contains("connection: close"), "{text}");
+    // Same for a 429 (rate limited before the body is read).
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.rate_limit.burst = 1;
+        c.rate_limit.per_second = 0.01;
+    })
+    .await;
+    app.create_member("alice").await;
+    let mut s = tokio::net::TcpStream::connect(app.authority())
+        .await
+        .unwrap();
+    s.write_all(
+        format!(
+            "POST /v1/activities HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\
+             content-type: application/json\r\ncontent-length: 100000\r\n\r\n{{",
+            app.key
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let got = closed_within(&mut s, std::time::Duration::from_secs(3))
+        .await
+        .expect("the server closes after a 429");
+    let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 429"), "{text}");
+    assert!(
+        text.contains("connection: close") && text.contains("retry-after"),
+        "{text}"
+    );
+}
+
+async fn expired_challenges_are_purged(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    let ttl = app.config.wallet.challenge_ttl_secs;
+    let insert = |nonce: String, expires_at: i64| {
+        let app = &app;
+        async move {
+            app.store
+                .insert_challenge(&ChallengeRow {
+                    nonce,
+                    member_id: "alice".into(),
+                    wallet: wallet_of(&new_keypair()),
+                    message: "m".into(),
+                    expires_at,
+                    used_at: None,
+                })
+                .await
+                .unwrap();
+        }
+    };
+    let (old, recent) = ("aa".repeat(32), "bb".repeat(32));
+    insert(old.clone(), now() - 2 * ttl - 10).await;
+    insert(recent.clone(), now() - 10).await;
+    let r = app
+        .get_auth(&format!(
+            "/v1/members/alice/wallet/challenge?wallet={}",
+            wallet_of(&new_keypair())
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(app.store.challenge(&old).await.unwrap().is_none(), "purged");
+    // Expired less than a TTL ago: kept, so a late client still gets 410 challenge_expired.
+    assert!(app.store.challenge(&recent).await.unwrap().is_some());
+    let fresh = r.body["nonce"].as_str().unwrap();
+    assert!(app.store.challenge(fresh).await.unwrap().is_some());
+}
+
+async fn key_scopes_per_route(b: Backend) {
+    use stk_indexer::auth::{create_key_with_scopes, Scope};
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    let mut keys = std::collections::HashMap::new();
+    for scope in Scope::ALL {
+        let k = create_key_with_scopes(&app.store, &format!("only-{scope}"), &[scope])
+            .await
+            .unwrap()
+            .unwrap();
+        keys.insert(scope, k.key);
+    }
+    let none = create_key_with_scopes(&app.store, "no-scopes", &[])
+        .await
+        .unwrap()
+        .unwrap()
+        .key;
+    let t = app.epoch_start(3) + 60;
+    let wallet = wallet_of(&new_keypair());
+    // (method, path, body, required scope)
+    let routes: Vec<(&str, String, Option<Value>, Scope)> = vec![
+        (
+            "POST",
+            "/v1/activities".into(),
+            Some(json!({"events": [event("s-1", "alice", "review", t)]})),
+            Scope::Ingest,
+        ),
+        (
+            "POST",
+            "/v1/members".into(),
+            Some(json!({"id": "bob"})),
+            Scope::Members,
+        ),
+        (
+            "POST",
+            "/v1/members/alice/activate".into(),
+            Some(json!({})),
+            Scope::Members,
+        ),
+        (
+            "POST",
+            "/v1/members/alice/deactivate".into(),
+            Some(json!({})),
+            Scope::Members,
+        ),
+        (
+            "GET",
+            format!("/v1/members/alice/wallet/challenge?wallet={wallet}"),
+            None,
+            Scope::Wallets,
+        ),
+        (
+            "POST",
+            "/v1/members/alice/wallet".into(),
+            Some(json!({"wallet": wallet, "nonce": "ab".repeat(32), "signature": "x"})),
+            Scope::Wallets,
+        ),
+    ];
+    for (method, path, body, required) in &routes {
+        let send = |key: &str| {
+            let mut req = app
+                .client
+                .request(method.parse().unwrap(), app.url(path))
+                .bearer_auth(key);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            req.send()
+        };
+        for (scope, key) in keys
+            .iter()
+            .map(|(s, k)| (Some(*s), k))
+            .chain([(None, &none)])
+        {
+            let r = send(key).await.unwrap();
+            let status = r.status();
+            let text = r.text().await.unwrap();
+            let allowed = scope == Some(*required) || scope == Some(Scope::Admin);
+            if allowed {
+                assert_ne!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} with {scope:?}: {text}"
+                );
+                assert!(
+                    status.is_success()
+                        || status == StatusCode::BAD_REQUEST
+                        || status == StatusCode::CONFLICT,
+                    "{method} {path} with {scope:?}: {status} {text}"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} with {scope:?}: {text}"
+                );
+                let v: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(v["error"], "forbidden");
+                assert!(
+                    v["message"].as_str().unwrap().contains(required.as_str()),
+                    "{text}"
+                );
+            }
+        }
+    }
+    // Refused requests changed nothing: only the allowed ones stored their effect.
+    assert_eq!(app.activities_count().await, 1);
+    // Public reads need no key at all.
+    assert_eq!(app.get("/v1/members/alice").await.status, StatusCode::OK);
+}
+
+/// Latencies of `n` sequential 1-event POSTs.
+async fn post_latencies(app: &TestApp, tag: &str, n: usize) -> Vec<std::time::Duration> {
+    let t = app.epoch_start(3) + 60;
+    let mut v = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = json!({"events": [event(&format!("{tag}-{i}"), "alice", "review", t)]});
+        let start = std::time::Instant::now();
+        let r = app.post("/v1/activities", &body).await;
+        v.push(start.elapsed());
+        assert_eq!(r.body["accepted"], 1, "{}", r.text);
+    }
+    v
+}
+
+/// (p50, p95)
+fn p50_p95(mut v: Vec<std::time::Duration>) -> (std::time::Duration, std::time::Duration) {
+    v.sort();
+    (v[v.len() / 2], v[v.len() * 95 / 100])
+}
+
+async fn reads_do_not_queue_writes(b: Backend) {
+    const PACE_MS: u64 = 2;
+    use std::time::Duration;
+    let app = spawn_app(b).await;
+    app.create_member("alice").await;
+    // A big open epoch: reading it used to count every activity through the writer.
+    let t = app.epoch_start(3) + 60;
+    for batch in 0..30 {
+        let events: Vec<Value> = (0..1000)
+            .map(|i| event(&format!("bulk-{batch}-{i}"), "alice", "review", t))
+            .collect();
+        let r = app
+            .post("/v1/activities", &json!({ "events": events }))
+            .await;
+        assert_eq!(r.body["accepted"], 1000);
+    }
+    assert_eq!(app.get("/v1/epochs/3").await.body["events"], 30_000);
+    post_latencies(&app, "warm", 20).await;
+    // Four paced readers of the big open epoch, switched on and off: idle and flooded samples are
+    // interleaved in rounds, so load from elsewhere (the rest of the suite on a small machine)
+    // weighs on both alike.
+    let flooding = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (client, url, stop, flooding) = (
+            app.client.clone(),
+            app.url("/v1/epochs/3"),
+            stop.clone(),
+            flooding.clone(),
+        );
+        readers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.is_cancelled() {
+                if flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = client.get(&url).send().await.unwrap();
+                    assert_eq!(r.status(), StatusCode::OK);
+                    let _ = r.bytes().await;
+                    n += 1;
+                }
+                // Lightly paced: the test measures queueing behind the database writer, not
+                // CPU starvation of a 2-core machine.
+                tokio::time::sleep(Duration::from_millis(PACE_MS)).await;
+            }
+            n
+        }));
+    }
+    let (mut idle, mut flood) = (Vec::new(), Vec::new());
+    for round in 0..6 {
+        flooding.store(false, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        idle.extend(post_latencies(&app, &format!("idle-{round}"), 20).await);
+        flooding.store(true, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        flood.extend(post_latencies(&app, &format!("flood-{round}"), 20).await);
+    }
+    stop.cancel();
+    let mut reads = 0;
+    for r in readers {
+        reads += r.await.unwrap();
+    }
+    assert!(reads > 100, "the readers ran: {reads}");
+    let (idle, flood) = (p50_p95(idle), p50_p95(flood));
+    let bound = |idle: Duration| (idle * 2).max(idle + Duration::from_millis(20));
+    assert!(
+        flood.0 <= bound(idle.0) && flood.1 <= bound(idle.1),
+        "POST latency idle p50/p95 {:?}/{:?}, under {reads} reads {:?}/{:?}",
+        idle.0,
+        idle.1,
+        flood.0,
+        flood.1
+    );
+    // The counter is exact.
+    assert_eq!(
+        app.get("/v1/epochs/3").await.body["events"],
+        30_000 + 20 + 240
+    );
+}
+
+/// Follows `next_cursor` from the first page; returns every page's items (and the page count).
+async fn walk(app: &TestApp, path: &str, field: &str, limit: usize) -> (Vec<Value>, usize) {
+    let (mut all, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}limit={limit}&cursor={c}"),
+            None => format!("{path}{sep}limit={limit}"),
+        };
+        let r = app.get(&url).await;
+        assert_eq!(r.status, StatusCode::OK, "{url}: {}", r.text);
+        let items = r.body[field].as_array().unwrap();
+        assert!(items.len() <= limit, "{url}: {} items", items.len());
+        all.extend(items.iter().cloned());
+        pages += 1;
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return (all, pages),
+        }
+        assert!(pages < 10_000, "no end");
+    }
+}
+
+async fn lists_are_paginated(b: Backend) {
+    let app = spawn_app(b).await;
+    app.active_member("alice").await;
+    // 1,200 events over epochs 1 and 3, many sharing a timestamp (ties broken by id), and a
+    // scored epoch 1 (a `points` item at its end).
+    let (s1, s3) = (app.epoch_start(1), app.epoch_start(3));
+    let mut events = Vec::new();
+    for i in 0..600 {
+        events.push(event(
+            &format!("a{i:04}"),
+            "alice",
+            "review",
+            s1 + 3600 + (i / 7) as i64 * 6000,
+        ));
+        events.push(event(
+            &format!("b{i:04}"),
+            "alice",
+            "practice_session",
+            s3 + 60 + (i / 5) as i64,
+        ));
+    }
+    for chunk in events.chunks(1000) {
+        let r = app
+            .post("/v1/activities", &json!({ "events": chunk }))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    stk_indexer::epoch::score(&app.store, &app.config, &app.rules, 1, false)
+        .await
+        .unwrap();
+    let ev = app
+        .post(
+            "/v1/activities",
+            &json!({"events": [event("z0", "alice", "review", app.epoch_start(0) + 5)]}),
+        )
+        .await;
+    assert_eq!(ev.body["accepted"], 1, "{}", ev.text);
+
+    // The timeline, walked in pages of 7: every item exactly once, in order.
+    let (small, pages) = walk(&app, "/v1/members/alice/timeline", "items", 7).await;
+    assert_eq!(small.len(), 1202, "1,201 activities and one points item");
+    assert_eq!(pages, 1202usize.div_ceil(7));
+    let (big, _) = walk(&app, "/v1/members/alice/timeline", "items", 500).await;
+    assert_eq!(small, big, "page size does not change the sequence");
+    let ids: Vec<&str> = small.iter().filter_map(|i| i["id"].as_str()).collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!((ids.len(), unique.len()), (1201, 1201));
+    let key = |i: &Value| {
+        (
+            i["at_unix"].as_i64().unwrap(),
+            (i["type"] != "activity") as u8,
+            i["id"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    assert!(
+        small.windows(2).all(|w| key(&w[0]) < key(&w[1])),
+        "oldest first, ties by id"
+    );
+    assert_eq!(small[0]["id"], "z0");
+    assert_eq!(small.iter().filter(|i| i["type"] == "points").count(), 1);
+
+    // Limit over the maximum (500) is clamped; limit 0 counts as 1; no limit is 100.
+    let r = app.get("/v1/members/alice/timeline?limit=100000").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 500);
+    assert!(r.body["next_cursor"].is_string());
+    let r = app.get("/v1/members/alice/timeline?limit=0").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    let r = app.get("/v1/members/alice/timeline").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 100);
+    // Bad cursors are refused.
+    for c in ["zz", "7b7d", &"ab".repeat(600)] {
+        let r = app
+            .get(&format!("/v1/members/alice/timeline?cursor={c}"))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{c}: {}", r.text);
+    }
+
+    // The epochs list: 0, 1 and 3 have activity.
+    let (epochs, _) = walk(&app, "/v1/epochs", "epochs", 1).await;
+    let ns: Vec<u64> = epochs
+        .iter()
+        .map(|e| e["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ns, vec![3, 1, 0]);
+    // The member summary's epochs.
+    let (epochs, _) = walk(&app, "/v1/members/alice", "epochs", 2).await;
+    let ns: Vec<u64> = epochs
+        .iter()
+        .map(|e| e["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ns, vec![3, 1, 0]);
+    assert_eq!(epochs[1]["events"], 600);
+    assert!(epochs[1]["receipt"].is_object());
+}
+
+async fn public_reads_are_rate_limited(b: Backend) {
+    let app = spawn_app_with(b, |c| {
+        c.rate_limit.public_burst = 5;
+        c.rate_limit.public_per_second = 0.01;
+    })
+    .await;
+    app.create_member("alice").await;
+    let mut limited = None;
+    for i in 0..20 {
+        let path = [
+            "/v1/epochs",
+            "/v1/members/alice",
+            "/v1/members/alice/timeline",
+            "/v1/epochs/3",
+        ][i % 4];
+        let r = app.get(path).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some((i, r));
+            break;
+        }
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+    }
+    let (i, r) = limited.expect("a flood of anonymous reads is limited");
+    assert_eq!(i, 5, "the burst is 5");
+    assert_eq!(r.body["error"], "rate_limited");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry >= 1);
+    // Operations and keyed writes are not counted against the address.
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    assert_eq!(app.get("/metrics").await.status, StatusCode::OK);
+    app.create_member("bob").await;
+    // Documented in the OpenAPI document: pagination parameters and 429s.
+    let doc = app.get("/openapi.json").await.body;
+    for p in [
+        "/v1/epochs",
+        "/v1/members/{id}",
+        "/v1/members/{id}/timeline",
+    ] {
+        let op = &doc["paths"][p]["get"];
+        let params: Vec<&str> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            params.contains(&"limit") && params.contains(&"cursor"),
+            "{p}: {params:?}"
+        );
+        assert!(op["responses"]["429"].is_object(), "{p}");
+    }
+}
+
 backend_tests!(
     ingestion_statuses_and_reasons,
     oversized_batch_is_refused_whole,
@@ -1002,4 +1836,21 @@ backend_tests!(
     health_metrics_openapi,
     concurrent_batches_lose_nothing,
     cli_ingest_is_resumable,
+    oversized_strings_are_refused_before_decoding,
+    metric_labels_are_bounded,
+    duplicate_only_after_a_stored_occurrence,
+    slow_clients_are_cut,
+    auth_details,
+    expired_challenges_are_purged,
+    key_scopes_per_route,
+    lists_are_paginated,
+    public_reads_are_rate_limited,
 );
+
+/// SQLite only: its single writer connection is what reads used to queue behind (PostgreSQL reads
+/// and writes use separate pool connections; a latency ratio there measures pool sizing and the
+/// machine's load instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reads_do_not_queue_writes() {
+    reads_do_not_queue_writes(Backend::Sqlite).await
+}

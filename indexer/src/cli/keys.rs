@@ -1,4 +1,4 @@
-//! `stk-indexer keys create|revoke --name NAME`: platform API keys.
+//! `stk-indexer keys create|revoke --name NAME [--scope …]`: platform API keys and their scopes.
 
 use anyhow::bail;
 use clap::Subcommand;
@@ -12,6 +12,10 @@ pub enum KeysAction {
     Create {
         #[arg(long)]
         name: String,
+        /// Scopes of the key (repeat or comma-separate): ingest, members, wallets, admin (all).
+        /// Default: every scope.
+        #[arg(long = "scope", value_delimiter = ',')]
+        scopes: Vec<crate::auth::Scope>,
     },
     /// Revoke the key with this name.
     Revoke {
@@ -29,16 +33,22 @@ pub(super) async fn run(cfg: &Config, action: KeysAction) -> anyhow::Result<()> 
 
 async fn keys(store: &Store, action: KeysAction) -> anyhow::Result<()> {
     match action {
-        KeysAction::Create { name } => {
+        KeysAction::Create { name, scopes } => {
             if name.trim().is_empty() || name.chars().any(char::is_control) {
                 bail!("key name must be non-empty printable text");
             }
-            let Some(k) = crate::auth::create_key(store, &name).await? else {
+            let scopes = if scopes.is_empty() {
+                crate::auth::Scope::ALL.to_vec()
+            } else {
+                scopes
+            };
+            let Some(k) = crate::auth::create_key_with_scopes(store, &name, &scopes).await? else {
                 bail!("a key named {name:?} already exists");
             };
             eprintln!(
-                "API key {:?} created; it is shown only now, store it safely:",
-                k.name
+                "API key {:?} created with scopes {}; it is shown only now, store it safely:",
+                k.name,
+                crate::auth::Scope::join(&k.scopes)
             );
             println!("{}", k.key);
         }

@@ -5,7 +5,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiKey, JsonBody};
+use super::extract::{scope, Authorized, JsonBody};
 use super::AppState;
 use crate::config::IngestConfig;
 use crate::ingest::{self, ActivityBatch, BatchResponse, MAX_BATCH};
@@ -22,13 +22,14 @@ pub fn router() -> Router<AppState> {
         (status = 200, description = "Per-item results", body = BatchResponse),
         (status = 400, description = "Malformed JSON, wrong types, more than 1,000 events, too deep", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 403, description = "The key lacks the `ingest` scope", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ))]
 pub(super) async fn post_activities(
     State(st): State<AppState>,
-    _key: ApiKey,
+    _key: Authorized<scope::Ingest>,
     JsonBody(batch): JsonBody<ActivityBatch>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     check_batch(&batch, &st.config().ingest)?;

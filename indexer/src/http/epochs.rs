@@ -1,13 +1,13 @@
 //! Epochs: the list, one epoch, a member's receipt, and the canonical log served to oracles.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
 use super::error::{ApiError, ErrorBody};
-use super::wire::{EpochList, EpochView};
+use super::wire::{encode_cursor, EpochList, EpochView, PageQuery};
 use super::AppState;
 use crate::ingest;
 use crate::oracle::{EpochLogResponse, LogServeError};
@@ -20,20 +20,34 @@ pub fn router() -> Router<AppState> {
         .route("/v1/epochs/{n}/log", get(get_epoch_log))
 }
 
-/// All epochs with activity or results, newest first.
-#[utoipa::path(get, path = "/v1/epochs", tag = "epochs",
-    responses((status = 200, body = EpochList)))]
-pub(super) async fn list_epochs(State(st): State<AppState>) -> Result<Json<EpochList>, ApiError> {
-    let epochs = st.store().epochs().await?;
+/// Epochs with activity or results, newest first, one page at a time.
+#[utoipa::path(get, path = "/v1/epochs", tag = "epochs", params(PageQuery),
+    responses((status = 200, body = EpochList),
+              (status = 400, description = "invalid_cursor, too_long", body = ErrorBody),
+              (status = 429, description = "rate_limited (per client address; Retry-After)", body = ErrorBody)))]
+pub(super) async fn list_epochs(
+    State(st): State<AppState>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<EpochList>, ApiError> {
+    let limit = page.limit();
+    let before: Option<u64> = page.cursor()?;
+    let mut epochs = st.store().epochs_page(before, limit as i64 + 1).await?;
+    let more = epochs.len() > limit;
+    epochs.truncate(limit);
+    let next_cursor = more
+        .then(|| epochs.last().map(|e| encode_cursor(&e.epoch)))
+        .flatten();
     Ok(Json(EpochList {
         epochs: epochs.into_iter().map(EpochView::from).collect(),
+        next_cursor,
     }))
 }
 
 /// One epoch. An epoch without stored activity that has started is reported `open` and empty.
 #[utoipa::path(get, path = "/v1/epochs/{n}", tag = "epochs",
     params(("n" = u64, Path)),
-    responses((status = 200, body = EpochView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = EpochView), (status = 404, body = ErrorBody),
+              (status = 429, description = "rate_limited (per client address; Retry-After)", body = ErrorBody)))]
 pub(super) async fn get_epoch(
     State(st): State<AppState>,
     Path(n): Path<u64>,
@@ -56,7 +70,8 @@ pub(super) async fn get_epoch(
 #[utoipa::path(get, path = "/v1/epochs/{n}/receipts/{member}", tag = "epochs",
     params(("n" = u64, Path), ("member" = String, Path)),
     responses((status = 200, description = "The receipt (see stk-scoring's Receipt)", body = Object),
-              (status = 404, body = ErrorBody)))]
+              (status = 404, body = ErrorBody),
+              (status = 429, description = "rate_limited (per client address; Retry-After)", body = ErrorBody)))]
 pub(super) async fn get_receipt(
     State(st): State<AppState>,
     Path((n, member)): Path<(u64, String)>,
@@ -82,7 +97,8 @@ pub(super) async fn get_receipt(
     params(("n" = u64, Path)),
     responses((status = 200, body = crate::oracle::EpochLogResponse),
               (status = 404, description = "unknown_epoch", body = ErrorBody),
-              (status = 409, description = "not_scored, rules_unavailable, rules_mismatch, log_unavailable", body = ErrorBody)))]
+              (status = 409, description = "not_scored, rules_unavailable, rules_mismatch, log_unavailable", body = ErrorBody),
+              (status = 429, description = "rate_limited (per client address; Retry-After)", body = ErrorBody)))]
 pub(super) async fn get_epoch_log(
     State(st): State<AppState>,
     Path(n): Path<u64>,

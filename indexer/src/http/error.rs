@@ -55,12 +55,28 @@ impl ApiError {
             )
         }
     }
+    pub fn public_rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests from this address; retry later",
+            )
+        }
+    }
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "internal error; see the server log",
         )
+    }
+}
+
+impl From<super::wire::InvalidCursor> for ApiError {
+    fn from(e: super::wire::InvalidCursor) -> Self {
+        ApiError::bad_request("invalid_cursor", e.to_string())
     }
 }
 
@@ -89,6 +105,15 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        // Refused before the body was read (authentication and rate limits run first): close the
+        // connection after answering instead of reading and discarding whatever body follows.
+        if matches!(
+            self.status,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::TOO_MANY_REQUESTS
+        ) {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if let Some(s) = self.retry_after_secs {
             resp.headers_mut()

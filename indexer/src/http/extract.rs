@@ -8,9 +8,57 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::{self, ApiPrincipal};
+use std::marker::PhantomData;
 
-/// An authenticated, rate-limited platform caller (`Authorization: Bearer <key>`).
+use crate::auth::{self, ApiPrincipal, Scope};
+
+/// The scope a route requires, as a type: a handler takes [`Authorized<S>`], so no write route can
+/// be authenticated without naming its scope.
+pub trait RequiredScope {
+    const SCOPE: Scope;
+}
+
+/// Marker types of [`RequiredScope`].
+pub mod scope {
+    use super::{RequiredScope, Scope};
+    pub struct Ingest;
+    pub struct Members;
+    pub struct Wallets;
+    impl RequiredScope for Ingest {
+        const SCOPE: Scope = Scope::Ingest;
+    }
+    impl RequiredScope for Members {
+        const SCOPE: Scope = Scope::Members;
+    }
+    impl RequiredScope for Wallets {
+        const SCOPE: Scope = Scope::Wallets;
+    }
+}
+
+/// An authenticated, rate-limited platform caller whose key holds scope `S` (else 403
+/// `forbidden`).
+pub struct Authorized<S: RequiredScope>(pub ApiPrincipal, PhantomData<S>);
+
+impl<S: RequiredScope> FromRequestParts<AppState> for Authorized<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ApiKey(principal) = ApiKey::from_request_parts(parts, state).await?;
+        if !principal.allows(S::SCOPE) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this API key lacks the `{}` scope required by this route",
+                    S::SCOPE
+                ),
+            ));
+        }
+        Ok(Authorized(principal, PhantomData))
+    }
+}
+
+/// An authenticated, rate-limited platform caller (`Authorization: Bearer <key>`), any scope.
 pub struct ApiKey(pub ApiPrincipal);
 
 impl FromRequestParts<AppState> for ApiKey {
@@ -24,8 +72,7 @@ impl FromRequestParts<AppState> for ApiKey {
         let presented = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(bearer_token)
             .ok_or_else(|| ApiError::unauthorized("Authorization must be: Bearer <API key>"))?;
         let principal = auth::verify_key(state.store(), presented)
             .await?
@@ -36,6 +83,13 @@ impl FromRequestParts<AppState> for ApiKey {
             .map_err(|wait| ApiError::rate_limited(wait.as_secs_f64().ceil() as u64))?;
         Ok(ApiKey(principal))
     }
+}
+
+/// The token of `Bearer <token>`; the scheme name is case-insensitive (RFC 7235 §2.1).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// A JSON body with JSON errors: 415 unless `Content-Type: application/json`, 413 over the body
@@ -83,9 +137,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 _ if msg.contains("recursion limit") => {
                     ApiError::bad_request("too_deep", "JSON nesting is too deep")
                 }
+                _ if msg.contains(crate::limits::TOO_LONG) => {
+                    ApiError::bad_request("too_long", msg)
+                }
                 Category::Data => ApiError::bad_request("invalid_body", msg),
                 _ => ApiError::bad_request("malformed_json", msg),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for h in ["Bearer k", "bearer k", "BEARER k", "bEaReR   k  "] {
+            assert_eq!(bearer_token(h), Some("k"), "{h}");
+        }
+        for h in ["Basic k", "Bearer", "Bearer ", "Bearerk", "k"] {
+            assert_eq!(bearer_token(h), None, "{h}");
+        }
     }
 }

@@ -30,6 +30,7 @@ pub mod error;
 pub mod extract;
 mod members;
 mod ops;
+mod serve;
 mod wallets;
 pub mod wire;
 
@@ -48,6 +49,8 @@ struct Inner {
     /// The text of the rules file `rules` was parsed from (served to oracles with each epoch log).
     rules_toml: OnceLock<Arc<str>>,
     limiter: RateLimiter,
+    /// Public reads, per client address.
+    public_limiter: RateLimiter,
     metrics: PrometheusHandle,
 }
 
@@ -64,6 +67,7 @@ pub enum RulesTextError {
 impl AppState {
     pub fn new(store: Store, config: Config, rules: Arc<stk_scoring::Rules>) -> Self {
         let limiter = RateLimiter::new(&config.rate_limit);
+        let public_limiter = RateLimiter::public(&config.rate_limit);
         let metrics = crate::metrics::handle();
         crate::ingest::register_metrics();
         let state = Self {
@@ -73,6 +77,7 @@ impl AppState {
                 rules,
                 rules_toml: OnceLock::new(),
                 limiter,
+                public_limiter,
                 metrics,
             }),
         };
@@ -153,14 +158,46 @@ async fn fallback() -> ApiError {
     ApiError::not_found("not_found", "no such route")
 }
 
+/// Public reads (the routes that need no key, under `/v1/`) take a token from their client address's bucket
+/// (`rate_limit.public_*`); an empty bucket is a 429 with `Retry-After`. The address comes from the
+/// accept loop (`ConnectInfo`); the service is meant to face clients directly, or a proxy must
+/// enforce its own per-client limit.
+async fn public_rate_limit(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    {
+        let ip = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        if let Err(wait) = st.inner.public_limiter.check(&ip) {
+            return ApiError::public_rate_limited(wait.as_secs_f64().ceil() as u64).into_response();
+        }
+    }
+    next.run(req).await
+}
+
 /// The full router: every resource's routes, the JSON 404 fallback and the middleware.
 pub fn router(state: AppState) -> Router {
     let cfg = state.inner.config.server.clone();
+    let limited = state.clone();
+    // Public reads: every route that needs no key, except operations (probes, metrics).
+    let public = Router::new()
+        .merge(members::public_router())
+        .merge(epochs::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            limited,
+            public_rate_limit,
+        ));
     Router::new()
         .merge(activities::router())
         .merge(members::router())
         .merge(wallets::router())
-        .merge(epochs::router())
+        .merge(public)
         .merge(ops::router())
         .fallback(fallback)
         .with_state(state)
@@ -182,8 +219,25 @@ pub struct Server {
     handle: JoinHandle<std::io::Result<()>>,
 }
 
+/// Connection-level limits of the accept loop (from `[server]`).
+#[derive(Debug, Clone, Copy)]
+struct ConnLimits {
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: usize,
+    shutdown_grace: Duration,
+}
+
 impl Server {
     /// Binds `listen` (port 0 picks a free port) and serves until `token` is cancelled.
+    ///
+    /// The accept loop enforces the `[server]` connection limits: a request head must arrive within
+    /// `header_read_timeout_secs` (this also bounds the wait for the next request on a kept-alive
+    /// connection), a connection on which no byte moves for `idle_timeout_secs` is closed, and at
+    /// most `max_connections` are served at once: over the limit the loop stops accepting, so new
+    /// connections wait in the listen backlog until a slot frees (stalled ones free theirs at the
+    /// timeouts above). On shutdown it stops accepting, lets in-flight requests finish and cuts
+    /// whatever is still open after `shutdown_grace_secs`.
     pub async fn start(
         listen: SocketAddr,
         state: AppState,
@@ -191,13 +245,15 @@ impl Server {
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        let cfg = &state.inner.config.server;
+        let limits = ConnLimits {
+            header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(cfg.idle_timeout_secs),
+            max_connections: cfg.max_connections,
+            shutdown_grace: Duration::from_secs(cfg.shutdown_grace_secs),
+        };
         let app = router(state);
-        let shutdown = token.clone().cancelled_owned();
-        let handle = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        });
+        let handle = tokio::spawn(serve::accept_loop(listener, app, limits, token.clone()));
         tracing::info!(%addr, "listening");
         Ok(Self {
             addr,
@@ -206,7 +262,7 @@ impl Server {
         })
     }
 
-    /// Stops accepting, lets in-flight requests finish, and waits.
+    /// Stops accepting, lets in-flight requests finish (at most `shutdown_grace_secs`), and waits.
     pub async fn shutdown(self) -> std::io::Result<()> {
         self.token.cancel();
         self.wait().await

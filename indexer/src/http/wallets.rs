@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiKey, JsonBody};
+use super::extract::{scope, Authorized, JsonBody};
 use super::members::member_not_found;
 use super::wire::{BindWallet, Challenge, ChallengeQuery, MemberView};
 use super::AppState;
@@ -26,10 +26,13 @@ pub fn router() -> Router<AppState> {
         (status = 200, body = Challenge),
         (status = 400, description = "Invalid wallet", body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 403, description = "forbidden: the key lacks the `wallets` scope", body = ErrorBody),
+        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody),
     ))]
 pub(super) async fn wallet_challenge(
     State(st): State<AppState>,
-    _key: ApiKey,
+    _key: Authorized<scope::Wallets>,
     Path(id): Path<String>,
     Query(q): Query<ChallengeQuery>,
 ) -> Result<Json<Challenge>, ApiError> {
@@ -48,10 +51,13 @@ pub(super) async fn wallet_challenge(
         (status = 404, body = ErrorBody),
         (status = 409, description = "challenge_used (replay) or wallet_in_use", body = ErrorBody),
         (status = 410, description = "challenge_expired", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 403, description = "forbidden: the key lacks the `wallets` scope", body = ErrorBody),
+        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody),
     ))]
 pub(super) async fn bind_wallet(
     State(st): State<AppState>,
-    _key: ApiKey,
+    _key: Authorized<scope::Wallets>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<BindWallet>,
 ) -> Result<Json<MemberView>, ApiError> {

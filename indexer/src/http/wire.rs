@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::config::Config;
+use crate::limits;
 use crate::store::{EpochRow, EpochState, MemberEpochRow, MemberRow};
 use crate::wallet::{self, IssuedChallenge};
 
@@ -65,7 +66,11 @@ impl TryFrom<MemberEpochRow> for MemberEpochView {
 pub struct MemberSummary {
     #[serde(flatten)]
     pub member: MemberView,
+    /// Newest first, at most `limit`.
     pub epochs: Vec<MemberEpochView>,
+    /// Pass as `cursor` to get the next page of `epochs`; `null` on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 impl MemberSummary {
@@ -77,6 +82,7 @@ impl MemberSummary {
                 .into_iter()
                 .map(MemberEpochView::try_from)
                 .collect::<Result<_, _>>()?,
+            next_cursor: None,
         })
     }
 }
@@ -142,18 +148,71 @@ impl EpochView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EpochList {
+    /// Newest first, at most `limit`.
     pub epochs: Vec<EpochView>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Pagination of a list endpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page: default 100; values over 500 are clamped to 500 (0 counts as 1).
+    #[param(minimum = 0, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page (opaque).
+    #[serde(
+        default,
+        deserialize_with = "limits::opt_string::<_, { limits::MAX_CURSOR_CHARS }>"
+    )]
+    #[param(max_length = 1024)]
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size: default, clamped to `1..=MAX_PAGE`.
+    pub fn limit(&self) -> usize {
+        self.limit
+            .map_or(limits::DEFAULT_PAGE, |l| l as usize)
+            .clamp(1, limits::MAX_PAGE)
+    }
+
+    /// The decoded cursor, if any; a cursor this service did not produce is `Err`.
+    pub fn cursor<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, InvalidCursor> {
+        let Some(c) = &self.cursor else {
+            return Ok(None);
+        };
+        let bytes = hex::decode(c).map_err(|_| InvalidCursor)?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| InvalidCursor)
+    }
+}
+
+/// A `cursor` that is not one this service produced.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("cursor is not a next_cursor of this endpoint")]
+pub struct InvalidCursor;
+
+/// Encodes a position as an opaque cursor.
+pub fn encode_cursor<T: Serialize>(key: &T) -> String {
+    hex::encode(serde_json::to_vec(key).expect("a key serializes"))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMember {
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_ID_FIELD_BYTES }>")]
+    #[schema(max_length = 512)]
     pub id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::IntoParams)]
 pub struct ChallengeQuery {
-    /// Base58 ed25519 public key of the wallet to bind.
+    /// Base58 ed25519 public key of the wallet to bind (at most 44 characters).
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_WALLET_CHARS }>")]
+    #[param(max_length = 44)]
     pub wallet: String,
 }
 
@@ -178,9 +237,17 @@ impl From<IssuedChallenge> for Challenge {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BindWallet {
+    /// Base58 ed25519 public key (at most 44 characters).
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_WALLET_CHARS }>")]
+    #[schema(max_length = 44)]
     pub wallet: String,
+    /// The challenge's nonce (64 hex characters).
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_NONCE_CHARS }>")]
+    #[schema(max_length = 64)]
     pub nonce: String,
-    /// Base58 ed25519 signature over the challenge message.
+    /// Base58 ed25519 signature over the challenge message (at most 88 characters).
+    #[serde(deserialize_with = "limits::string::<_, { limits::MAX_SIGNATURE_CHARS }>")]
+    #[schema(max_length = 88)]
     pub signature: String,
 }
 

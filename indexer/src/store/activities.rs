@@ -54,6 +54,27 @@ fn settle(
         .collect()
 }
 
+/// Keeps `epoch_activity_counts` (served for open epochs instead of counting their activities)
+/// in step with the inserts, in the ingestion transaction.
+const BUMP_ACTIVITY_COUNT: &str =
+    "INSERT INTO epoch_activity_counts (epoch, activities) VALUES ($2, $1) \
+     ON CONFLICT (epoch) DO UPDATE SET activities = epoch_activity_counts.activities + excluded.activities";
+
+/// Rows actually inserted per epoch, ascending by epoch (the lock order of the epoch rows).
+fn inserted_per_epoch(
+    cands: &[NewActivity],
+    todo: &[usize],
+    inserted: &HashSet<String>,
+) -> std::collections::BTreeMap<i64, i64> {
+    let mut per = std::collections::BTreeMap::new();
+    for &i in todo {
+        if inserted.contains(&cands[i].id) {
+            *per.entry(cands[i].epoch as i64).or_insert(0) += 1;
+        }
+    }
+    per
+}
+
 /// Row counts of the SQLite multi-row insert statements: a full batch is one statement, any other
 /// size is covered by at most ten power-of-two chunks, so a handful of prepared statements stay
 /// cached per connection.
@@ -101,11 +122,18 @@ fn sqlite_insert_sql(rows: usize) -> &'static str {
 
 /// Decides every candidate's fate from the facts read inside the ingestion transaction.
 /// `None` means "try to insert".
+///
+/// A batch may carry the same id more than once: only the first occurrence that passes the
+/// member and epoch checks is inserted; a later occurrence is a `Duplicate` only when such an
+/// earlier one exists (it is then stored, now or before). An occurrence whose predecessors were all
+/// refused gets its own verdict, so a client never takes an event that was not stored for a
+/// duplicate.
 fn classify(
     cands: &[NewActivity],
     known_members: &HashSet<String>,
     epoch_states: &HashMap<u64, EpochState>,
 ) -> Vec<Option<Verdict>> {
+    let mut passing: HashSet<&str> = HashSet::with_capacity(cands.len());
     cands
         .iter()
         .map(|c| {
@@ -117,6 +145,7 @@ fn classify(
                     epoch: c.epoch,
                     state,
                 }),
+                _ if !passing.insert(c.id.as_str()) => Some(Verdict::Duplicate),
                 _ => None,
             }
         })
@@ -125,7 +154,7 @@ fn classify(
 
 impl Store {
     /// Checks members, confirmers and epoch states and inserts what passes, all in ONE transaction.
-    /// Returns one verdict per candidate, in order.
+    /// Returns one verdict per candidate, in order. Candidates may repeat an id (see `classify`).
     pub async fn ingest(
         &self,
         cands: &[NewActivity],
@@ -203,6 +232,13 @@ impl Store {
                     for row in q.fetch_all(&mut *tx).await? {
                         inserted.insert(row.try_get::<String, _>(0)?);
                     }
+                }
+                for (ep, n) in inserted_per_epoch(cands, &todo, &inserted) {
+                    sqlx::query(BUMP_ACTIVITY_COUNT)
+                        .bind(n)
+                        .bind(ep)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
                 Ok(settle(verdicts, &todo, cands, inserted))
@@ -293,6 +329,13 @@ impl Store {
                     .await?;
                     inserted.extend(rows);
                 }
+                for (ep, n) in inserted_per_epoch(cands, &todo, &inserted) {
+                    sqlx::query(BUMP_ACTIVITY_COUNT)
+                        .bind(n)
+                        .bind(ep)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(settle(verdicts, &todo, cands, inserted))
             }
@@ -327,15 +370,24 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// A member's activities, oldest first: (id, kind, occurred_at, epoch).
-    pub async fn member_activities(
+    /// A member's activities after `after` in timeline order (`occurred_at`, `id`), at most
+    /// `limit`: (id, kind, occurred_at, epoch).
+    pub async fn member_activities_page(
         &self,
         member: &str,
+        after: &super::TimelineKey,
+        limit: i64,
     ) -> StoreResult<Vec<(String, String, i64, u64)>> {
         let rows = read_pool!(self, p => sqlx::query_as::<_, (String, String, i64, i64)>(
-            "SELECT id, kind, occurred_at, epoch FROM activities WHERE member_id = $1 ORDER BY occurred_at, id",
+            "SELECT id, kind, occurred_at, epoch FROM activities WHERE member_id = $1 \
+             AND (occurred_at > $2 OR (occurred_at = $2 AND ($3 < 0 OR ($3 = 0 AND id > $4)))) \
+             ORDER BY occurred_at, id LIMIT $5",
         )
         .bind(member)
+        .bind(after.at)
+        .bind(after.rank)
+        .bind(&after.id)
+        .bind(limit)
         .fetch_all(p)
         .await?);
         rows.into_iter()

@@ -231,6 +231,83 @@ impl Store {
             .collect()
     }
 
+    /// A member's ledger rows after `after` in timeline order (`observed_at`, slot, event,
+    /// position), at most `limit`, each with its event's row id.
+    pub async fn member_ledger_page(
+        &self,
+        member: &str,
+        after: &super::TimelineKey,
+        limit: i64,
+    ) -> StoreResult<Vec<(LedgerRow, i64)>> {
+        let rows = read_pool!(self, p => sqlx::query_as::<_, (Option<String>, String, String, i64, Option<i64>, Option<i64>, String, i64, i64, i64, i64, i64)>(
+            "SELECT l.member_id, l.wallet, l.kind, l.stk_amount, l.quote_amount, l.epoch, l.signature, \
+             l.slot, e.ordinal, l.position, l.observed_at, e.id \
+             FROM member_ledger l JOIN chain_events e ON e.id = l.event_id \
+             WHERE l.member_id = $1 AND (l.observed_at > $2 OR (l.observed_at = $2 AND ($3 < 2 OR \
+             ($3 = 2 AND (l.slot > $4 OR (l.slot = $4 AND (e.id > $5 OR (e.id = $5 AND l.position > $6)))))))) \
+             ORDER BY l.observed_at, l.slot, e.id, l.position LIMIT $7",
+        )
+        .bind(member)
+        .bind(after.at)
+        .bind(after.rank)
+        .bind(after.slot)
+        .bind(after.event)
+        .bind(after.position)
+        .bind(limit)
+        .fetch_all(p)
+        .await?);
+        rows.into_iter()
+            .map(
+                |(
+                    member_id,
+                    wallet,
+                    kind,
+                    stk,
+                    quote,
+                    epoch,
+                    signature,
+                    slot,
+                    ordinal,
+                    position,
+                    at,
+                    event,
+                )| {
+                    Ok((
+                        LedgerRow {
+                            member_id,
+                            wallet,
+                            kind,
+                            stk_amount: to_u64(stk, "amount")?,
+                            quote_amount: quote.map(|q| to_u64(q, "amount")).transpose()?,
+                            epoch: epoch.map(|e| to_u64(e, "epoch")).transpose()?,
+                            signature,
+                            slot: to_u64(slot, "slot")?,
+                            ordinal,
+                            position,
+                            observed_at: at,
+                        },
+                        event,
+                    ))
+                },
+            )
+            .collect()
+    }
+
+    /// A member's ledger totals per kind: (kind, STK, quote), one row per kind.
+    pub async fn member_ledger_totals(&self, member: &str) -> StoreResult<Vec<(String, u64, u64)>> {
+        let rows = read_pool!(self, p => sqlx::query_as::<_, (String, i64, i64)>(
+            "SELECT kind, CAST(COALESCE(SUM(stk_amount), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(quote_amount), 0) AS BIGINT) FROM member_ledger \
+             WHERE member_id = $1 GROUP BY kind",
+        )
+        .bind(member)
+        .fetch_all(p)
+        .await?);
+        rows.into_iter()
+            .map(|(kind, stk, quote)| Ok((kind, to_u64(stk, "amount")?, to_u64(quote, "amount")?)))
+            .collect()
+    }
+
     /// Stored program events, in chain order.
     pub async fn chain_events(&self) -> StoreResult<Vec<ChainEventRow>> {
         Ok(read_pool!(self, p => sqlx::query_as::<_, ChainEventRow>(

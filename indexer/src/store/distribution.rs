@@ -68,7 +68,7 @@ impl Store {
     /// The scored epoch's plan, if it has been scored with a tree.
     pub async fn epoch_plan(&self, epoch: u64) -> StoreResult<Option<EpochPlan>> {
         let ep = to_i64(epoch, "epoch")?;
-        let row = write_pool!(self, p => sqlx::query_as::<_, PlanTuple>(
+        let row = read_pool!(self, p => sqlx::query_as::<_, PlanTuple>(
             "SELECT state, root, total_amount, chunk_count, recipient_count, activity_digest, rules_hash \
              FROM epochs WHERE epoch = $1",
         )
@@ -116,7 +116,7 @@ impl Store {
     }
 
     pub async fn epoch_chunks(&self, epoch: u64) -> StoreResult<Vec<ChunkRow>> {
-        let rows = write_pool!(self, p => sqlx::query_as::<_, (i64, i64, i64, Option<String>, Option<String>, Option<i64>)>(
+        let rows = read_pool!(self, p => sqlx::query_as::<_, (i64, i64, i64, Option<String>, Option<String>, Option<i64>)>(
             "SELECT chunk_index, recipients, amount, lookup_table, signature, paid_at FROM epoch_chunks \
              WHERE epoch = $1 ORDER BY chunk_index",
         )

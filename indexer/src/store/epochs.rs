@@ -208,7 +208,7 @@ impl Store {
     }
 
     pub async fn epoch(&self, epoch: u64) -> StoreResult<Option<EpochRow>> {
-        let row = write_pool!(self, p => sqlx::query_as::<_, EpochTuple>(EPOCH_SELECT_ONE)
+        let row = read_pool!(self, p => sqlx::query_as::<_, EpochTuple>(EPOCH_SELECT_ONE)
             .bind(to_i64(epoch, "epoch")?)
             .fetch_optional(p)
             .await?);
@@ -301,7 +301,7 @@ impl Store {
         if changed == 1 {
             return Ok(());
         }
-        let actual: Option<String> = write_pool!(self, p => sqlx::query_scalar(
+        let actual: Option<String> = read_pool!(self, p => sqlx::query_scalar(
             "SELECT state FROM epochs WHERE epoch = $1",
         )
         .bind(ep)
@@ -485,13 +485,25 @@ impl Store {
         .await?))
     }
 
-    /// A member's scored results: (epoch, score, amount, end of the epoch), by epoch.
-    pub async fn member_points(&self, member: &str) -> StoreResult<Vec<(u64, String, u64, i64)>> {
+    /// A member's scored results after `after` in timeline order (end of the epoch, epoch), at
+    /// most `limit`: (epoch, score, amount, end of the epoch).
+    pub async fn member_points_page(
+        &self,
+        member: &str,
+        after: &super::TimelineKey,
+        limit: i64,
+    ) -> StoreResult<Vec<(u64, String, u64, i64)>> {
         let rows = read_pool!(self, p => sqlx::query_as::<_, (i64, String, i64, i64)>(
             "SELECT a.epoch, a.score, a.amount, e.ends_at FROM allocations a \
-             JOIN epochs e ON e.epoch = a.epoch WHERE a.member_id = $1 ORDER BY a.epoch",
+             JOIN epochs e ON e.epoch = a.epoch WHERE a.member_id = $1 \
+             AND (e.ends_at > $2 OR (e.ends_at = $2 AND ($3 < 1 OR ($3 = 1 AND a.epoch > $4)))) \
+             ORDER BY e.ends_at, a.epoch LIMIT $5",
         )
         .bind(member)
+        .bind(after.at)
+        .bind(after.rank)
+        .bind(after.epoch)
+        .bind(limit)
         .fetch_all(p)
         .await?);
         rows.into_iter()
@@ -504,6 +516,20 @@ impl Store {
                 ))
             })
             .collect()
+    }
+
+    /// Epochs with activity or results below `before` (exclusive), newest first, at most `limit`.
+    pub async fn epochs_page(&self, before: Option<u64>, limit: i64) -> StoreResult<Vec<EpochRow>> {
+        let before = match before {
+            Some(b) => to_i64(b, "epoch")?,
+            None => i64::MAX,
+        };
+        let rows = read_pool!(self, p => sqlx::query_as::<_, EpochTuple>(EPOCH_SELECT_PAGE)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(p)
+            .await?);
+        rows.into_iter().map(Self::epoch_from_tuple).collect()
     }
 }
 
@@ -524,10 +550,15 @@ type EpochTuple = (
 
 const EPOCH_SELECT_ALL: &str = "SELECT e.epoch, e.state, e.starts_at, e.ends_at, e.budget, \
      e.rules_version, e.rules_hash, e.activity_digest, e.total_score, e.total_amount, \
-     COALESCE(e.event_count, (SELECT COUNT(*) FROM activities a WHERE a.epoch = e.epoch)), \
+     COALESCE(e.event_count, (SELECT c.activities FROM epoch_activity_counts c WHERE c.epoch = e.epoch), 0), \
      e.scored_at FROM epochs e ORDER BY e.epoch DESC";
+
+const EPOCH_SELECT_PAGE: &str = "SELECT e.epoch, e.state, e.starts_at, e.ends_at, e.budget, \
+     e.rules_version, e.rules_hash, e.activity_digest, e.total_score, e.total_amount, \
+     COALESCE(e.event_count, (SELECT c.activities FROM epoch_activity_counts c WHERE c.epoch = e.epoch), 0), \
+     e.scored_at FROM epochs e WHERE e.epoch < $1 ORDER BY e.epoch DESC LIMIT $2";
 
 const EPOCH_SELECT_ONE: &str = "SELECT e.epoch, e.state, e.starts_at, e.ends_at, e.budget, \
      e.rules_version, e.rules_hash, e.activity_digest, e.total_score, e.total_amount, \
-     COALESCE(e.event_count, (SELECT COUNT(*) FROM activities a WHERE a.epoch = e.epoch)), \
+     COALESCE(e.event_count, (SELECT c.activities FROM epoch_activity_counts c WHERE c.epoch = e.epoch), 0), \
      e.scored_at FROM epochs e WHERE e.epoch = $1";

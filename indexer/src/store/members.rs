@@ -16,6 +16,8 @@ pub struct ApiKeyRow {
     pub name: String,
     pub key_hash: String,
     pub revoked_at: Option<i64>,
+    /// Comma-separated scope names.
+    pub scopes: String,
 }
 
 #[derive(Debug, Clone)]
@@ -77,34 +79,23 @@ impl Store {
         Ok(res == 1)
     }
 
-    /// Sets `status`; `Ok(None)` if the member does not exist.
+    /// Sets `status`; `Ok(None)` if the member does not exist. The updated row comes back from the
+    /// same statement (`RETURNING`), so no read goes through the writer.
     pub async fn set_member_status(
         &self,
         id: &str,
         active: bool,
     ) -> StoreResult<Option<MemberRow>> {
         let status = if active { "active" } else { "inactive" };
-        let n = write_pool!(self, p => sqlx::query(
-            "UPDATE members SET status = $1, updated_at = $2 WHERE id = $3",
+        let row = write_pool!(self, p => sqlx::query_as::<_, MemberTuple>(
+            "UPDATE members SET status = $1, updated_at = $2 WHERE id = $3 \
+             RETURNING id, status, wallet, created_at, updated_at",
         )
         .bind(status)
         .bind(now_unix())
         .bind(id)
-        .execute(p)
-        .await?
-        .rows_affected());
-        if n == 0 {
-            return Ok(None);
-        }
-        self.member_writer_view(id).await
-    }
-
-    /// Reads a member through the writer pool (read-your-writes right after an update).
-    async fn member_writer_view(&self, id: &str) -> StoreResult<Option<MemberRow>> {
-        let row = write_pool!(self, p => sqlx::query_as::<_, MemberTuple>(MEMBER_SELECT)
-            .bind(id)
-            .fetch_optional(p)
-            .await?);
+        .fetch_optional(p)
+        .await?);
         Ok(row.map(member_row))
     }
 
@@ -116,24 +107,57 @@ impl Store {
         Ok(row.map(member_row))
     }
 
-    /// Per-epoch events, allocation and receipt of a member, newest epoch first.
-    pub async fn member_epochs(&self, id: &str) -> StoreResult<Vec<MemberEpochRow>> {
-        let counts = read_pool!(self, p => sqlx::query_as::<_, (i64, i64)>(
-            "SELECT epoch, COUNT(*) FROM activities WHERE member_id = $1 GROUP BY epoch",
+    /// Per-epoch events, allocation and receipt of a member, newest epoch first: the epochs below
+    /// `before` (exclusive) with activity or results of the member, at most `limit` of them.
+    pub async fn member_epochs_page(
+        &self,
+        id: &str,
+        before: Option<u64>,
+        limit: i64,
+    ) -> StoreResult<Vec<MemberEpochRow>> {
+        let before = match before {
+            Some(b) => super::to_i64(b, "epoch")?,
+            None => i64::MAX,
+        };
+        // One index probe per epoch row (epochs are few), never a scan of the member's activities.
+        let page: Vec<i64> = read_pool!(self, p => sqlx::query_scalar::<_, i64>(
+            "SELECT e.epoch FROM epochs e WHERE e.epoch < $2 AND (\
+             EXISTS (SELECT 1 FROM activities a WHERE a.member_id = $1 AND a.epoch = e.epoch) \
+             OR EXISTS (SELECT 1 FROM allocations l WHERE l.member_id = $1 AND l.epoch = e.epoch) \
+             OR EXISTS (SELECT 1 FROM receipts r WHERE r.member_id = $1 AND r.epoch = e.epoch)) \
+             ORDER BY e.epoch DESC LIMIT $3",
         )
         .bind(id)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(p)
+        .await?);
+        let (Some(&hi), Some(&lo)) = (page.first(), page.last()) else {
+            return Ok(Vec::new());
+        };
+        let counts = read_pool!(self, p => sqlx::query_as::<_, (i64, i64)>(
+            "SELECT epoch, COUNT(*) FROM activities WHERE member_id = $1 AND epoch >= $2 AND epoch <= $3 \
+             GROUP BY epoch",
+        )
+        .bind(id)
+        .bind(lo)
+        .bind(hi)
         .fetch_all(p)
         .await?);
         let allocs = read_pool!(self, p => sqlx::query_as::<_, (i64, String, i64)>(
-            "SELECT epoch, score, amount FROM allocations WHERE member_id = $1",
+            "SELECT epoch, score, amount FROM allocations WHERE member_id = $1 AND epoch >= $2 AND epoch <= $3",
         )
         .bind(id)
+        .bind(lo)
+        .bind(hi)
         .fetch_all(p)
         .await?);
         let receipts = read_pool!(self, p => sqlx::query_as::<_, (i64, String)>(
-            "SELECT epoch, receipt FROM receipts WHERE member_id = $1",
+            "SELECT epoch, receipt FROM receipts WHERE member_id = $1 AND epoch >= $2 AND epoch <= $3",
         )
         .bind(id)
+        .bind(lo)
+        .bind(hi)
         .fetch_all(p)
         .await?);
         let mut by_epoch: std::collections::BTreeMap<u64, MemberEpochRow> = Default::default();
@@ -166,14 +190,21 @@ impl Store {
 
     // ---------------------------------------------------------------- API keys
 
-    pub async fn insert_api_key(&self, id: &str, name: &str, key_hash: &str) -> StoreResult<bool> {
+    pub async fn insert_api_key(
+        &self,
+        id: &str,
+        name: &str,
+        key_hash: &str,
+        scopes: &str,
+    ) -> StoreResult<bool> {
         let res = write_pool!(self, p => sqlx::query(
-            "INSERT INTO api_keys (id, name, key_hash, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO api_keys (id, name, key_hash, created_at, scopes) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
         .bind(name)
         .bind(key_hash)
         .bind(now_unix())
+        .bind(scopes)
         .execute(p)
         .await
         .map(|_| ()));
@@ -185,18 +216,21 @@ impl Store {
     }
 
     pub async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRow>> {
-        let row = read_pool!(self, p => sqlx::query_as::<_, (String, String, String, Option<i64>)>(
-            "SELECT id, name, key_hash, revoked_at FROM api_keys WHERE id = $1",
+        let row = read_pool!(self, p => sqlx::query_as::<_, (String, String, String, Option<i64>, String)>(
+            "SELECT id, name, key_hash, revoked_at, scopes FROM api_keys WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(p)
         .await?);
-        Ok(row.map(|(id, name, key_hash, revoked_at)| ApiKeyRow {
-            id,
-            name,
-            key_hash,
-            revoked_at,
-        }))
+        Ok(
+            row.map(|(id, name, key_hash, revoked_at, scopes)| ApiKeyRow {
+                id,
+                name,
+                key_hash,
+                revoked_at,
+                scopes,
+            }),
+        )
     }
 
     /// Revokes the key called `name`; false if there is no such active key.
@@ -213,6 +247,18 @@ impl Store {
     }
 
     // ---------------------------------------------------------------- wallet challenges
+
+    /// Deletes the challenges that expired before `before` (used or not: a binding keeps its own
+    /// copy of the signed message). Returns how many were deleted.
+    pub async fn purge_challenges(&self, before: i64) -> StoreResult<u64> {
+        Ok(write_pool!(self, p => sqlx::query(
+            "DELETE FROM wallet_challenges WHERE expires_at < $1",
+        )
+        .bind(before)
+        .execute(p)
+        .await?
+        .rows_affected()))
+    }
 
     pub async fn insert_challenge(&self, c: &ChallengeRow) -> StoreResult<()> {
         write_pool!(self, p => sqlx::query(
@@ -231,7 +277,7 @@ impl Store {
     }
 
     pub async fn challenge(&self, nonce: &str) -> StoreResult<Option<ChallengeRow>> {
-        let row = write_pool!(self, p => sqlx::query_as::<_, (String, String, String, String, i64, Option<i64>)>(
+        let row = read_pool!(self, p => sqlx::query_as::<_, (String, String, String, String, i64, Option<i64>)>(
             "SELECT nonce, member_id, wallet, message, expires_at, used_at \
              FROM wallet_challenges WHERE nonce = $1",
         )

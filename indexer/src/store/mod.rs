@@ -92,6 +92,36 @@ fn list_states(states: &[EpochState]) -> String {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A position in a member's timeline, for keyset pagination. Items are ordered by
+/// `(at, rank, ...)`: activities (rank 0, then `id`), points (rank 1, then `epoch`), ledger
+/// movements (rank 2, then `slot`, `event`, `position`). A page returns the items after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TimelineKey {
+    pub at: i64,
+    pub rank: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    #[serde(default)]
+    pub epoch: i64,
+    #[serde(default)]
+    pub slot: i64,
+    #[serde(default)]
+    pub event: i64,
+    #[serde(default)]
+    pub position: i64,
+}
+
+impl TimelineKey {
+    /// Before every item.
+    pub fn start() -> Self {
+        Self {
+            at: i64::MIN,
+            rank: -1,
+            ..Self::default()
+        }
+    }
+}
+
 /// The database: SQLite file or PostgreSQL server.
 #[derive(Clone, Debug)]
 pub enum Store {

@@ -88,6 +88,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
     token: CancellationToken,
+    server: Option<Server>,
     pg_cleanup: Option<(PgConnectOptions, String)>,
 }
 
@@ -124,6 +125,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     config.epoch.budget = 1_000_000_000;
     config.rate_limit.per_second = 10_000.0;
     config.rate_limit.burst = 10_000;
+    config.rate_limit.public_per_second = 10_000.0;
+    config.rate_limit.public_burst = 10_000;
     config.database.connect_timeout_secs = 5;
     let mut pg_cleanup = None;
     match backend {
@@ -171,6 +174,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         client: reqwest::Client::new(),
         dir,
         token,
+        server: Some(server),
         pg_cleanup,
     }
 }
@@ -209,6 +213,18 @@ pub struct Resp {
 }
 
 impl TestApp {
+    /// Shuts the server down (stop accepting, drain, cut after the grace period) and waits.
+    pub async fn shutdown_server(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("server stops cleanly");
+        }
+    }
+
+    /// The server's `host:port`.
+    pub fn authority(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -1,0 +1,13 @@
+-- Activities stored per epoch, maintained by the ingestion transaction (upserted in ascending epoch
+-- order): reading an open epoch no longer counts its activities. A table of its own, not a column
+-- of epochs: ingestion holds FOR SHARE locks on the epoch rows (PostgreSQL), so updating them
+-- from concurrent batches would deadlock.
+CREATE TABLE epoch_activity_counts (
+    epoch       BIGINT PRIMARY KEY NOT NULL,
+    activities  BIGINT NOT NULL
+);
+INSERT INTO epoch_activity_counts (epoch, activities)
+    SELECT epoch, COUNT(*) FROM activities GROUP BY epoch;
+-- Keyset pagination of a member's timeline and of its per-epoch summary.
+CREATE INDEX activities_member_time ON activities (member_id, occurred_at, id);
+CREATE INDEX activities_member_epoch ON activities (member_id, epoch);
