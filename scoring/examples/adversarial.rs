@@ -103,6 +103,7 @@ enum Strategy {
     RingEveryCap,
     Sybils(usize),
     SybilsColluder,
+    SybilsColluderPaid,
     Farmer,
     TwoEvents,
     Backfill,
@@ -288,9 +289,9 @@ fn population(gaming: bool, rng: &mut Rng) -> Vec<Actor> {
         actor_group(&mut actors, Strategy::ReviewClaims, 5, 1, None, est, true);
         actor_group(&mut actors, Strategy::EveryCapAlone, 5, 1, None, est, true);
         actor_group(&mut actors, Strategy::BoundaryBurst, 5, 1, None, est, true);
-        actor_group(&mut actors, Strategy::Ring, 1, 10, None, est, true);
-        actor_group(&mut actors, Strategy::RingInvented, 1, 10, None, est, true);
-        actor_group(&mut actors, Strategy::RingEveryCap, 1, 10, None, est, true);
+        actor_group(&mut actors, Strategy::Ring, 10, 1, None, est, true);
+        actor_group(&mut actors, Strategy::RingInvented, 10, 1, None, est, true);
+        actor_group(&mut actors, Strategy::RingEveryCap, 10, 1, None, est, true);
         for n in [2, 5, 10] {
             // Fresh accounts of one person; they even pay a subscription each.
             actor_group(&mut actors, Strategy::Sybils(n), 1, n, Some(0), 0, true);
@@ -298,6 +299,8 @@ fn population(gaming: bool, rng: &mut Rng) -> Vec<Actor> {
         // 5 fresh sybils without subscription + the colluding trusted member (account 0 of the
         // group is the colluder: an established steady member).
         actor_group(&mut actors, Strategy::SybilsColluder, 1, 6, Some(0), 0, false);
+        // The same with every sybil paying a subscription (eligible without vouches).
+        actor_group(&mut actors, Strategy::SybilsColluderPaid, 1, 6, Some(0), 0, true);
         actor_group(&mut actors, Strategy::Farmer, 5, 1, None, est, true);
         actor_group(&mut actors, Strategy::TwoEvents, 5, 1, None, est, true);
         actor_group(&mut actors, Strategy::Backfill, 5, 1, None, est, true);
@@ -314,8 +317,8 @@ fn population(gaming: bool, rng: &mut Rng) -> Vec<Actor> {
             true,
         );
     }
-    actor_group(&mut actors, Strategy::Lifelong, 10, 1, None, 104, true);
-    actor_group(&mut actors, Strategy::SixWeeks, 10, 1, None, 6, true);
+    actor_group(&mut actors, Strategy::Lifelong, 20, 1, None, 104 - WARMUP as u32, true);
+    actor_group(&mut actors, Strategy::SixWeeks, 20, 1, None, 6 - WARMUP as u32, true);
     actor_group(&mut actors, Strategy::Vacation, 10, 1, None, est, true);
     // Unique ids for repeated groups (newcomer cohorts).
     let mut seen = BTreeMap::new();
@@ -395,16 +398,18 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
         Strategy::Sybils(5),
         Strategy::Sybils(10),
         Strategy::SybilsColluder,
+        Strategy::SybilsColluderPaid,
     ] {
         let g = ring_of(s);
         if !g.is_empty() {
             sybil_groups.push((s, g));
         }
     }
-    let colluder = sybil_groups
+    let colluders: Vec<usize> = sybil_groups
         .iter()
-        .find(|(s, _)| *s == Strategy::SybilsColluder)
-        .map(|(_, g)| g[0]);
+        .filter(|(s, _)| matches!(s, Strategy::SybilsColluder | Strategy::SybilsColluderPaid))
+        .map(|(_, g)| g[0])
+        .collect();
 
     for e in 0..WARMUP + MEASURED {
         let start = GENESIS + e as i64 * WEEK;
@@ -426,7 +431,7 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
                 continue;
             }
             let strat = if measured { w.actors[a].strategy } else { Strategy::Steady };
-            let is_colluder = Some(a) == colluder;
+            let is_colluder = colluders.contains(&a);
             for d in 0..7 {
                 let d0 = start + d * DAY;
                 match strat {
@@ -436,7 +441,7 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
                     | Strategy::SixWeeks
                     | Strategy::Ring
                     | Strategy::RingInvented => w.honest_day(a, STEADY_P, d0, end, None),
-                    Strategy::SybilsColluder if is_colluder => {
+                    Strategy::SybilsColluder | Strategy::SybilsColluderPaid if is_colluder => {
                         w.honest_day(a, STEADY_P, d0, end, None)
                     }
                     Strategy::SteadyExtra => w.honest_day(a, EXTRA_P, d0, end, None),
@@ -483,7 +488,10 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
                             w.confirm(h, a, "help_given", &e2, t + 9_000);
                         }
                     }
-                    Strategy::RingEveryCap | Strategy::Sybils(_) | Strategy::SybilsColluder => {
+                    Strategy::RingEveryCap
+                    | Strategy::Sybils(_)
+                    | Strategy::SybilsColluder
+                    | Strategy::SybilsColluderPaid => {
                         // Claims at every cap; confirmations from the group below.
                     }
                 }
@@ -504,7 +512,7 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
                 let members: Vec<usize> = g
                     .iter()
                     .copied()
-                    .filter(|&a| live[a] && Some(a) != colluder)
+                    .filter(|&a| live[a] && !colluders.contains(&a))
                     .collect();
                 for &a in &members {
                     let claims: Vec<(String, String, i64)> = match s {
@@ -533,19 +541,24 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
                             c
                         }
                     };
+                    // Worst case: each claim confirmed by the next peers in turn, so that every
+                    // (confirmer, claimant, kind) is used once and budgets are spread.
+                    let peers: Vec<usize> = members.iter().copied().filter(|&b| b != a).collect();
+                    let mut turn = 0usize;
                     for (ev, kind, t) in claims {
-                        if kind == "practice_session" {
+                        if kind == "practice_session" || peers.is_empty() {
                             continue;
                         }
-                        for &b in &members {
-                            if b != a {
-                                w.confirm(b, a, &kind, &ev, t + 600);
-                            }
+                        let need = if kind == "system_built" { 2 } else { 1 };
+                        for _ in 0..need {
+                            let b = peers[turn % peers.len()];
+                            turn += 1;
+                            w.confirm(b, a, &kind, &ev, t + 600);
                         }
                     }
                 }
-                if *s == Strategy::SybilsColluder {
-                    let c = colluder.expect("colluder");
+                if matches!(s, Strategy::SybilsColluder | Strategy::SybilsColluderPaid) {
+                    let c = g[0];
                     // The colluder vouches for every sybil and confirms their events first.
                     for &a in &members {
                         w.vouches.push(Vouch {
@@ -605,6 +618,24 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
             vouches: w.vouches.clone(),
         };
         let s2 = score_epoch_v2(&v2, &input2).expect("v2 scoring");
+        if std::env::var_os("ADV_DEBUG").is_some() {
+            for r in &s2.receipts {
+                let a = w.actors.iter().position(|x| x.id == r.member);
+                let show = a.is_some_and(|a| {
+                    let s = w.actors[a].strategy;
+                    (s == Strategy::Newcomer && out.epochs[a] == 0)
+                        || (measured && rel == 3 && (a == MASTERS || s == Strategy::Ring))
+                });
+                if show && measured {
+                    eprintln!(
+                        "{} e{rel} raw {} cap {} tenure {} trust {} tf {} elig {} score {} amount {} counted {} dropped {:?}",
+                        r.member, r.raw_points, s2.ceiling, r.tenure_bps, r.trust, r.trust_factor_bps,
+                        r.eligible, r.score, r.amount, r.counted.len(),
+                        r.dropped.iter().map(|d| format!("{}:{:?}", d.kind, d.reason)).collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
         let idx: BTreeMap<&str, usize> = w
             .actors
             .iter()
@@ -679,8 +710,8 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
                     out.first_v2[a] = Some(paid2[a]);
                     out.first_steady_v2[a] = Some(steady_mean);
                 }
-                if rel == 0 {
-                    out.epoch0_v2[a] = paid2[a];
+                if rel < 2 {
+                    out.epoch0_v2[a] += paid2[a];
                 }
             }
         }
@@ -699,7 +730,11 @@ fn label(s: Strategy) -> (String, Class) {
         S::RingInvented => ("ring + invented mentoring & system".into(), Class::GamingOnTop),
         S::RingEveryCap => ("ring of 10 at every cap".into(), Class::Gaming),
         S::Sybils(k) => (format!("1 person, {k} accounts at every cap"), Class::Gaming),
-        S::SybilsColluder => ("5 sybils + colluding trusted member".into(), Class::Gaming),
+        S::SybilsColluder => ("5 sybils + colluding trusted member".into(), Class::GamingOnTop),
+        S::SybilsColluderPaid => (
+            "5 subscribed sybils + colluding member".into(),
+            Class::GamingOnTop,
+        ),
         S::Farmer => ("farmer: 16 practice a day".into(), Class::Gaming),
         S::TwoEvents => ("2 events per epoch".into(), Class::Reshaped),
         S::Backfill => ("week back-filled at epoch end".into(), Class::Reshaped),
@@ -779,7 +814,10 @@ fn main() {
     let first = mean(&newc, &|a| out.first_v2[a].unwrap_or(0) as f64)
         / mean(&newc, &|a| out.first_steady_v2[a].unwrap_or(1) as f64);
     println!("{}", "-".repeat(96));
-    println!("2-year vs 6-week steady member, same epoch (v2): {:.2}x", life0 / six0.max(1.0));
+    println!(
+        "2-year vs 6-week steady member, same epochs (first 2 measured, v2): {:.2}x",
+        life0 / six0.max(1.0)
+    );
     println!("honest newcomer, first epoch / steady (v2): {first:.2}");
 
     // Honest-only world: steady members' share of the budget, v1 vs v2.

@@ -12,7 +12,7 @@ use crate::BPS;
 /// Domain prefix of [`RulesV2::hash`].
 pub const RULES_V2_DOMAIN: &[u8] = b"stk-rules-v2";
 
-/// One whole of trust: the mean trust of the members that have any trust in an epoch.
+/// One whole of trust: the median graph trust of the members that have any in an epoch.
 pub const TRUST_ONE: u64 = 1_000_000;
 
 const MAX_POINTS: i64 = 1_000_000_000;
@@ -85,13 +85,12 @@ pub struct DiminishingV2 {
 }
 
 /// Lifelong tenure: `tenure_epochs` = epochs (lifetime) in which the member was paid with at least
-/// `min_active_days` active days. Multiplier
-/// `min_bps + (max_bps - min_bps) * isqrt(min(n, full_at) * 2^32) / isqrt(full_at * 2^32)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// `min_active_days` active days. The multiplier is the piecewise-linear interpolation of `curve`
+/// (`[epochs, bps]` knots, first at 0 epochs, epochs strictly increasing, bps non-decreasing,
+/// slopes non-increasing = concave), flat after the last knot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tenure {
-    pub min_bps: u64,
-    pub max_bps: u64,
-    pub full_at_epochs: u32,
+    pub curve: Vec<(u32, u64)>,
     pub min_active_days: u32,
 }
 
@@ -106,7 +105,10 @@ pub struct TrustRule {
     pub iterations: u32,
     /// Carried trust decays by this factor per epoch; trust = max(this epoch, carried * keep).
     pub keep_bps: u64,
-    /// A confirmer or voucher needs at least this trust ([`TRUST_ONE`] = mean).
+    /// Only members with at least this `tenure_epochs` (and the seeds) pass trust on; the mass
+    /// of the others returns to the seeds.
+    pub min_propagator_tenure_epochs: u32,
+    /// A confirmer or voucher needs at least this trust ([`TRUST_ONE`] = median).
     pub min_confirmer_trust: u64,
     /// Pay factor = min(1, trust / full_pay_trust).
     pub full_pay_trust: u64,
@@ -118,17 +120,22 @@ pub struct ConfirmationsV2 {
     pub budget_per_epoch: u32,
     /// Strength of a confirmation whose claimant also confirmed the confirmer this epoch.
     pub reciprocal_bps: u64,
+    /// A confirmation counts only from a member with at least this `tenure_epochs`.
+    pub min_confirmer_tenure_epochs: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Eligibility {
     /// Distinct trusted vouchers that make a member without subscription eligible (0 = never).
     pub vouches_required: u32,
+    /// A vouch counts only from a member with at least this `tenure_epochs` (and enough trust).
+    pub min_voucher_tenure_epochs: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Ceiling {
-    /// A member's score is at most `median_multiple_bps / BPS` x the median positive score.
+    /// A member's raw points count up to `median_multiple_bps / BPS` x the median positive raw
+    /// points of eligible members with trust (before tenure, so tenure is never clipped).
     pub median_multiple_bps: u64,
 }
 
@@ -223,9 +230,7 @@ struct RawDim {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTenure {
-    min_bps: i64,
-    max_bps: i64,
-    full_at_epochs: i64,
+    curve: Vec<(i64, i64)>,
     min_active_days: i64,
 }
 #[derive(Deserialize)]
@@ -235,6 +240,7 @@ struct RawTrust {
     teleport_bps: i64,
     iterations: i64,
     keep_bps: i64,
+    min_propagator_tenure_epochs: i64,
     min_confirmer_trust: i64,
     full_pay_trust: i64,
 }
@@ -243,11 +249,13 @@ struct RawTrust {
 struct RawConf {
     budget_per_epoch: i64,
     reciprocal_bps: i64,
+    min_confirmer_tenure_epochs: i64,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawElig {
     vouches_required: i64,
+    min_voucher_tenure_epochs: i64,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -334,15 +342,37 @@ impl RulesV2 {
             decay_bps: range("diminishing.decay_bps", raw.diminishing.decay_bps, 1, BPS_I)?,
             floor_bps: range("diminishing.floor_bps", raw.diminishing.floor_bps, 0, BPS_I)?,
         };
+        let mut curve = Vec::with_capacity(raw.tenure.curve.len());
+        for (i, &(e, b)) in raw.tenure.curve.iter().enumerate() {
+            curve.push((
+                range32(&format!("tenure.curve[{i}].epochs"), e, 0, 100_000)?,
+                range(&format!("tenure.curve[{i}].bps"), b, 1, MAX_MULTIPLIER_BPS)?,
+            ));
+        }
+        if curve.first().is_none_or(|k| k.0 != 0) || curve.len() > 64 {
+            return Err(invalid(
+                "tenure.curve",
+                "1..=64 knots [epochs, bps] are required, the first at 0 epochs",
+            ));
+        }
+        for w in curve.windows(2) {
+            if w[1].0 <= w[0].0 || w[1].1 < w[0].1 {
+                return Err(invalid(
+                    "tenure.curve",
+                    "epochs must increase and bps must not decrease",
+                ));
+            }
+        }
+        for w in curve.windows(3) {
+            // slope(w0,w1) >= slope(w1,w2), cross-multiplied in u128.
+            let (d1, r1) = (u128::from(w[1].0 - w[0].0), u128::from(w[1].1 - w[0].1));
+            let (d2, r2) = (u128::from(w[2].0 - w[1].0), u128::from(w[2].1 - w[1].1));
+            if r1 * d2 < r2 * d1 {
+                return Err(invalid("tenure.curve", "must be concave (slopes non-increasing)"));
+            }
+        }
         let tenure = Tenure {
-            min_bps: range("tenure.min_bps", raw.tenure.min_bps, 1, MAX_MULTIPLIER_BPS)?,
-            max_bps: range("tenure.max_bps", raw.tenure.max_bps, 1, MAX_MULTIPLIER_BPS)?,
-            full_at_epochs: range32(
-                "tenure.full_at_epochs",
-                raw.tenure.full_at_epochs,
-                1,
-                100_000,
-            )?,
+            curve,
             min_active_days: range32(
                 "tenure.min_active_days",
                 raw.tenure.min_active_days,
@@ -350,9 +380,6 @@ impl RulesV2 {
                 366,
             )?,
         };
-        if tenure.max_bps < tenure.min_bps {
-            return Err(invalid("tenure.max_bps", "must be >= tenure.min_bps"));
-        }
         let mut seeds = raw.trust.seeds;
         seeds.sort();
         seeds.dedup();
@@ -367,6 +394,12 @@ impl RulesV2 {
             teleport_bps: range("trust.teleport_bps", raw.trust.teleport_bps, 1, BPS_I)?,
             iterations: range32("trust.iterations", raw.trust.iterations, 1, MAX_ITERATIONS)?,
             keep_bps: range("trust.keep_bps", raw.trust.keep_bps, 0, BPS_I)?,
+            min_propagator_tenure_epochs: range32(
+                "trust.min_propagator_tenure_epochs",
+                raw.trust.min_propagator_tenure_epochs,
+                0,
+                100_000,
+            )?,
             min_confirmer_trust: range(
                 "trust.min_confirmer_trust",
                 raw.trust.min_confirmer_trust,
@@ -393,6 +426,12 @@ impl RulesV2 {
                 0,
                 BPS_I,
             )?,
+            min_confirmer_tenure_epochs: range32(
+                "confirmations.min_confirmer_tenure_epochs",
+                raw.confirmations.min_confirmer_tenure_epochs,
+                0,
+                100_000,
+            )?,
         };
         let eligibility = Eligibility {
             vouches_required: range32(
@@ -400,6 +439,12 @@ impl RulesV2 {
                 raw.eligibility.vouches_required,
                 0,
                 1_000,
+            )?,
+            min_voucher_tenure_epochs: range32(
+                "eligibility.min_voucher_tenure_epochs",
+                raw.eligibility.min_voucher_tenure_epochs,
+                0,
+                100_000,
             )?,
         };
         let ceiling = Ceiling {
@@ -516,15 +561,18 @@ impl RulesV2 {
         self.kinds.get(name)
     }
 
-    /// Tenure multiplier (bps) after `tenure_epochs` paid, consistent epochs: concave (square
-    /// root), non-decreasing, `min_bps` at 0 and `max_bps` from `full_at_epochs` on.
+    /// Tenure multiplier (bps) after `tenure_epochs` paid, consistent epochs: linear
+    /// interpolation of `tenure.curve` (floor), flat after the last knot. Concave, non-decreasing.
     pub fn tenure_bps(&self, tenure_epochs: u32) -> u64 {
-        let t = &self.tenure;
-        let full = u64::from(t.full_at_epochs);
-        let n = u64::from(tenure_epochs).min(full);
-        let num = isqrt(u128::from(n) << 32);
-        let den = isqrt(u128::from(full) << 32).max(1);
-        t.min_bps + ((u128::from(t.max_bps - t.min_bps) * num) / den) as u64
+        let c = &self.tenure.curve;
+        for w in c.windows(2) {
+            let ((e0, b0), (e1, b1)) = (w[0], w[1]);
+            if tenure_epochs < e1 {
+                let dx = u64::from(tenure_epochs - e0);
+                return b0 + (b1 - b0) * dx / u64::from(e1 - e0);
+            }
+        }
+        c.last().map_or(BPS, |k| k.1)
     }
 
     /// Pay factor (bps) of a member with `trust` (in [`TRUST_ONE`] units).
@@ -615,9 +663,9 @@ mod tests {
     #[test]
     fn tenure_curve_is_monotone_concave_and_bounded() {
         let r = RulesV2::from_toml(V2).unwrap();
-        let full = r.tenure.full_at_epochs;
+        let full = r.tenure.curve.last().unwrap().0;
         let mut prev = r.tenure_bps(0);
-        assert_eq!(prev, r.tenure.min_bps);
+        assert_eq!(prev, r.tenure.curve[0].1);
         let mut prev_gain = u64::MAX;
         for n in 1..=full + 10 {
             let v = r.tenure_bps(n);
@@ -627,6 +675,14 @@ mod tests {
             prev_gain = v - prev;
             prev = v;
         }
-        assert_eq!(r.tenure_bps(full), r.tenure.max_bps);
+        assert_eq!(r.tenure_bps(full), r.tenure.curve.last().unwrap().1);
+        assert_eq!(r.tenure_bps(full + 1000), r.tenure.curve.last().unwrap().1);
+        let e = RulesV2::from_toml(&V2.replacen(
+            "[208, 19_000]",
+            "[208, 22_000]",
+            1,
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("concave"), "{e}");
     }
 }

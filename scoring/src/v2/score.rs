@@ -9,7 +9,7 @@ use crate::score::{Allocation, ScoringError};
 use crate::time::{day_index, epoch_days, month_index, week_index};
 use crate::v2::input::{Auth, EpochInputV2, KindCarry, MemberState};
 use crate::v2::rules::{Evidence, KindRuleV2, RulesV2, TRUST_ONE};
-use crate::v2::trust::{personalized_pagerank, TRUST_MASS};
+use crate::v2::trust::personalized_pagerank;
 use crate::BPS;
 
 /// Result of scoring one epoch with rules v2.
@@ -22,9 +22,9 @@ pub struct EpochScoreV2 {
     pub activity_digest: [u8; 32],
     pub total_score: u128,
     pub budget: u64,
-    /// Median of the positive pre-ceiling scores of eligible members (0 if none).
-    pub median_score: u64,
-    /// Score ceiling applied this epoch (`median * ceiling.median_multiple_bps / BPS`).
+    /// Median of the positive raw points of eligible members with trust (0 if none).
+    pub median_points: u64,
+    /// Raw-points ceiling this epoch: `max(min_score, median * median_multiple_bps / BPS)`.
     pub ceiling: u64,
     /// Sorted by member id; only `amount > 0`.
     pub allocations: Vec<Allocation>,
@@ -72,9 +72,10 @@ pub struct ReceiptV2 {
     /// Distinct vouchers with enough trust.
     pub vouches_counted: u32,
     pub eligible: bool,
-    /// `raw * tenure * trust_factor / BPS^2`.
-    pub score_before_ceiling: u64,
+    /// `min(raw_points, ceiling)`.
+    pub capped_points: u64,
     pub ceiling_hit: bool,
+    /// `capped_points * tenure_bps * trust_factor_bps / BPS^2`.
     pub score: u64,
     pub qualified: bool,
     pub amount: u64,
@@ -88,7 +89,8 @@ pub struct CountedEventV2 {
     pub kind: String,
     pub evidence: Evidence,
     pub base_points: u64,
-    /// Evidence strength: confirmed kinds `min(BPS, sum of confirmation strengths / required)`,
+    /// Evidence strength: confirmed kinds the mean strength of the `required` strongest counted
+    /// confirmations,
     /// claimed kinds `claimed_bps`, observed `BPS`.
     pub evidence_bps: u64,
     /// Diminishing factor (repetition within the UTC day).
@@ -174,6 +176,9 @@ pub enum ConfirmationStatus {
     OverBudget,
     /// The confirmer's trust is below `trust.min_confirmer_trust` (still a graph edge).
     LowTrust,
+    /// The confirmer's `tenure_epochs` is below `confirmations.min_confirmer_tenure_epochs`
+    /// (still a graph edge).
+    NewConfirmer,
 }
 
 const NONE: u32 = u32::MAX;
@@ -372,6 +377,13 @@ fn score_inner(
         .filter_map(|s| by_id.get(s.as_str()).copied())
         .filter(|&s| mem(s as usize).active)
         .collect();
+    // Only established members (and the seeds) pass trust on.
+    let mut is_seed = vec![false; n];
+    for &s in &seeds {
+        is_seed[s as usize] = true;
+    }
+    let min_prop = rules.trust.min_propagator_tenure_epochs;
+    edges.retain(|&(a, _)| is_seed[a as usize] || mem(a as usize).state.tenure_epochs >= min_prop);
     let mass = personalized_pagerank(
         n,
         &seeds,
@@ -380,12 +392,17 @@ fn score_inner(
         rules.trust.iterations,
     );
     drop(edges);
-    let n_pos = mass.iter().filter(|&&m| m > 0).count() as u128;
+    // Normalize: the median positive mass is TRUST_ONE.
+    let median_mass = {
+        let mut pos: Vec<u64> = mass.iter().copied().filter(|&m| m > 0).collect();
+        pos.sort_unstable();
+        pos.get(pos.len().saturating_sub(1) / 2).copied().unwrap_or(1)
+    };
     let mut trust_graph = vec![0u64; n];
     let mut trust_carried = vec![0u64; n];
     let mut trust = vec![0u64; n];
     for r in 0..n {
-        let g = u128::from(mass[r]) * n_pos * u128::from(TRUST_ONE) / u128::from(TRUST_MASS);
+        let g = u128::from(mass[r]) * u128::from(TRUST_ONE) / u128::from(median_mass);
         trust_graph[r] = u64::try_from(g).map_err(|_| of("trust"))?;
         let c = u128::from(mem(r).state.trust) * u128::from(rules.trust.keep_bps) / u128::from(BPS);
         trust_carried[r] = u64::try_from(c).map_err(|_| of("trust"))?;
@@ -403,6 +420,10 @@ fn score_inner(
         let (a, b) = (c_confirmer[ci], c_claimant[ci]);
         if trust[a as usize] < min_t {
             c_status[ci] = ConfirmationStatus::LowTrust;
+            continue;
+        }
+        if mem(a as usize).state.tenure_epochs < rules.confirmations.min_confirmer_tenure_epochs {
+            c_status[ci] = ConfirmationStatus::NewConfirmer;
             continue;
         }
         c_strength[ci] = if pairs.binary_search(&(b, a)).is_ok() {
@@ -431,7 +452,10 @@ fn score_inner(
     // Eligibility: subscription, or k distinct vouchers with trust.
     let mut vouches_ok = vec![0u32; n];
     for &(a, b) in &vouch_edges {
-        if trust[a as usize] >= min_t {
+        if trust[a as usize] >= min_t
+            && mem(a as usize).state.tenure_epochs
+                >= rules.eligibility.min_voucher_tenure_epochs
+        {
             vouches_ok[b as usize] += 1;
         }
     }
@@ -480,7 +504,6 @@ fn score_inner(
         active_days: u32,
         outcomes: Vec<(u32, Result<(u64, u64, u64), DropReasonV2>)>, // (event, Ok(evidence, factor, points))
         carry: Vec<KindCarry>,
-        pre_score: u64,
     }
     let dim = rules.diminishing;
     let cal = rules.calendar;
@@ -550,11 +573,15 @@ fn score_inner(
                         if ((t - s) as u64) < u64::from(rule.confirmations_required) {
                             return Err(D::Unconfirmed);
                         }
-                        let sum: u64 = ev_conf[s..t]
+                        // Mean of the `required` strongest confirmations: extra
+                        // (e.g. reciprocal) confirmations cannot add up to a full one.
+                        let k = rule.confirmations_required as usize;
+                        let mut top: Vec<u64> = ev_conf[s..t]
                             .iter()
                             .map(|&(_, c)| c_strength[c as usize])
-                            .sum();
-                        (sum / u64::from(rule.confirmations_required)).min(BPS)
+                            .collect();
+                        top.sort_unstable_by(|a, b| b.cmp(a));
+                        top[..k].iter().sum::<u64>() / k as u64
                     }
                     Evidence::Claimed => {
                         if rule.claimed_bps == 0 {
@@ -645,31 +672,19 @@ fn score_inner(
                 }
             }
         }
-        let pre_score = match member {
-            Some(_) => {
-                let r = tag;
-                let tb = rules.tenure_bps(mem(r).state.tenure_epochs);
-                let tf = rules.trust_factor_bps(trust[r]);
-                u64::try_from(
-                    u128::from(raw) * u128::from(tb) * u128::from(tf) / u128::from(BPS * BPS),
-                )
-                .map_err(|_| of("score"))?
-            }
-            None => 0,
-        };
         partial.push(Partial {
             raw,
             active_days,
             outcomes,
             carry,
-            pre_score,
         });
     }
 
-    // Ceiling relative to the median positive pre-score of eligible members.
+    // Ceiling on raw points relative to the median positive raw points of eligible members
+    // with trust (before tenure and the trust factor, so neither is clipped).
     let mut positive: Vec<u64> = (0..n)
-        .filter(|&r| eligible[r] && partial[r].pre_score > 0)
-        .map(|r| partial[r].pre_score)
+        .filter(|&r| eligible[r] && trust[r] > 0 && partial[r].raw > 0)
+        .map(|r| partial[r].raw)
         .collect();
     positive.sort_unstable();
     let median = if positive.is_empty() {
@@ -746,7 +761,11 @@ fn score_inner(
             ),
             None => (false, 0, 0, 0, 0),
         };
-        let score = p.pre_score.min(ceiling);
+        let capped = p.raw.min(ceiling);
+        let score = u64::try_from(
+            u128::from(capped) * u128::from(tb) * u128::from(tf) / u128::from(BPS * BPS),
+        )
+        .map_err(|_| of("score"))?;
         let n_counted = p.outcomes.iter().filter(|o| o.1.is_ok()).count();
         let qualified = elig && n_counted > 0 && score > 0 && score >= rules.min_score;
         let ct = qualified && p.active_days >= rules.tenure.min_active_days;
@@ -846,8 +865,8 @@ fn score_inner(
             subscribed: m.is_some_and(|m| m.subscribed),
             vouches_counted: if t < n { vouches_ok[t] } else { 0 },
             eligible: elig,
-            score_before_ceiling: p.pre_score,
-            ceiling_hit: p.pre_score > ceiling,
+            capped_points: capped,
+            ceiling_hit: p.raw > ceiling,
             score,
             qualified,
             amount: 0,
@@ -890,7 +909,7 @@ fn score_inner(
         activity_digest: [0; 32],
         total_score,
         budget: input.budget,
-        median_score: median,
+        median_points: median,
         ceiling,
         allocations,
         receipts,
