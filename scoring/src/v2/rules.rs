@@ -678,8 +678,8 @@ mod tests {
         assert_eq!(r.tenure_bps(full), r.tenure.curve.last().unwrap().1);
         assert_eq!(r.tenure_bps(full + 1000), r.tenure.curve.last().unwrap().1);
         let e = RulesV2::from_toml(&V2.replacen(
-            "[208, 19_000]",
-            "[208, 22_000]",
+            "[104, 16_000]",
+            "[104, 12_000]",
             1,
         ))
         .unwrap_err();
