@@ -109,6 +109,7 @@ enum Strategy {
     Backfill,
     SteadyExtra,
     Newcomer,
+    NewcomerUnvouched,
     Lifelong,
     SixWeeks,
     Vacation,
@@ -250,7 +251,9 @@ fn actor_group(
     tenure: u32,
     subscribed: bool,
 ) {
-    let name = format!("{strategy:?}").to_lowercase().replace(['(', ')'], "");
+    let name = format!("{strategy:?}")
+        .to_lowercase()
+        .replace(['(', ')'], "");
     for p in 0..people {
         let person = actors.len();
         for k in 0..accounts {
@@ -298,9 +301,33 @@ fn population(gaming: bool, rng: &mut Rng) -> Vec<Actor> {
         }
         // 5 fresh sybils without subscription + the colluding trusted member (account 0 of the
         // group is the colluder: an established steady member).
-        actor_group(&mut actors, Strategy::SybilsColluder, 1, 6, Some(0), 0, false);
+        actor_group(
+            &mut actors,
+            Strategy::SybilsColluder,
+            1,
+            6,
+            Some(0),
+            0,
+            false,
+        );
         // The same with every sybil paying a subscription (eligible without vouches).
-        actor_group(&mut actors, Strategy::SybilsColluderPaid, 1, 6, Some(0), 0, true);
+        actor_group(
+            &mut actors,
+            Strategy::SybilsColluderPaid,
+            1,
+            6,
+            Some(0),
+            0,
+            true,
+        );
+        // The colluder (account 0 of each group) is an established, trusted, subscribed member.
+        for s in [Strategy::SybilsColluder, Strategy::SybilsColluderPaid] {
+            if let Some(c) = actors.iter_mut().find(|a| a.strategy == s) {
+                c.joins = None;
+                c.initial_tenure = est;
+                c.subscribed = true;
+            }
+        }
         actor_group(&mut actors, Strategy::Farmer, 5, 1, None, est, true);
         actor_group(&mut actors, Strategy::TwoEvents, 5, 1, None, est, true);
         actor_group(&mut actors, Strategy::Backfill, 5, 1, None, est, true);
@@ -317,8 +344,33 @@ fn population(gaming: bool, rng: &mut Rng) -> Vec<Actor> {
             true,
         );
     }
-    actor_group(&mut actors, Strategy::Lifelong, 20, 1, None, 104 - WARMUP as u32, true);
-    actor_group(&mut actors, Strategy::SixWeeks, 20, 1, None, 6 - WARMUP as u32, true);
+    actor_group(
+        &mut actors,
+        Strategy::NewcomerUnvouched,
+        5,
+        1,
+        Some(5),
+        0,
+        true,
+    );
+    actor_group(
+        &mut actors,
+        Strategy::Lifelong,
+        20,
+        1,
+        None,
+        104 - WARMUP as u32,
+        true,
+    );
+    actor_group(
+        &mut actors,
+        Strategy::SixWeeks,
+        20,
+        1,
+        None,
+        6 - WARMUP as u32,
+        true,
+    );
     actor_group(&mut actors, Strategy::Vacation, 10, 1, None, est, true);
     // Unique ids for repeated groups (newcomer cohorts).
     let mut seen = BTreeMap::new();
@@ -385,13 +437,16 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
         first_steady_v2: vec![None; n],
         epoch0_v2: vec![0; n],
     };
-    let ring_of = |s: Strategy| -> Vec<usize> {
-        (0..n).filter(|&i| w.actors[i].strategy == s).collect()
-    };
-    let rings: Vec<(Strategy, Vec<usize>)> = [Strategy::Ring, Strategy::RingInvented, Strategy::RingEveryCap]
-        .into_iter()
-        .map(|s| (s, ring_of(s)))
-        .collect();
+    let ring_of =
+        |s: Strategy| -> Vec<usize> { (0..n).filter(|&i| w.actors[i].strategy == s).collect() };
+    let rings: Vec<(Strategy, Vec<usize>)> = [
+        Strategy::Ring,
+        Strategy::RingInvented,
+        Strategy::RingEveryCap,
+    ]
+    .into_iter()
+    .map(|s| (s, ring_of(s)))
+    .collect();
     let mut sybil_groups: Vec<(Strategy, Vec<usize>)> = Vec::new();
     for s in [
         Strategy::Sybils(2),
@@ -430,13 +485,18 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
             if !live[a] {
                 continue;
             }
-            let strat = if measured { w.actors[a].strategy } else { Strategy::Steady };
+            let strat = if measured {
+                w.actors[a].strategy
+            } else {
+                Strategy::Steady
+            };
             let is_colluder = colluders.contains(&a);
             for d in 0..7 {
                 let d0 = start + d * DAY;
                 match strat {
                     Strategy::Steady
                     | Strategy::Newcomer
+                    | Strategy::NewcomerUnvouched
                     | Strategy::Lifelong
                     | Strategy::SixWeeks
                     | Strategy::Ring
@@ -494,6 +554,30 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
                     | Strategy::SybilsColluderPaid => {
                         // Claims at every cap; confirmations from the group below.
                     }
+                }
+            }
+        }
+        // Onboarding: every member who joined honestly was vouched for by two established members
+        // (standing vouches, re-sent every epoch; fixed vouchers per member). Only the
+        // "no vouches" newcomers and the sybils lack them. Vouches matter during probation only.
+        for a in 0..n {
+            let s = w.actors[a].strategy;
+            let onboarded = !matches!(
+                s,
+                Strategy::NewcomerUnvouched
+                    | Strategy::Sybils(_)
+                    | Strategy::SybilsColluder
+                    | Strategy::SybilsColluderPaid
+            ) || w.actors[a].joins.is_none();
+            if live[a] && onboarded && w.actors[a].initial_tenure < 12 + WARMUP as u32 {
+                for k in 0..2u64 {
+                    let v =
+                        MASTERS + ((a as u64 * 7 + k * 131) % (STEADY - MASTERS) as u64) as usize;
+                    w.vouches.push(Vouch {
+                        voucher: w.actors[v].id.clone(),
+                        member: w.actors[a].id.clone(),
+                        auth: Auth::Wallet,
+                    });
                 }
             }
         }
@@ -623,8 +707,7 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
                 let a = w.actors.iter().position(|x| x.id == r.member);
                 let show = a.is_some_and(|a| {
                     let s = w.actors[a].strategy;
-                    (s == Strategy::Newcomer && out.epochs[a] == 0)
-                        || (measured && rel == 3 && (a == MASTERS || s == Strategy::Ring))
+                    std::env::var("ADV_DEBUG").is_ok_and(|v| v == format!("{s:?}"))
                 });
                 if show && measured {
                     eprintln!(
@@ -680,7 +763,10 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
                     member: x.member.clone(),
                     kind: x.kind.clone(),
                     occurred_at: x.occurred_at,
-                    confirmations: conf_by_event.get(x.id.as_str()).cloned().unwrap_or_default(),
+                    confirmations: conf_by_event
+                        .get(x.id.as_str())
+                        .cloned()
+                        .unwrap_or_default(),
                 })
                 .collect(),
         };
@@ -724,13 +810,31 @@ fn label(s: Strategy) -> (String, Class) {
     match s {
         S::Steady => ("steady (baseline)".into(), Class::Honest),
         S::ReviewClaims => ("2 self-reported reviews a day".into(), Class::Gaming),
-        S::EveryCapAlone => ("every cap practice+help+review, alone".into(), Class::Gaming),
-        S::BoundaryBurst => ("week's work in 2 days at the boundary".into(), Class::Reshaped),
-        S::Ring => ("ring of 10 confirming each other".into(), Class::GamingOnTop),
-        S::RingInvented => ("ring + invented mentoring & system".into(), Class::GamingOnTop),
+        S::EveryCapAlone => (
+            "every cap practice+help+review, alone".into(),
+            Class::Gaming,
+        ),
+        S::BoundaryBurst => (
+            "week's work in 2 days at the boundary".into(),
+            Class::Reshaped,
+        ),
+        S::Ring => (
+            "ring of 10 confirming each other".into(),
+            Class::GamingOnTop,
+        ),
+        S::RingInvented => (
+            "ring + invented mentoring & system".into(),
+            Class::GamingOnTop,
+        ),
         S::RingEveryCap => ("ring of 10 at every cap".into(), Class::Gaming),
-        S::Sybils(k) => (format!("1 person, {k} accounts at every cap"), Class::Gaming),
-        S::SybilsColluder => ("5 sybils + colluding trusted member".into(), Class::GamingOnTop),
+        S::Sybils(k) => (
+            format!("1 person, {k} accounts at every cap"),
+            Class::Gaming,
+        ),
+        S::SybilsColluder => (
+            "5 sybils + colluding trusted member".into(),
+            Class::GamingOnTop,
+        ),
         S::SybilsColluderPaid => (
             "5 subscribed sybils + colluding member".into(),
             Class::GamingOnTop,
@@ -739,7 +843,11 @@ fn label(s: Strategy) -> (String, Class) {
         S::TwoEvents => ("2 events per epoch".into(), Class::Reshaped),
         S::Backfill => ("week back-filled at epoch end".into(), Class::Reshaped),
         S::SteadyExtra => ("steady + extra genuine work".into(), Class::Honest),
-        S::Newcomer => ("honest newcomer (all epochs)".into(), Class::Honest),
+        S::Newcomer => (
+            "honest newcomer, vouched by 2 (all epochs)".into(),
+            Class::Honest,
+        ),
+        S::NewcomerUnvouched => ("honest newcomer, no vouches".into(), Class::Honest),
         S::Lifelong => ("lifelong (2 years of history)".into(), Class::Honest),
         S::SixWeeks => ("6 weeks of history".into(), Class::Honest),
         S::Vacation => ("vacation 4 of every 16 weeks".into(), Class::Honest),
@@ -807,7 +915,9 @@ fn main() {
             .filter(|&a| actors[a].strategy == s)
             .collect()
     };
-    let mean = |g: &[usize], f: &dyn Fn(usize) -> f64| g.iter().map(|&a| f(a)).sum::<f64>() / g.len() as f64;
+    let mean = |g: &[usize], f: &dyn Fn(usize) -> f64| {
+        g.iter().map(|&a| f(a)).sum::<f64>() / g.len() as f64
+    };
     let life0 = mean(&group(Strategy::Lifelong), &|a| out.epoch0_v2[a] as f64);
     let six0 = mean(&group(Strategy::SixWeeks), &|a| out.epoch0_v2[a] as f64);
     let newc = group(Strategy::Newcomer);

@@ -38,7 +38,7 @@ pub use v2::rules::{
     RuleSet, RulesV2, SourceRule, Tenure, TrustRule, RULES_V2_DOMAIN, TRUST_ONE,
 };
 pub use v2::score::{
-    score_epoch_v2, CapHit, ConfirmationOutcome, ConfirmationStatus, CountedEventV2,
-    DropReasonV2, DroppedEventV2, EpochScoreV2, MemberStateOut, ReceiptV2,
+    score_epoch_v2, CapHit, ConfirmationOutcome, ConfirmationStatus, CountedEventV2, DropReasonV2,
+    DroppedEventV2, EpochScoreV2, MemberStateOut, ReceiptV2,
 };
 pub use v2::trust::{personalized_pagerank, TRUST_MASS};

@@ -122,6 +122,9 @@ pub struct ConfirmationsV2 {
     pub reciprocal_bps: u64,
     /// A confirmation counts only from a member with at least this `tenure_epochs`.
     pub min_confirmer_tenure_epochs: u32,
+    /// Distinct new members (tenure below `trust.min_propagator_tenure_epochs`) a member can
+    /// confirm or vouch for per epoch (sponsorship budget).
+    pub max_new_members_per_epoch: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -130,6 +133,10 @@ pub struct Eligibility {
     pub vouches_required: u32,
     /// A vouch counts only from a member with at least this `tenure_epochs` (and enough trust).
     pub min_voucher_tenure_epochs: u32,
+    /// Probation: a member with `tenure_epochs < probation_epochs` is eligible only with at
+    /// least `probation_vouches` counted vouches (besides a subscription or the vouches above).
+    pub probation_epochs: u32,
+    pub probation_vouches: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -178,7 +185,10 @@ impl RuleSet {
                 Rules::from_toml(&text).map(RuleSet::V1)
             }
             Some(toml::Value::Integer(2)) => RulesV2::from_toml(s).map(RuleSet::V2),
-            Some(other) => Err(invalid("format", format!("unsupported rules format {other}"))),
+            Some(other) => Err(invalid(
+                "format",
+                format!("unsupported rules format {other}"),
+            )),
         }
     }
 
@@ -250,12 +260,15 @@ struct RawConf {
     budget_per_epoch: i64,
     reciprocal_bps: i64,
     min_confirmer_tenure_epochs: i64,
+    max_new_members_per_epoch: i64,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawElig {
     vouches_required: i64,
     min_voucher_tenure_epochs: i64,
+    probation_epochs: i64,
+    probation_vouches: i64,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -368,17 +381,15 @@ impl RulesV2 {
             let (d1, r1) = (u128::from(w[1].0 - w[0].0), u128::from(w[1].1 - w[0].1));
             let (d2, r2) = (u128::from(w[2].0 - w[1].0), u128::from(w[2].1 - w[1].1));
             if r1 * d2 < r2 * d1 {
-                return Err(invalid("tenure.curve", "must be concave (slopes non-increasing)"));
+                return Err(invalid(
+                    "tenure.curve",
+                    "must be concave (slopes non-increasing)",
+                ));
             }
         }
         let tenure = Tenure {
             curve,
-            min_active_days: range32(
-                "tenure.min_active_days",
-                raw.tenure.min_active_days,
-                0,
-                366,
-            )?,
+            min_active_days: range32("tenure.min_active_days", raw.tenure.min_active_days, 0, 366)?,
         };
         let mut seeds = raw.trust.seeds;
         seeds.sort();
@@ -432,6 +443,12 @@ impl RulesV2 {
                 0,
                 100_000,
             )?,
+            max_new_members_per_epoch: range32(
+                "confirmations.max_new_members_per_epoch",
+                raw.confirmations.max_new_members_per_epoch,
+                0,
+                100_000,
+            )?,
         };
         let eligibility = Eligibility {
             vouches_required: range32(
@@ -446,6 +463,18 @@ impl RulesV2 {
                 0,
                 100_000,
             )?,
+            probation_epochs: range32(
+                "eligibility.probation_epochs",
+                raw.eligibility.probation_epochs,
+                0,
+                100_000,
+            )?,
+            probation_vouches: range32(
+                "eligibility.probation_vouches",
+                raw.eligibility.probation_vouches,
+                0,
+                1_000,
+            )?,
         };
         let ceiling = Ceiling {
             median_multiple_bps: range(
@@ -457,7 +486,10 @@ impl RulesV2 {
         };
 
         if raw.kinds.is_empty() || raw.kinds.len() > MAX_KINDS {
-            return Err(invalid("kinds", format!("1..={MAX_KINDS} kinds are required")));
+            return Err(invalid(
+                "kinds",
+                format!("1..={MAX_KINDS} kinds are required"),
+            ));
         }
         let mut kinds = BTreeMap::new();
         for (name, k) in raw.kinds {
@@ -472,9 +504,12 @@ impl RulesV2 {
                 evidence: k.evidence,
                 weight: range(&f("weight"), k.weight, 1, MAX_POINTS)?,
                 confirmations_required: match k.evidence {
-                    Evidence::Confirmed => {
-                        range32(&f("confirmations_required"), k.confirmations_required, 1, 100)?
-                    }
+                    Evidence::Confirmed => range32(
+                        &f("confirmations_required"),
+                        k.confirmations_required,
+                        1,
+                        100,
+                    )?,
                     _ => range32(&f("confirmations_required"), k.confirmations_required, 0, 0)?,
                 },
                 claimed_bps: match k.evidence {
@@ -677,12 +712,7 @@ mod tests {
         }
         assert_eq!(r.tenure_bps(full), r.tenure.curve.last().unwrap().1);
         assert_eq!(r.tenure_bps(full + 1000), r.tenure.curve.last().unwrap().1);
-        let e = RulesV2::from_toml(&V2.replacen(
-            "[104, 16_000]",
-            "[104, 12_000]",
-            1,
-        ))
-        .unwrap_err();
+        let e = RulesV2::from_toml(&V2.replacen("[104, 16_000]", "[104, 12_000]", 1)).unwrap_err();
         assert!(e.to_string().contains("concave"), "{e}");
     }
 }

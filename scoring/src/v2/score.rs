@@ -174,6 +174,9 @@ pub enum ConfirmationStatus {
     Duplicate,
     /// The confirmer's `budget_per_epoch` is spent.
     OverBudget,
+    /// The claimant is a new member (tenure below `trust.min_propagator_tenure_epochs`) and the
+    /// confirmer already sponsored `max_new_members_per_epoch` other new members this epoch.
+    NewMemberBudget,
     /// The confirmer's trust is below `trust.min_confirmer_trust` (still a graph edge).
     LowTrust,
     /// The confirmer's `tenure_epochs` is below `confirmations.min_confirmer_tenure_epochs`
@@ -228,7 +231,10 @@ pub fn score_epoch_v2(rules: &RulesV2, input: &EpochInputV2) -> Result<EpochScor
     }
     let orders = input.orders();
     let (digest, scored) = if input.events.len() < 20_000 {
-        (input.digest_with(&orders), score_inner(rules, input, days, &orders))
+        (
+            input.digest_with(&orders),
+            score_inner(rules, input, days, &orders),
+        )
     } else {
         std::thread::scope(|s| {
             let h = s.spawn(|| input.digest_with(&orders));
@@ -251,7 +257,8 @@ fn score_inner(
     let n = input.members.len();
     // Canonical member index: rank in id order.
     let mem = |r: usize| &input.members[orders.members[r] as usize];
-    let mut by_id: FxHashMap<&str, u32> = FxHashMap::with_capacity_and_hasher(n, FxBuild::default());
+    let mut by_id: FxHashMap<&str, u32> =
+        FxHashMap::with_capacity_and_hasher(n, FxBuild::default());
     for r in 0..n {
         if by_id.insert(mem(r).id.as_str(), r as u32).is_some() {
             return Err(ScoringError::DuplicateMember(mem(r).id.clone()));
@@ -284,6 +291,18 @@ fn score_inner(
         .map(|e| kind_ix.get(e.kind.as_str()).copied().unwrap_or(NONE))
         .collect();
 
+    // New members (below the propagator tenure, not seeds): a confirmer or voucher can sponsor at
+    // most `max_new_members_per_epoch` distinct ones per epoch.
+    let mut seed_rank = vec![false; n];
+    for s in &rules.trust.seeds {
+        if let Some(&r) = by_id.get(s.as_str()) {
+            seed_rank[r as usize] = true;
+        }
+    }
+    let min_prop = rules.trust.min_propagator_tenure_epochs;
+    let is_new = |r: u32| !seed_rank[r as usize] && mem(r as usize).state.tenure_epochs < min_prop;
+    let mut sponsored: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+
     // --- Confirmations: accountability checks, dedup, budget (canonical order). ---
     let nc = input.confirmations.len();
     let mut c_status = vec![ConfirmationStatus::Counted; nc];
@@ -296,11 +315,15 @@ fn score_inner(
         let mut pair_kind: FxHashSet<(u32, u32, u32)> =
             FxHashSet::with_capacity_and_hasher(nc, FxBuild::default());
         let mut used = vec![0u32; n];
+        let max_new = rules.confirmations.max_new_members_per_epoch as usize;
         for &ci in &orders.confirmations {
             let ci = ci as usize;
             let c = &input.confirmations[ci];
             if !seen_ids.insert(c.id.as_str()) {
-                return Err(ScoringError::DuplicateEvent(format!("confirmation {}", c.id)));
+                return Err(ScoringError::DuplicateEvent(format!(
+                    "confirmation {}",
+                    c.id
+                )));
             }
             let confirmer = by_id.get(c.confirmer.as_str()).copied().unwrap_or(NONE);
             let claimant = by_id.get(c.claimant.as_str()).copied().unwrap_or(NONE);
@@ -333,6 +356,8 @@ fn score_inner(
                 S::Duplicate
             } else if used[confirmer as usize] >= rules.confirmations.budget_per_epoch {
                 S::OverBudget
+            } else if is_new(claimant) && !sponsor(&mut sponsored, confirmer, claimant, max_new) {
+                S::NewMemberBudget
             } else {
                 used[confirmer as usize] += 1;
                 S::Counted
@@ -352,7 +377,11 @@ fn score_inner(
         else {
             continue;
         };
-        if a != b && mem(a as usize).active {
+        let max_new = rules.confirmations.max_new_members_per_epoch as usize;
+        if a != b
+            && mem(a as usize).active
+            && (!is_new(b) || sponsor(&mut sponsored, a, b, max_new))
+        {
             vouch_edges.push((a, b));
         }
     }
@@ -378,12 +407,7 @@ fn score_inner(
         .filter(|&s| mem(s as usize).active)
         .collect();
     // Only established members (and the seeds) pass trust on.
-    let mut is_seed = vec![false; n];
-    for &s in &seeds {
-        is_seed[s as usize] = true;
-    }
-    let min_prop = rules.trust.min_propagator_tenure_epochs;
-    edges.retain(|&(a, _)| is_seed[a as usize] || mem(a as usize).state.tenure_epochs >= min_prop);
+    edges.retain(|&(a, _)| !is_new(a));
     let mass = personalized_pagerank(
         n,
         &seeds,
@@ -396,7 +420,9 @@ fn score_inner(
     let median_mass = {
         let mut pos: Vec<u64> = mass.iter().copied().filter(|&m| m > 0).collect();
         pos.sort_unstable();
-        pos.get(pos.len().saturating_sub(1) / 2).copied().unwrap_or(1)
+        pos.get(pos.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or(1)
     };
     let mut trust_graph = vec![0u64; n];
     let mut trust_carried = vec![0u64; n];
@@ -453,15 +479,21 @@ fn score_inner(
     let mut vouches_ok = vec![0u32; n];
     for &(a, b) in &vouch_edges {
         if trust[a as usize] >= min_t
-            && mem(a as usize).state.tenure_epochs
-                >= rules.eligibility.min_voucher_tenure_epochs
+            && mem(a as usize).state.tenure_epochs >= rules.eligibility.min_voucher_tenure_epochs
         {
             vouches_ok[b as usize] += 1;
         }
     }
     let k = rules.eligibility.vouches_required;
+    let el = rules.eligibility;
     let eligible: Vec<bool> = (0..n)
-        .map(|r| mem(r).subscribed || (k > 0 && vouches_ok[r] >= k))
+        .map(|r| {
+            let base = mem(r).subscribed || (k > 0 && vouches_ok[r] >= k);
+            let past_probation = seed_rank[r]
+                || mem(r).state.tenure_epochs >= el.probation_epochs
+                || vouches_ok[r] >= el.probation_vouches;
+            base && past_probation
+        })
         .collect();
 
     // --- Per member pass over events (grouped by owner, canonical order). ---
@@ -614,8 +646,7 @@ fn score_inner(
                     return Err(D::MonthlyCap);
                 }
                 if let Some(last) = s.last_at {
-                    if i128::from(e.occurred_at) - i128::from(last)
-                        < i128::from(rule.cooldown_secs)
+                    if i128::from(e.occurred_at) - i128::from(last) < i128::from(rule.cooldown_secs)
                     {
                         return Err(D::Cooldown);
                     }
@@ -917,3 +948,15 @@ fn score_inner(
     })
 }
 
+/// Records that `by` sponsors new member `who`; false if `by` already sponsors `max` others.
+fn sponsor(map: &mut FxHashMap<u32, Vec<u32>>, by: u32, who: u32, max: usize) -> bool {
+    let list = map.entry(by).or_default();
+    if list.contains(&who) {
+        return true;
+    }
+    if list.len() >= max {
+        return false;
+    }
+    list.push(who);
+    true
+}

@@ -23,7 +23,11 @@ pub fn personalized_pagerank(
     teleport_bps: u64,
     iterations: u32,
 ) -> Vec<u64> {
-    let mut seeds: Vec<u32> = seeds.iter().copied().filter(|&s| (s as usize) < n).collect();
+    let mut seeds: Vec<u32> = seeds
+        .iter()
+        .copied()
+        .filter(|&s| (s as usize) < n)
+        .collect();
     seeds.sort_unstable();
     seeds.dedup();
     let mut mass = vec![0u64; n];
