@@ -17,6 +17,8 @@
 //! (for strategies that add gaming on top of a steady member's genuine work, the gaming part is
 //! `ratio - 1`), and `honest cost: Y.Y%` = change from v1 to v2 of the steady members' share of
 //! the budget in a second world with honest members only.
+// Actors are indices into several parallel per-actor vectors.
+#![allow(clippy::needless_range_loop)]
 
 use std::collections::BTreeMap;
 

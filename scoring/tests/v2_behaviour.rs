@@ -150,11 +150,23 @@ fn a_cluster_without_a_trust_path_earns_nothing() {
     let (mut e, mut c) = helped_by_master(&["honest"], 0);
     for (i, a) in ids.iter().enumerate() {
         for d in 0..7 {
-            e.push(ev(&format!("p-{a}-{d}"), a, "practice_session", THU + d * DAY + H));
+            e.push(ev(
+                &format!("p-{a}-{d}"),
+                a,
+                "practice_session",
+                THU + d * DAY + H,
+            ));
             let h = format!("h-{a}-{d}");
             e.push(ev(&h, a, "help_given", THU + d * DAY + 2 * H));
             let b = &ids[(i + 1 + d as usize) % ids.len()];
-            c.push(conf(&format!("c-{h}"), b, a, "help_given", &h, THU + d * DAY + 3 * H));
+            c.push(conf(
+                &format!("c-{h}"),
+                b,
+                a,
+                "help_given",
+                &h,
+                THU + d * DAY + 3 * H,
+            ));
         }
     }
     let s = score_epoch_v2(&rules(), &epoch(members, e, c)).unwrap();
@@ -191,22 +203,64 @@ fn confirmations_are_accountable_budgeted_and_counted_once() {
         let id = format!("h{i:02}");
         let t = THU + DAY + i as i64 * H;
         e.push(ev(&id, &m, "help_given", t));
-        c.push(conf(&format!("c{i:02}"), "carol", &m, "help_given", &id, t + 1));
+        c.push(conf(
+            &format!("c{i:02}"),
+            "carol",
+            &m,
+            "help_given",
+            &id,
+            t + 1,
+        ));
     }
     // A second confirmation of the same (confirmer, claimant, kind) on another event.
     e.push(ev("h00b", "m00", "help_given", THU + 2 * DAY));
-    c.push(conf("c-dup", "carol", "m00", "help_given", "h00b", THU + 2 * DAY + 1));
+    c.push(conf(
+        "c-dup",
+        "carol",
+        "m00",
+        "help_given",
+        "h00b",
+        THU + 2 * DAY + 1,
+    ));
     // Unauthenticated (an id inside the claimant's payload) and a source that may not confirm.
     e.push(ev("h01b", "m01", "help_given", THU + 3 * DAY));
-    let mut u = conf("c-none", "master-01", "m01", "help_given", "h01b", THU + 3 * DAY + 1);
+    let mut u = conf(
+        "c-none",
+        "master-01",
+        "m01",
+        "help_given",
+        "h01b",
+        THU + 3 * DAY + 1,
+    );
     u.auth = Auth::None;
     c.push(u);
-    let mut v = conf("c-src", "master-01", "m01", "help_given", "h01b", THU + 3 * DAY + 2);
+    let mut v = conf(
+        "c-src",
+        "master-01",
+        "m01",
+        "help_given",
+        "h01b",
+        THU + 3 * DAY + 2,
+    );
     v.auth = Auth::Source("unknown-source".into());
     c.push(v);
     // Self-confirmation and a confirmation whose kind does not match the event.
-    c.push(conf("c-self", "m02", "m02", "help_given", "h02", THU + 3 * DAY + 3));
-    c.push(conf("c-kind", "master-01", "m03", "review", "h03", THU + 3 * DAY + 4));
+    c.push(conf(
+        "c-self",
+        "m02",
+        "m02",
+        "help_given",
+        "h02",
+        THU + 3 * DAY + 3,
+    ));
+    c.push(conf(
+        "c-kind",
+        "master-01",
+        "m03",
+        "review",
+        "h03",
+        THU + 3 * DAY + 4,
+    ));
     let s = score_epoch_v2(&r, &epoch(members, e, c)).unwrap();
     let given = &receipt(&s, "carol").confirmations_given;
     let n = |st: ConfirmationStatus| given.iter().filter(|c| c.status == st).count();
@@ -232,7 +286,11 @@ fn confirmations_are_accountable_budgeted_and_counted_once() {
     ok.auth = Auth::Source("discourse".into());
     let s2 = score_epoch_v2(
         &r,
-        &epoch(vec![est("master-01"), est("m00")], e2[..1].to_vec(), vec![ok]),
+        &epoch(
+            vec![est("master-01"), est("m00")],
+            e2[..1].to_vec(),
+            vec![ok],
+        ),
     )
     .unwrap();
     assert_eq!(
@@ -261,10 +319,18 @@ fn reciprocal_confirmations_count_less() {
 fn caps_follow_the_calendar_across_epochs() {
     // practice: daily 1, weekly 3 for this test. The epoch starts on Thursday; Monday THU+4d starts
     // a new week that the next epoch continues.
-    let r = rules_with("weekly_cap = 7\nmonthly_cap = 31", "weekly_cap = 3\nmonthly_cap = 31");
+    let r = rules_with(
+        "weekly_cap = 7\nmonthly_cap = 31",
+        "weekly_cap = 3\nmonthly_cap = 31",
+    );
     let (mut e, c) = helped_by_master(&["alice"], 0);
     for d in 4..7 {
-        e.push(ev(&format!("p{d}"), "alice", "practice_session", THU + d * DAY + H));
+        e.push(ev(
+            &format!("p{d}"),
+            "alice",
+            "practice_session",
+            THU + d * DAY + H,
+        ));
     }
     let a = score_epoch_v2(&r, &epoch(vec![est("master-01"), est("alice")], e, c)).unwrap();
     assert_eq!(receipt(&a, "alice").counted.len(), 4);
@@ -291,7 +357,10 @@ fn caps_follow_the_calendar_across_epochs() {
     assert_eq!(reason("p7"), Some(DropReasonV2::WeeklyCap));
     assert_eq!(reason("p8"), Some(DropReasonV2::WeeklyCap));
     assert!(rb.counted.iter().any(|c| c.id == "p11"));
-    assert!(rb.caps_hit.iter().any(|h| h.reason == DropReasonV2::WeeklyCap && h.events == 2));
+    assert!(rb
+        .caps_hit
+        .iter()
+        .any(|h| h.reason == DropReasonV2::WeeklyCap && h.events == 2));
     // Without the carried state the same epoch would count them (the v1 behaviour).
     alice.state.carry.clear();
     let mut fresh_state = epoch(vec![est("master-01"), alice], e, c);
@@ -305,7 +374,12 @@ fn caps_follow_the_calendar_across_epochs() {
 fn daily_practice_is_not_diminished() {
     let (mut e, c) = helped_by_master(&["alice"], 0);
     for d in 0..7 {
-        e.push(ev(&format!("p{d}"), "alice", "practice_session", THU + d * DAY + 20 * H));
+        e.push(ev(
+            &format!("p{d}"),
+            "alice",
+            "practice_session",
+            THU + d * DAY + 20 * H,
+        ));
     }
     let s = score_epoch_v2(&rules(), &epoch(vec![est("master-01"), est("alice")], e, c)).unwrap();
     let r = receipt(&s, "alice");
@@ -319,13 +393,24 @@ fn daily_practice_is_not_diminished() {
     // Two helps on one day: the second is diminished.
     let (mut e, mut c) = helped_by_master(&["bob"], 0);
     e.push(ev("h2", "bob", "help_given", THU + 11 * H));
-    c.push(conf("c-h2", "master-02", "bob", "help_given", "h2", THU + 12 * H));
+    c.push(conf(
+        "c-h2",
+        "master-02",
+        "bob",
+        "help_given",
+        "h2",
+        THU + 12 * H,
+    ));
     let s = score_epoch_v2(
         &rules(),
         &epoch(vec![est("master-01"), est("master-02"), est("bob")], e, c),
     )
     .unwrap();
-    let f: Vec<u64> = receipt(&s, "bob").counted.iter().map(|c| c.factor_bps).collect();
+    let f: Vec<u64> = receipt(&s, "bob")
+        .counted
+        .iter()
+        .map(|c| c.factor_bps)
+        .collect();
     assert_eq!(f, vec![10_000, 5_000]);
 }
 
@@ -396,7 +481,12 @@ fn ceiling_caps_raw_points_relative_to_the_median() {
     let (mut e, c) = helped_by_master(&refs, 0);
     // m0 practises every day; the others only got one help.
     for d in 0..7 {
-        e.push(ev(&format!("p{d}"), "m0", "practice_session", THU + d * DAY + 20 * H));
+        e.push(ev(
+            &format!("p{d}"),
+            "m0",
+            "practice_session",
+            THU + d * DAY + 20 * H,
+        ));
     }
     let mut members: Vec<MemberV2> = names.iter().map(|m| est(m)).collect();
     members.push(est("master-01"));
@@ -415,7 +505,12 @@ fn tenure_grows_only_with_enough_active_days_and_is_concave() {
     let need = r.tenure.min_active_days as i64;
     let (mut e, c) = helped_by_master(&["steady", "burst"], 0);
     for d in 1..need {
-        e.push(ev(&format!("p{d}"), "steady", "practice_session", THU + d * DAY + H));
+        e.push(ev(
+            &format!("p{d}"),
+            "steady",
+            "practice_session",
+            THU + d * DAY + H,
+        ));
     }
     let s = score_epoch_v2(
         &r,
@@ -444,7 +539,11 @@ fn tenure_grows_only_with_enough_active_days_and_is_concave() {
 #[test]
 fn log_v2_round_trips_and_rejects_non_canonical() {
     let (e, c) = helped_by_master(&["alice", "b\"ob\u{e9}"], 2);
-    let mut input = epoch(vec![est("master-01"), est("alice"), fresh("b\"ob\u{e9}")], e, c);
+    let mut input = epoch(
+        vec![est("master-01"), est("alice"), fresh("b\"ob\u{e9}")],
+        e,
+        c,
+    );
     input.members[1].state.carry.push(stk_scoring::KindCarry {
         kind: "review".into(),
         day: 1,
@@ -495,9 +594,20 @@ fn arb_input() -> impl Strategy<Value = EpochInputV2> {
         "solution_accepted",
         "nope",
     ]);
-    let event = (0usize..12, kinds, -DAY..8 * DAY, 0i64..4 * DAY, prop::bool::ANY);
+    let event = (
+        0usize..12,
+        kinds,
+        -DAY..8 * DAY,
+        0i64..4 * DAY,
+        prop::bool::ANY,
+    );
     let confirmation = (0usize..12, 0usize..60, 0i64..7 * DAY, 0u8..4);
-    let member = (prop::bool::weighted(0.9), prop::bool::weighted(0.8), 0u32..30, 0u64..3 * TRUST_ONE);
+    let member = (
+        prop::bool::weighted(0.9),
+        prop::bool::weighted(0.8),
+        0u32..30,
+        0u64..3 * TRUST_ONE,
+    );
     (
         prop::collection::vec(member, 12),
         prop::collection::vec(event, 0..60),

@@ -186,6 +186,9 @@ pub enum ConfirmationStatus {
 
 const NONE: u32 = u32::MAX;
 
+/// An event's fate in the member pass: `Ok((evidence_bps, factor_bps, points))` or why dropped.
+type Verdict = Result<(u64, u64, u64), DropReasonV2>;
+
 fn of(what: &'static str) -> ScoringError {
     ScoringError::Overflow(what)
 }
@@ -534,7 +537,7 @@ fn score_inner(
     struct Partial {
         raw: u64,
         active_days: u32,
-        outcomes: Vec<(u32, Result<(u64, u64, u64), DropReasonV2>)>, // (event, Ok(evidence, factor, points))
+        outcomes: Vec<(u32, Verdict)>,
         carry: Vec<KindCarry>,
     }
     let dim = rules.diminishing;
