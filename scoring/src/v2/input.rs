@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use crate::input::LogError;
+use crate::input::{push_int, push_json_str, LogError};
 
 /// Domain prefix of [`EpochInputV2::activity_digest`] and `format` of the log header.
 pub const ACTIVITY_V2_DOMAIN: &[u8] = b"stk-activity-v2";
@@ -268,26 +268,19 @@ impl EpochInputV2 {
             }
         };
         for &i in &o.members {
-            let m = &self.members[i as usize];
-            if m.state.carry.is_sorted() {
-                let _ = serde_json::to_writer(&mut buf, m);
-            } else {
-                let mut c = m.clone();
-                c.state.carry.sort();
-                let _ = serde_json::to_writer(&mut buf, &c);
-            }
+            push_member(&mut buf, &self.members[i as usize]);
             line(&mut buf, &mut sink);
         }
         for &i in &o.events {
-            let _ = serde_json::to_writer(&mut buf, &self.events[i as usize]);
+            push_event(&mut buf, &self.events[i as usize]);
             line(&mut buf, &mut sink);
         }
         for &i in &o.confirmations {
-            let _ = serde_json::to_writer(&mut buf, &self.confirmations[i as usize]);
+            push_confirmation(&mut buf, &self.confirmations[i as usize]);
             line(&mut buf, &mut sink);
         }
         for &i in &o.vouches {
-            let _ = serde_json::to_writer(&mut buf, &self.vouches[i as usize]);
+            push_vouch(&mut buf, &self.vouches[i as usize]);
             line(&mut buf, &mut sink);
         }
         sink(&buf);
@@ -367,9 +360,192 @@ impl EpochInputV2 {
     }
 }
 
+/// The hand-written writers below produce exactly what `serde_json::to_writer` writes for these
+/// structs (field order = declaration order; checked by a test), without its per-string escaping
+/// pass for strings that need no escape.
+fn push_auth(out: &mut Vec<u8>, a: &Auth) {
+    match a {
+        Auth::Wallet => out.extend_from_slice(b"\"wallet\""),
+        Auth::None => out.extend_from_slice(b"\"none\""),
+        Auth::Source(s) => push_json_str(out, &format!("source:{s}")),
+    }
+}
+
+fn push_bool(out: &mut Vec<u8>, b: bool) {
+    out.extend_from_slice(if b { b"true" } else { b"false" });
+}
+
+fn push_member(out: &mut Vec<u8>, m: &MemberV2) {
+    out.extend_from_slice(b"{\"id\":");
+    push_json_str(out, &m.id);
+    out.extend_from_slice(b",\"active\":");
+    push_bool(out, m.active);
+    out.extend_from_slice(b",\"subscribed\":");
+    push_bool(out, m.subscribed);
+    out.extend_from_slice(b",\"state\":{\"tenure_epochs\":");
+    push_int(out, m.state.tenure_epochs);
+    out.extend_from_slice(b",\"trust\":");
+    push_int(out, m.state.trust);
+    out.extend_from_slice(b",\"carry\":[");
+    let mut sorted: Vec<&KindCarry> = m.state.carry.iter().collect();
+    sorted.sort();
+    for (i, c) in sorted.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"kind\":");
+        push_json_str(out, &c.kind);
+        for (k, v) in [
+            (&b",\"day\":"[..], c.day),
+            (b",\"day_count\":", i64::from(c.day_count)),
+            (b",\"week\":", c.week),
+            (b",\"week_count\":", i64::from(c.week_count)),
+            (b",\"month\":", c.month),
+            (b",\"month_count\":", i64::from(c.month_count)),
+            (b",\"last_at\":", c.last_at),
+        ] {
+            out.extend_from_slice(k);
+            push_int(out, v);
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}}");
+}
+
+fn push_event(out: &mut Vec<u8>, e: &EventV2) {
+    out.extend_from_slice(b"{\"id\":");
+    push_json_str(out, &e.id);
+    out.extend_from_slice(b",\"member\":");
+    push_json_str(out, &e.member);
+    out.extend_from_slice(b",\"kind\":");
+    push_json_str(out, &e.kind);
+    out.extend_from_slice(b",\"occurred_at\":");
+    push_int(out, e.occurred_at);
+    out.extend_from_slice(b",\"received_at\":");
+    push_int(out, e.received_at);
+    out.extend_from_slice(b",\"source\":");
+    push_json_str(out, &e.source);
+    out.push(b'}');
+}
+
+fn push_confirmation(out: &mut Vec<u8>, c: &Confirmation) {
+    out.extend_from_slice(b"{\"id\":");
+    push_json_str(out, &c.id);
+    out.extend_from_slice(b",\"confirmer\":");
+    push_json_str(out, &c.confirmer);
+    out.extend_from_slice(b",\"claimant\":");
+    push_json_str(out, &c.claimant);
+    out.extend_from_slice(b",\"kind\":");
+    push_json_str(out, &c.kind);
+    out.extend_from_slice(b",\"event\":");
+    push_json_str(out, &c.event);
+    out.extend_from_slice(b",\"confirmed_at\":");
+    push_int(out, c.confirmed_at);
+    out.extend_from_slice(b",\"auth\":");
+    push_auth(out, &c.auth);
+    out.push(b'}');
+}
+
+fn push_vouch(out: &mut Vec<u8>, v: &Vouch) {
+    out.extend_from_slice(b"{\"voucher\":");
+    push_json_str(out, &v.voucher);
+    out.extend_from_slice(b",\"member\":");
+    push_json_str(out, &v.member);
+    out.extend_from_slice(b",\"auth\":");
+    push_auth(out, &v.auth);
+    out.push(b'}');
+}
+
 pub(crate) struct Orders {
     pub members: Vec<u32>,
     pub events: Vec<u32>,
     pub confirmations: Vec<u32>,
     pub vouches: Vec<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_written_lines_match_serde_json() {
+        let awkward = [
+            "plain",
+            "",
+            "q\"b\\s",
+            "tab\tnl\nnul\u{0}del\u{7f}",
+            "é😀\u{2028}",
+        ];
+        for s in awkward {
+            let m = MemberV2 {
+                id: s.into(),
+                active: true,
+                subscribed: false,
+                state: MemberState {
+                    tenure_epochs: u32::MAX,
+                    trust: u64::MAX,
+                    carry: vec![
+                        KindCarry {
+                            kind: format!("z{s}"),
+                            day: i64::MIN,
+                            day_count: 1,
+                            week: -1,
+                            week_count: 2,
+                            month: 3,
+                            month_count: u32::MAX,
+                            last_at: i64::MAX,
+                        },
+                        KindCarry {
+                            kind: s.into(),
+                            day: 0,
+                            day_count: 0,
+                            week: 0,
+                            week_count: 0,
+                            month: 0,
+                            month_count: 0,
+                            last_at: 0,
+                        },
+                    ],
+                },
+            };
+            let mut sorted = m.clone();
+            sorted.state.carry.sort();
+            let mut ours = Vec::new();
+            push_member(&mut ours, &m);
+            assert_eq!(ours, serde_json::to_vec(&sorted).unwrap(), "{s:?}");
+            let e = EventV2 {
+                id: s.into(),
+                member: format!("{s}m"),
+                kind: format!("k{s}"),
+                occurred_at: i64::MIN,
+                received_at: -7,
+                source: s.into(),
+            };
+            let mut ours = Vec::new();
+            push_event(&mut ours, &e);
+            assert_eq!(ours, serde_json::to_vec(&e).unwrap(), "{s:?}");
+            for auth in [Auth::Wallet, Auth::None, Auth::Source(s.into())] {
+                let c = Confirmation {
+                    id: s.into(),
+                    confirmer: "a".into(),
+                    claimant: s.into(),
+                    kind: "k".into(),
+                    event: s.into(),
+                    confirmed_at: 5,
+                    auth: auth.clone(),
+                };
+                let mut ours = Vec::new();
+                push_confirmation(&mut ours, &c);
+                assert_eq!(ours, serde_json::to_vec(&c).unwrap(), "{s:?}");
+                let v = Vouch {
+                    voucher: s.into(),
+                    member: "m".into(),
+                    auth,
+                };
+                let mut ours = Vec::new();
+                push_vouch(&mut ours, &v);
+                assert_eq!(ours, serde_json::to_vec(&v).unwrap(), "{s:?}");
+            }
+        }
+    }
 }
