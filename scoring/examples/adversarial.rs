@@ -572,9 +572,13 @@ fn simulate(gaming: bool) -> (Vec<Actor>, Outcome) {
                     | Strategy::SybilsColluderPaid
             ) || w.actors[a].joins.is_none();
             if live[a] && onboarded && w.actors[a].initial_tenure < 12 + WARMUP as u32 {
+                // Vouchers: established steady members (a vouch counts from tenure >= 12 only).
+                let established: Vec<usize> = (MASTERS..STEADY)
+                    .filter(|&v| w.actors[v].initial_tenure >= 12)
+                    .collect();
                 for k in 0..2u64 {
                     let v =
-                        MASTERS + ((a as u64 * 7 + k * 131) % (STEADY - MASTERS) as u64) as usize;
+                        established[((a as u64 * 7 + k * 131) % established.len() as u64) as usize];
                     w.vouches.push(Vouch {
                         voucher: w.actors[v].id.clone(),
                         member: w.actors[a].id.clone(),

@@ -51,7 +51,7 @@ fn generate(members: usize, events: usize, confirmations: usize) -> EpochInputV2
         "solution_accepted",
         "self_report",
     ];
-    let ms: Vec<MemberV2> = (0..members)
+    let mut ms: Vec<MemberV2> = (0..members)
         .map(|i| MemberV2 {
             id: member_id(i),
             active: rng.below(20) != 0,
@@ -63,6 +63,7 @@ fn generate(members: usize, events: usize, confirmations: usize) -> EpochInputV2
             },
         })
         .collect();
+    ms.sort_by(|a, b| a.id.cmp(&b.id));
     // Skewed activity: a quarter of the members produce most events.
     let pick = |rng: &mut Rng| -> usize {
         if rng.below(4) == 0 {
@@ -89,8 +90,8 @@ fn generate(members: usize, events: usize, confirmations: usize) -> EpochInputV2
             }
         })
         .collect();
-    ev.sort_by_key(|e| e.occurred_at);
-    // Store order: strings allocated in (occurred_at) order, as when the indexer reads the frozen
+    ev.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
+    // Store order: strings allocated in (occurred_at, id) order, as when the indexer reads the frozen
     // epoch with ORDER BY occurred_at, id (see BENCH_RESULTS.md for the v1 layouts).
     let ev: Vec<EventV2> = ev.iter().cloned().collect();
     let mut conf: Vec<Confirmation> = (0..confirmations)
@@ -111,7 +112,7 @@ fn generate(members: usize, events: usize, confirmations: usize) -> EpochInputV2
             }
         })
         .collect();
-    conf.sort_by_key(|c| c.confirmed_at);
+    conf.sort_by(|a, b| (a.confirmed_at, &a.id).cmp(&(b.confirmed_at, &b.id)));
     let conf: Vec<Confirmation> = conf.iter().cloned().collect();
     let vouches: Vec<Vouch> = (0..members / 10)
         .map(|_| Vouch {

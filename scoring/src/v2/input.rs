@@ -179,6 +179,10 @@ pub(crate) fn confirmation_cmp(a: &Confirmation, b: &Confirmation) -> Ordering {
 
 fn sorted_idx<T>(v: &[T], cmp: impl Fn(&T, &T) -> Ordering) -> Vec<u32> {
     let mut idx: Vec<u32> = (0..v.len() as u32).collect();
+    // Fast path: input already in canonical order (what the indexer's ORDER BY gives).
+    if v.windows(2).all(|w| cmp(&w[0], &w[1]) != Ordering::Greater) {
+        return idx;
+    }
     idx.sort_unstable_by(|&a, &b| cmp(&v[a as usize], &v[b as usize]).then(a.cmp(&b)));
     idx
 }
@@ -202,7 +206,13 @@ impl EpochInputV2 {
     pub(crate) fn orders(&self) -> Orders {
         Orders {
             members: sorted_idx(&self.members, |a, b| a.id.cmp(&b.id).then_with(|| a.cmp(b))),
-            events: {
+            events: if self
+                .events
+                .windows(2)
+                .all(|w| event_cmp(&w[0], &w[1]) != Ordering::Greater)
+            {
+                (0..self.events.len() as u32).collect()
+            } else {
                 let mut keys: Vec<(i64, u32)> = self
                     .events
                     .iter()
