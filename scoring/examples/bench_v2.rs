@@ -93,7 +93,7 @@ fn generate(members: usize, events: usize, confirmations: usize) -> EpochInputV2
     ev.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
     // Store order: strings allocated in (occurred_at, id) order, as when the indexer reads the frozen
     // epoch with ORDER BY occurred_at, id (see BENCH_RESULTS.md for the v1 layouts).
-    let ev: Vec<EventV2> = ev.iter().cloned().collect();
+    let ev: Vec<EventV2> = ev.to_vec();
     let mut conf: Vec<Confirmation> = (0..confirmations)
         .map(|i| {
             let t = &ev[rng.below(ev.len() as u64) as usize];
@@ -113,7 +113,7 @@ fn generate(members: usize, events: usize, confirmations: usize) -> EpochInputV2
         })
         .collect();
     conf.sort_by(|a, b| (a.confirmed_at, &a.id).cmp(&(b.confirmed_at, &b.id)));
-    let conf: Vec<Confirmation> = conf.iter().cloned().collect();
+    let conf: Vec<Confirmation> = conf.to_vec();
     let vouches: Vec<Vouch> = (0..members / 10)
         .map(|_| Vouch {
             voucher: ms[pick(&mut rng)].id.clone(),
