@@ -47,7 +47,10 @@ impl Hasher for FxHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // hashbrown takes the bucket index from the low bits, which a multiply mixes poorly
+        // (ids that differ only in their last characters clustered and probed long chains);
+        // rotate the well-mixed high bits down, as rustc-hash 2 does.
+        self.hash.rotate_left(26)
     }
 }
 

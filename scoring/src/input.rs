@@ -130,7 +130,7 @@ struct EventLine<'a> {
 
 /// Appends `s` as a JSON string exactly as `serde_json` writes it (raw UTF-8; `"`, `\\` and
 /// control characters escaped), with a copy-only fast path for strings needing no escape.
-fn push_json_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
     if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -141,7 +141,7 @@ fn push_json_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-fn push_int(out: &mut Vec<u8>, v: impl std::fmt::Display) {
+pub(crate) fn push_int(out: &mut Vec<u8>, v: impl std::fmt::Display) {
     use std::io::Write;
     // Writing into a Vec cannot fail.
     let _ = write!(out, "{v}");

@@ -14,6 +14,7 @@ mod input;
 mod rules;
 mod score;
 mod time;
+pub mod v2;
 
 /// One whole in basis points: multipliers are expressed as `x / BPS`.
 pub const BPS: u64 = 10_000;
@@ -27,4 +28,17 @@ pub use score::{
     score_epoch, Allocation, CountedEvent, DropReason, DroppedEvent, EpochScore, Receipt,
     ScoringError,
 };
-pub use time::{day_index, epoch_days, week_index, SECS_PER_DAY};
+pub use time::{day_index, epoch_days, month_index, week_index, SECS_PER_DAY};
+pub use v2::input::{
+    Auth, Confirmation, EpochInputV2, EventV2, KindCarry, MemberState, MemberV2, Vouch,
+    ACTIVITY_V2_DOMAIN, LOG_V2_FORMAT,
+};
+pub use v2::rules::{
+    isqrt, Calendar, Ceiling, ConfirmationsV2, DiminishingV2, Eligibility, Evidence, KindRuleV2,
+    RuleSet, RulesV2, SourceRule, Tenure, TrustRule, RULES_V2_DOMAIN, TRUST_ONE,
+};
+pub use v2::score::{
+    score_epoch_v2, CapHit, ConfirmationOutcome, ConfirmationStatus, CountedEventV2, DropReasonV2,
+    DroppedEventV2, EpochScoreV2, MemberStateOut, ReceiptV2,
+};
+pub use v2::trust::{personalized_pagerank, TRUST_MASS};

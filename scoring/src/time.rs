@@ -17,6 +17,22 @@ pub fn week_index(ts: i64) -> i64 {
     (day_index(ts) + 3).div_euclid(7)
 }
 
+/// Calendar month number of a Unix timestamp in UTC: `year * 12 + (month - 1)`
+/// (2024-01 is `2024 * 12`). Uses the proleptic Gregorian calendar (civil-from-days).
+pub fn month_index(ts: i64) -> i64 {
+    // Howard Hinnant's civil_from_days, integer only.
+    let z = day_index(ts) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    y * 12 + (m - 1)
+}
+
 /// Number of UTC days that the half-open window `[starts_at, ends_at)` touches (>= 1), or `None`
 /// if the window is empty.
 pub fn epoch_days(starts_at: i64, ends_at: i64) -> Option<u64> {
@@ -62,6 +78,22 @@ mod tests {
         // Monday 1969-12-29 (day -3) starts week 0; Sunday 1969-12-28 is in week -1.
         assert_eq!(week_index(-3 * SECS_PER_DAY), 0);
         assert_eq!(week_index(-3 * SECS_PER_DAY - 1), -1);
+    }
+
+    #[test]
+    fn months_follow_the_calendar() {
+        // 2024-01-01, 2024-01-31 23:59:59, 2024-02-01, 2024-02-29 (leap), 2024-03-01.
+        assert_eq!(month_index(1_704_067_200), 2024 * 12);
+        assert_eq!(month_index(1_706_745_599), 2024 * 12);
+        assert_eq!(month_index(1_706_745_600), 2024 * 12 + 1);
+        assert_eq!(month_index(1_709_164_800), 2024 * 12 + 1);
+        assert_eq!(month_index(1_709_251_200), 2024 * 12 + 2);
+        assert_eq!(month_index(0), 1970 * 12);
+        assert_eq!(month_index(-1), 1969 * 12 + 11);
+        // 2000-03-01 and 2100-03-01 (non-leap century).
+        assert_eq!(month_index(951_868_800), 2000 * 12 + 2);
+        assert_eq!(month_index(4_107_542_400), 2100 * 12 + 2);
+        assert_eq!(month_index(4_107_542_399), 2100 * 12 + 1);
     }
 
     #[test]
