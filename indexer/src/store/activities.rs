@@ -370,29 +370,46 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// A member's activities after `after` in timeline order (`occurred_at`, `id`), at most
-    /// `limit`: (id, kind, occurred_at, epoch).
+    /// A page of a member's activities after `after` in (occurred_at, id) order. Epochs partition
+    /// time, so the page is read epoch by epoch, each an index probe on activities (epoch, member_id):
+    /// the cost is the page plus one probe per epoch passed, never the member's whole history (and
+    /// no index led by member_id slows ingestion).
     pub async fn member_activities_page(
         &self,
         member: &str,
         after: &super::TimelineKey,
         limit: i64,
     ) -> StoreResult<Vec<(String, String, i64, u64)>> {
-        let rows = read_pool!(self, p => sqlx::query_as::<_, (String, String, i64, i64)>(
-            "SELECT id, kind, occurred_at, epoch FROM activities WHERE member_id = $1 \
-             AND (occurred_at > $2 OR (occurred_at = $2 AND ($3 < 0 OR ($3 = 0 AND id > $4)))) \
-             ORDER BY occurred_at, id LIMIT $5",
+        let epochs: Vec<i64> = read_pool!(self, p => sqlx::query_scalar::<_, i64>(
+            "SELECT epoch FROM epochs WHERE ends_at >= $1 ORDER BY epoch",
         )
-        .bind(member)
         .bind(after.at)
-        .bind(after.rank)
-        .bind(&after.id)
-        .bind(limit)
         .fetch_all(p)
         .await?);
-        rows.into_iter()
-            .map(|(id, kind, at, epoch)| Ok((id, kind, at, to_u64(epoch, "epoch")?)))
-            .collect()
+        let mut out = Vec::new();
+        for epoch in epochs {
+            let want = limit - out.len() as i64;
+            if want <= 0 {
+                break;
+            }
+            let rows = read_pool!(self, p => sqlx::query_as::<_, (String, String, i64, i64)>(
+                "SELECT id, kind, occurred_at, epoch FROM activities WHERE epoch = $1 AND member_id = $2 \
+                 AND (occurred_at > $3 OR (occurred_at = $3 AND ($4 < 0 OR ($4 = 0 AND id > $5)))) \
+                 ORDER BY occurred_at, id LIMIT $6",
+            )
+            .bind(epoch)
+            .bind(member)
+            .bind(after.at)
+            .bind(after.rank)
+            .bind(&after.id)
+            .bind(want)
+            .fetch_all(p)
+            .await?);
+            for (id, kind, at, epoch) in rows {
+                out.push((id, kind, at, to_u64(epoch, "epoch")?));
+            }
+        }
+        Ok(out)
     }
 }
 

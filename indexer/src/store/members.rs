@@ -135,9 +135,10 @@ impl Store {
         let (Some(&hi), Some(&lo)) = (page.first(), page.last()) else {
             return Ok(Vec::new());
         };
+        // Per epoch, an index probe on activities (epoch, member_id).
         let counts = read_pool!(self, p => sqlx::query_as::<_, (i64, i64)>(
-            "SELECT epoch, COUNT(*) FROM activities WHERE member_id = $1 AND epoch >= $2 AND epoch <= $3 \
-             GROUP BY epoch",
+            "SELECT e.epoch, (SELECT COUNT(*) FROM activities a WHERE a.epoch = e.epoch AND a.member_id = $1) \
+             FROM epochs e WHERE e.epoch >= $2 AND e.epoch <= $3",
         )
         .bind(id)
         .bind(lo)
@@ -168,7 +169,7 @@ impl Store {
             amount: None,
             receipt: None,
         };
-        for (epoch, n) in counts {
+        for (epoch, n) in counts.into_iter().filter(|&(_, n)| n > 0) {
             let epoch = to_u64(epoch, "epoch")?;
             by_epoch.entry(epoch).or_insert_with(|| blank(epoch)).events = to_u64(n, "count")?;
         }
