@@ -80,4 +80,6 @@ pub enum StkError {
     WrongTreasury,
     #[msg("Invalid buyback window parameters")]
     InvalidWindow,
+    #[msg("An account already exists at this address")]
+    AddressInUse,
 }

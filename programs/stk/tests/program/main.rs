@@ -7,4 +7,5 @@ mod admin;
 mod emission;
 mod harness;
 mod lookup_table;
+mod prefund;
 mod vault;
