@@ -1,10 +1,11 @@
 //! Long runs of the stateful fuzzer (`tests/fuzz/engine.rs`) on the in-process chain:
 //!
 //! ```text
-//! cargo run --release -p stk --example fuzz -- --sequences 20 --steps 500 --seed 1
+//! cargo run --release -p stk --example fuzz -- --sequences 20 --steps 500 --seed 1 > /dev/null
 //! ```
 //!
-//! Prints sequences, steps, transactions that succeeded / were refused per instruction, invariant checks
+//! The program's own logs (natively they go to stdout, one line per refusal) can be dropped with
+//! `> /dev/null`: the figures go to stderr. Prints sequences, steps, transactions that succeeded / were refused per instruction, invariant checks
 //! and the elapsed time; exits 1 with the failing sequence's seed and its last steps if an invariant breaks.
 #![allow(deprecated)]
 
@@ -25,7 +26,7 @@ fn arg(args: &[String], name: &str, default: u64) -> u64 {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: fuzz [--sequences N] [--steps M] [--seed S]");
+        eprintln!("usage: fuzz [--sequences N] [--steps M] [--seed S]");
         return;
     }
     let config = engine::FuzzConfig {
@@ -33,7 +34,7 @@ async fn main() {
         steps: arg(&args, "--steps", 300),
         seed: arg(&args, "--seed", 1),
     };
-    println!(
+    eprintln!(
         "fuzz: {} sequences x {} steps, seeds {}..{}",
         config.sequences,
         config.steps,
@@ -41,7 +42,7 @@ async fn main() {
         config.seed + config.sequences
     );
     match engine::run(config).await {
-        Ok(report) => print!("{}", report.render()),
+        Ok(report) => eprint!("{}", report.render()),
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);
