@@ -25,6 +25,9 @@ pub const STK_DECIMALS: u8 = 6;
 pub const STK_UNIT: u64 = 1_000_000;
 /// Basis-point denominator (premium multiplier: 100_000 bps = 10x).
 pub const BPS_DENOMINATOR: u64 = 10_000;
+/// Lower bound on the premium multiplier (1x): the premium price is never below the buyback price, so
+/// nobody can buy STK from the program and sell it straight back to the vault at a profit.
+pub const MIN_PREMIUM_BPS: u64 = BPS_DENOMINATOR;
 /// Upper bound on the premium multiplier (100x), to keep a typo from pricing STK absurdly.
 pub const MAX_PREMIUM_BPS: u64 = 1_000_000;
 

@@ -80,4 +80,12 @@ pub enum StkError {
     WrongTreasury,
     #[msg("Invalid buyback window parameters")]
     InvalidWindow,
+    #[msg("An account already exists at this address")]
+    AddressInUse,
+    #[msg(
+        "premium_bps is below 10_000 (1x): the premium price may never be below the buyback price"
+    )]
+    PremiumBelowOneX,
+    #[msg("Premium price (buyback price x premium_bps / 10_000, rounded up) would be below the buyback window's price")]
+    PremiumBelowBuyback,
 }

@@ -20,6 +20,7 @@ pub mod instructions;
 pub mod math;
 pub mod merkle;
 pub mod state;
+pub mod utils;
 
 pub use instructions::*;
 pub use state::Limits;

@@ -76,6 +76,19 @@ pub fn premium_quote(stk_amount: u64, price: u64, premium_bps: u64) -> Result<u6
     u64::try_from(quote).map_err(|_| error!(StkError::MathOverflow))
 }
 
+/// Premium price of one whole STK: `price × premium_bps / 10_000`, rounded up (in favour of the
+/// treasury), in `u128` so no multiplier can overflow it.
+pub fn premium_price(price: u64, premium_bps: u64) -> u128 {
+    let denominator = BPS_DENOMINATOR as u128;
+    ((price as u128) * (premium_bps as u128)).div_ceil(denominator)
+}
+
+/// Whether buying STK at the premium costs at least what selling it back at `price` pays: the premium
+/// price is not below the buyback price (true for every price exactly when `premium_bps >= 10_000`).
+pub fn premium_covers_buyback(price: u64, premium_bps: u64) -> bool {
+    premium_price(price, premium_bps) >= price as u128
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +143,28 @@ mod tests {
             premium_quote(1_000_000, 250_000, 100_000).unwrap(),
             2_500_000
         );
+    }
+
+    #[test]
+    fn premium_price_is_never_below_buyback_from_one_x() {
+        for price in [1, 3, 7, 250_000, 999_999_999, u64::MAX] {
+            assert!(premium_covers_buyback(price, 10_000), "{price}");
+            assert!(premium_covers_buyback(price, 1_000_000), "{price}");
+            // At 1x buying and selling back the same amount never gains quote.
+            for amount in [1, 3, 999_999, 1_000_000, 1_000_001] {
+                if let (Ok(buy), Ok(sell)) = (
+                    premium_quote(amount, price, 10_000),
+                    sell_back_quote(amount, price),
+                ) {
+                    assert!(buy >= sell, "{amount} at {price}: buy {buy} < sell {sell}");
+                }
+            }
+        }
+        // One bps below 1x inverts the prices as soon as the rounding no longer hides it.
+        assert!(!premium_covers_buyback(10_000, 9_999));
+        assert!(!premium_covers_buyback(u64::MAX, 9_999));
+        assert_eq!(premium_price(250_000, 100_000), 2_500_000);
+        assert_eq!(premium_price(1, 10_001), 2);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::{
     error::StkError,
     events::{EpochAttested, EpochFinalized},
     state::{Config, Epoch},
+    utils::{PdaAccount, PdaCreation},
 };
 
 #[event_cpi]
@@ -15,11 +16,10 @@ pub struct AttestEpoch<'info> {
     pub oracle: Signer<'info>,
     #[account(mut, seeds = [CONFIG_SEED], bump = config.bump)]
     pub config: Box<Account<'info, Config>>,
-    #[account(
-        init_if_needed, payer = oracle, space = 8 + Epoch::INIT_SPACE,
-        seeds = [EPOCH_SEED, &args.epoch.to_le_bytes(), args.root.as_ref()], bump,
-    )]
-    pub epoch: Box<Account<'info, Epoch>>,
+    /// CHECK: the `Epoch` of this root, created by the handler on the first attestation (the address
+    /// may already hold lamports: `utils::create_pda`), loaded and checked as an `Epoch` otherwise.
+    #[account(mut, seeds = [EPOCH_SEED, &args.epoch.to_le_bytes(), args.root.as_ref()], bump)]
+    pub epoch: UncheckedAccount<'info>,
     pub system_program: Program<'info, System>,
 }
 
@@ -64,7 +64,6 @@ impl Epoch {
 /// root; finalizes it when `threshold` current oracles have approved under the current config version.
 pub fn handler(ctx: Context<AttestEpoch>, args: AttestEpochArgs) -> Result<()> {
     let config = &mut ctx.accounts.config;
-    let epoch = &mut ctx.accounts.epoch;
     let oracle = ctx.accounts.oracle.key();
     let now = Clock::get()?.unix_timestamp;
 
@@ -84,8 +83,16 @@ pub fn handler(ctx: Context<AttestEpoch>, args: AttestEpochArgs) -> Result<()> {
         StkError::EpochCapExceeded
     );
 
-    // `total_amount` is never zero once set (check() requires total >= recipients >= 1).
-    if epoch.total_amount == 0 {
+    let bump = ctx.bumps.epoch;
+    let mut epoch = PdaAccount::<Epoch>::init_if_needed(
+        PdaCreation {
+            payer: ctx.accounts.oracle.as_ref(),
+            account: ctx.accounts.epoch.as_ref(),
+            system_program: ctx.accounts.system_program.as_ref(),
+        },
+        &[EPOCH_SEED, &args.epoch.to_le_bytes(), &args.root, &[bump]],
+    )?;
+    if epoch.created {
         epoch.epoch = args.epoch;
         epoch.root = args.root;
         epoch.total_amount = args.total_amount;
@@ -94,7 +101,7 @@ pub fn handler(ctx: Context<AttestEpoch>, args: AttestEpochArgs) -> Result<()> {
         epoch.activity_digest = args.activity_digest;
         epoch.rules_hash = args.rules_hash;
         epoch.config_version = config.config_version;
-        epoch.bump = ctx.bumps.epoch;
+        epoch.bump = bump;
     } else {
         require!(epoch.matches(&args), StkError::AttestationMismatch);
     }
@@ -126,5 +133,5 @@ pub fn handler(ctx: Context<AttestEpoch>, args: AttestEpochArgs) -> Result<()> {
             recipient_count: epoch.recipient_count,
         });
     }
-    Ok(())
+    epoch.save()
 }

@@ -49,6 +49,8 @@ pub fn handler(ctx: Context<BuyPremium>, args: BuyPremiumArgs) -> Result<()> {
     require!(!config.is_paused(PAUSE_SALE), StkError::Paused);
     require!(args.stk_amount > 0, StkError::ZeroAmount);
     require!(config.buyback_price > 0, StkError::PriceNotSet);
+    // Never sell below the buyback price (a config written before this check existed may hold less).
+    config.check_prices()?;
     if config.investor_allowlist {
         let allowed = ctx
             .accounts

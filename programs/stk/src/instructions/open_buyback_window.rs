@@ -1,7 +1,10 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::TokenAccount;
 
-use crate::{constants::CONFIG_SEED, error::StkError, events::BuybackWindowOpened, state::Config};
+use crate::{
+    constants::CONFIG_SEED, error::StkError, events::BuybackWindowOpened,
+    math::premium_covers_buyback, state::Config,
+};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -36,6 +39,11 @@ pub fn handler(ctx: Context<OpenBuybackWindow>, args: OpenBuybackWindowArgs) -> 
     );
     let now = Clock::get()?.unix_timestamp;
     let config = &mut ctx.accounts.config;
+    // The new price must keep the premium price (derived from it) at or above it.
+    require!(
+        premium_covers_buyback(args.price, config.premium_bps),
+        StkError::PremiumBelowBuyback
+    );
     config.window_id = config
         .window_id
         .checked_add(1)

@@ -15,11 +15,10 @@ pub struct PayAccess<'info> {
     pub member: Signer<'info>,
     #[account(mut, seeds = [CONFIG_SEED], bump = config.bump)]
     pub config: Box<Account<'info, Config>>,
-    #[account(
-        init_if_needed, payer = member, space = 8 + Member::INIT_SPACE,
-        seeds = [MEMBER_SEED, member.key().as_ref()], bump,
-    )]
-    pub member_state: Box<Account<'info, Member>>,
+    /// CHECK: the member's `Member`, created by the handler when missing (the address may already hold
+    /// lamports: `utils::create_pda`), loaded and checked as a `Member` otherwise.
+    #[account(mut, seeds = [MEMBER_SEED, member.key().as_ref()], bump)]
+    pub member_state: UncheckedAccount<'info>,
     #[account(mut, address = config.stk_mint @ StkError::WrongMint)]
     pub stk_mint: Box<Account<'info, Mint>>,
     #[account(
@@ -57,11 +56,12 @@ pub fn handler(ctx: Context<PayAccess>, args: PayAccessArgs) -> Result<()> {
         ),
         args.stk_amount,
     )?;
-    let member = &mut ctx.accounts.member_state;
-    if member.wallet == Pubkey::default() {
-        member.wallet = ctx.accounts.member.key();
-        member.bump = ctx.bumps.member_state;
-    }
+    let mut member = Member::load_or_create(
+        ctx.accounts.member.as_ref(),
+        ctx.accounts.member_state.as_ref(),
+        ctx.accounts.system_program.as_ref(),
+        ctx.bumps.member_state,
+    )?;
     member.total_access_paid = member
         .total_access_paid
         .checked_add(args.stk_amount)
@@ -76,5 +76,5 @@ pub fn handler(ctx: Context<PayAccess>, args: PayAccessArgs) -> Result<()> {
         plan: args.plan,
         reference: args.reference,
     });
-    Ok(())
+    member.save()
 }

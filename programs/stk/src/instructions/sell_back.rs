@@ -16,11 +16,10 @@ pub struct SellBack<'info> {
     pub member: Signer<'info>,
     #[account(mut, seeds = [CONFIG_SEED], bump = config.bump)]
     pub config: Box<Account<'info, Config>>,
-    #[account(
-        init_if_needed, payer = member, space = 8 + Member::INIT_SPACE,
-        seeds = [MEMBER_SEED, member.key().as_ref()], bump,
-    )]
-    pub member_state: Box<Account<'info, Member>>,
+    /// CHECK: the member's `Member`, created by the handler when missing (the address may already hold
+    /// lamports: `utils::create_pda`), loaded and checked as a `Member` otherwise.
+    #[account(mut, seeds = [MEMBER_SEED, member.key().as_ref()], bump)]
+    pub member_state: UncheckedAccount<'info>,
     #[account(mut, address = config.stk_mint @ StkError::WrongMint)]
     pub stk_mint: Box<Account<'info, Mint>>,
     #[account(
@@ -48,8 +47,13 @@ pub struct SellBackArgs {
 
 /// A member sells STK back to the vault at the window's price: the STK is burned, quote is paid out.
 pub fn handler(ctx: Context<SellBack>, args: SellBackArgs) -> Result<()> {
+    let mut member = Member::load_or_create(
+        ctx.accounts.member.as_ref(),
+        ctx.accounts.member_state.as_ref(),
+        ctx.accounts.system_program.as_ref(),
+        ctx.bumps.member_state,
+    )?;
     let config = &mut ctx.accounts.config;
-    let member = &mut ctx.accounts.member_state;
     let now = Clock::get()?.unix_timestamp;
 
     require!(!config.is_paused(PAUSE_BUYBACK), StkError::Paused);
@@ -69,10 +73,6 @@ pub fn handler(ctx: Context<SellBack>, args: SellBackArgs) -> Result<()> {
         window_used <= config.window_capacity,
         StkError::WindowCapacityExceeded
     );
-    if member.wallet == Pubkey::default() {
-        member.wallet = ctx.accounts.member.key();
-        member.bump = ctx.bumps.member_state;
-    }
     if member.window_id != config.window_id {
         member.window_id = config.window_id;
         member.window_used = 0;
@@ -140,5 +140,5 @@ pub fn handler(ctx: Context<SellBack>, args: SellBackArgs) -> Result<()> {
         quote_amount: quote,
         price: config.buyback_price,
     });
-    Ok(())
+    member.save()
 }

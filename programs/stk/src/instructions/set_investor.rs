@@ -5,6 +5,7 @@ use crate::{
     error::StkError,
     events::InvestorSet,
     state::{Config, Investor},
+    utils::{PdaAccount, PdaCreation},
 };
 
 #[event_cpi]
@@ -15,20 +16,27 @@ pub struct SetInvestor<'info> {
     pub admin: Signer<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump, has_one = admin @ StkError::Unauthorized)]
     pub config: Box<Account<'info, Config>>,
-    #[account(
-        init_if_needed, payer = admin, space = 8 + Investor::INIT_SPACE,
-        seeds = [INVESTOR_SEED, wallet.as_ref()], bump,
-    )]
-    pub investor: Box<Account<'info, Investor>>,
+    /// CHECK: the wallet's `Investor`, created by the handler when missing (the address may already hold
+    /// lamports: `utils::create_pda`), loaded and checked as an `Investor` otherwise.
+    #[account(mut, seeds = [INVESTOR_SEED, wallet.as_ref()], bump)]
+    pub investor: UncheckedAccount<'info>,
     pub system_program: Program<'info, System>,
 }
 
 /// Adds a wallet to (or removes it from) the investor allowlist.
 pub fn handler(ctx: Context<SetInvestor>, wallet: Pubkey, allowed: bool) -> Result<()> {
-    let investor = &mut ctx.accounts.investor;
+    let bump = ctx.bumps.investor;
+    let mut investor = PdaAccount::<Investor>::init_if_needed(
+        PdaCreation {
+            payer: ctx.accounts.admin.as_ref(),
+            account: ctx.accounts.investor.as_ref(),
+            system_program: ctx.accounts.system_program.as_ref(),
+        },
+        &[INVESTOR_SEED, wallet.as_ref(), &[bump]],
+    )?;
     investor.wallet = wallet;
     investor.allowed = allowed;
-    investor.bump = ctx.bumps.investor;
+    investor.bump = bump;
     emit_cpi!(InvestorSet { wallet, allowed });
-    Ok(())
+    investor.save()
 }

@@ -1,9 +1,9 @@
 use anchor_lang::prelude::*;
 
 use crate::{
-    constants::{MAX_ORACLES, MAX_PREMIUM_BPS},
+    constants::{MAX_ORACLES, MAX_PREMIUM_BPS, MIN_PREMIUM_BPS},
     error::StkError,
-    math::RateWindow,
+    math::{premium_covers_buyback, RateWindow},
 };
 
 /// The program's single configuration account, `["config"]`.
@@ -119,16 +119,31 @@ impl Config {
             .ok_or_else(|| error!(StkError::MathOverflow))
     }
 
+    /// The premium price is not below the buyback price: `premium_bps >= 10_000` (1x), and the premium
+    /// price derived from the current buyback price covers it. Checked wherever either one changes
+    /// (`initialize`, `update_limits`, `open_buyback_window`) and before every premium sale.
+    pub fn check_prices(&self) -> Result<()> {
+        require!(
+            self.premium_bps >= MIN_PREMIUM_BPS,
+            StkError::PremiumBelowOneX
+        );
+        require!(
+            premium_covers_buyback(self.buyback_price, self.premium_bps),
+            StkError::PremiumBelowBuyback
+        );
+        Ok(())
+    }
+
     /// The stored state is consistent (checked after every admin change).
     pub fn invariant(&self) -> Result<()> {
         Self::check_oracle_set(&self.oracles[..self.oracle_count as usize], self.threshold)?;
+        self.check_prices()?;
         require!(self.epoch_duration > 0, StkError::InvalidLimits);
         require!(
             self.max_emission_per_epoch > 0
                 && self.max_emission_per_epoch <= self.max_supply
                 && self.mint_rate.window_secs > 0
                 && self.mint_rate.threshold > 0
-                && self.premium_bps > 0
                 && self.premium_bps <= MAX_PREMIUM_BPS,
             StkError::InvalidLimits
         );
@@ -147,7 +162,8 @@ pub struct Limits {
     pub rate_window_secs: u64,
     pub rate_threshold: u64,
     pub max_supply: u64,
-    /// Premium multiplier over the buyback price, in bps (100_000 = 10x).
+    /// Premium multiplier over the buyback price, in bps (100_000 = 10x); at least 10_000 (1x), at most
+    /// 1_000_000 (100x).
     pub premium_bps: u64,
     pub investor_allocation_remaining: u64,
     pub investor_allowlist: bool,

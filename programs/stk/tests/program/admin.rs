@@ -196,3 +196,39 @@ async fn set_investor_manages_the_allowlist() {
     let entry: Investor = env.anchor(&client::investor_address(&investor)).await;
     assert!(!entry.allowed);
 }
+
+#[tokio::test]
+async fn premium_is_at_least_one_x() {
+    // initialize: one bps below 1x is refused, exactly 1x accepted.
+    let mut limits = default_limits();
+    limits.premium_bps = MIN_PREMIUM_BPS - 1;
+    assert_stk(
+        Env::build(limits, 2, &[]).await.map(|_| ()),
+        StkError::PremiumBelowOneX,
+    );
+    limits.premium_bps = MIN_PREMIUM_BPS;
+    let mut env = Env::with(limits, 2).await;
+    assert_eq!(env.config().await.premium_bps, 10_000);
+
+    // update_limits: the same boundary, and zero.
+    let admin = env.admin();
+    for bps in [MIN_PREMIUM_BPS - 1, 1, 0] {
+        let ix = client::update_limits(
+            admin.pubkey(),
+            stk::Limits {
+                premium_bps: bps,
+                ..default_limits()
+            },
+        );
+        assert_stk(env.send(&[ix], &[&admin]).await, StkError::PremiumBelowOneX);
+    }
+    let ix = client::update_limits(
+        admin.pubkey(),
+        stk::Limits {
+            premium_bps: MIN_PREMIUM_BPS + 1,
+            ..default_limits()
+        },
+    );
+    env.send(&[ix], &[&admin]).await.unwrap();
+    assert_eq!(env.config().await.premium_bps, 10_001);
+}

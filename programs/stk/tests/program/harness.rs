@@ -50,6 +50,18 @@ impl Env {
     }
 
     pub async fn with(limits: Limits, threshold: u8) -> Self {
+        Self::build(limits, threshold, &[])
+            .await
+            .unwrap_or_else(|e| panic!("initialize failed: {e:?}"))
+    }
+
+    /// Like [`Env::with`], after sending `lamports` to each of `prefund` (e.g. the addresses
+    /// `initialize` creates); the error is `initialize`'s.
+    pub async fn build(
+        limits: Limits,
+        threshold: u8,
+        prefund: &[(Pubkey, u64)],
+    ) -> Result<Self, BanksClientError> {
         let mut chain = LocalChain::start().await;
         let genesis = chain.now().await - 20 * EPOCH_SECS;
         let admin = Keypair::new();
@@ -58,6 +70,9 @@ impl Env {
         let quote_mint = Keypair::new();
         for key in std::iter::once(&admin).chain(&oracles) {
             chain.airdrop(&key.pubkey(), 10_000_000_000).await.unwrap();
+        }
+        for (address, lamports) in prefund {
+            chain.airdrop(address, *lamports).await.unwrap();
         }
         chain
             .create_mint(&quote_mint, &quote_authority.pubkey(), 6)
@@ -71,15 +86,15 @@ impl Env {
             limits,
         };
         let ix = client::initialize(admin.pubkey(), quote_mint.pubkey(), args);
-        chain.send(&[ix], &[&admin]).await.unwrap();
-        Self {
+        chain.send(&[ix], &[&admin]).await?;
+        Ok(Self {
             chain,
             admin,
             oracles,
             quote_mint: quote_mint.pubkey(),
             quote_authority,
             genesis,
-        }
+        })
     }
 
     pub async fn send(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> TxResult {
@@ -133,6 +148,25 @@ impl Env {
 
     pub async fn config(&mut self) -> Config {
         self.anchor(&client::config_address()).await
+    }
+
+    /// Rewrites the stored `Config` directly (as an earlier program version may have left it).
+    pub async fn overwrite_config(&mut self, edit: impl FnOnce(&mut Config)) {
+        use anchor_lang::AccountSerialize;
+        let key = client::config_address();
+        let mut account = self.account(&key).await.expect("config exists");
+        let mut config = self.config().await;
+        edit(&mut config);
+        let mut data = Vec::new();
+        config.try_serialize(&mut data).unwrap();
+        account.data[..data.len()].copy_from_slice(&data);
+        self.chain.ctx.set_account(&key, &account.into());
+    }
+
+    /// Rent-exempt minimum of an account of `len` bytes.
+    pub async fn rent_exempt(&mut self, len: usize) -> u64 {
+        let rent = self.chain.ctx.banks_client.get_rent().await.unwrap();
+        rent.minimum_balance(len)
     }
 
     pub async fn epoch(&mut self, n: u64, root: &[u8; 32]) -> Epoch {

@@ -5,6 +5,10 @@
 
 mod admin;
 mod emission;
+mod fuzz;
+#[path = "../fuzz/engine.rs"]
+mod fuzz_engine;
 mod harness;
 mod lookup_table;
+mod prefund;
 mod vault;

@@ -485,3 +485,61 @@ async fn open_window_with_price_only(env: &mut Env) {
     env.send(&[ix], &[&platform]).await.unwrap();
     open_window(env, 1, 1).await.unwrap();
 }
+
+#[tokio::test]
+async fn the_premium_price_is_never_below_the_buyback_price() {
+    let (mut env, holders) = env_with_holders(1, 100 * STK, 100 * USDC).await;
+    let admin = env.admin();
+    let at = |premium_bps| {
+        client::update_limits(
+            admin.pubkey(),
+            stk::Limits {
+                premium_bps,
+                ..default_limits()
+            },
+        )
+    };
+    // Exactly 1x: buying and selling straight back gains nothing (rounding favours the program).
+    env.send(&[at(MIN_PREMIUM_BPS)], &[&admin]).await.unwrap();
+    open_window(&mut env, 50 * USDC, 50 * USDC).await.unwrap();
+    let investor = Keypair::new();
+    env.airdrop(&investor.pubkey(), 1_000_000_000).await;
+    let quote = env.fund_quote(&investor.pubkey(), 10 * USDC).await;
+    for stk_amount in [4 * STK, 5] {
+        buy(&mut env, &investor, false, stk_amount, u64::MAX)
+            .await
+            .unwrap();
+        let h = Holder {
+            wallet: investor.insecure_clone(),
+            stk: client::stk_ata(&investor.pubkey()),
+            quote,
+        };
+        sell(&mut env, &h, stk_amount, 0).await.unwrap();
+    }
+    // 4 STK: paid 1 USDC, got 1 USDC back; 5 base units: paid 2 (1.25 up), got 1 (1.25 down).
+    assert_eq!(env.balance(&quote).await, 10 * USDC - 1);
+
+    // A config stored below 1x (by an earlier program version): no window may open at any price over
+    // it, and no premium sale happens, until the admin raises the premium to at least 1x.
+    env.overwrite_config(|c| c.premium_bps = MIN_PREMIUM_BPS - 1)
+        .await;
+    assert_stk(
+        open_window(&mut env, 50 * USDC, 50 * USDC).await,
+        StkError::PremiumBelowBuyback,
+    );
+    assert_stk(
+        buy(&mut env, &investor, false, 4 * STK, u64::MAX).await,
+        StkError::PremiumBelowOneX,
+    );
+    // The holders still sell back in the window already open.
+    sell(&mut env, &holders[0], 4 * STK, USDC).await.unwrap();
+    assert_stk(
+        env.send(&[at(MIN_PREMIUM_BPS - 1)], &[&admin]).await,
+        StkError::PremiumBelowOneX,
+    );
+    env.send(&[at(MIN_PREMIUM_BPS)], &[&admin]).await.unwrap();
+    open_window(&mut env, 50 * USDC, 50 * USDC).await.unwrap();
+    buy(&mut env, &investor, false, 4 * STK, USDC)
+        .await
+        .unwrap();
+}

@@ -1,0 +1,241 @@
+//! Squatting: every address the program creates an account at can be computed by anyone, who can send
+//! it lamports first. Each account must still be created (the lamports stay in it), on a runtime without
+//! SIMD-0312's `CreateAccountAllowPrefund` (this one).
+use anchor_lang::prelude::Pubkey;
+use anchor_spl::token::spl_token;
+use solana_sdk::{program_pack::Pack, signature::Keypair, signer::Signer};
+use stk::{
+    client,
+    constants::*,
+    error::StkError,
+    merkle::{Allocation, EpochTree},
+    state::{Epoch, Investor, Member},
+    BuyPremiumArgs, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs,
+};
+
+use crate::harness::*;
+
+/// What was measured to block a member for good: the rent-exempt minimum of an empty account, less
+/// than any of the program's accounts needs.
+const DUST: u64 = 890_880;
+/// More than the rent-exempt minimum of any account the program creates.
+const PLENTY: u64 = 5_000_000_000;
+
+/// The address holds what was sent to it, topped up to the rent-exempt minimum of `len` bytes.
+async fn assert_created_keeping_prefund(env: &mut Env, address: &Pubkey, len: usize, prefund: u64) {
+    let account = env.account(address).await.expect("account created");
+    assert_eq!(account.data.len(), len, "size of {address}");
+    let rent = env.rent_exempt(len).await;
+    assert!(
+        prefund != rent,
+        "test amounts are below or above rent exemption"
+    );
+    assert_eq!(
+        account.lamports,
+        prefund.max(rent),
+        "{address}: the prefund stays in the account (topped up to rent exemption when below it)"
+    );
+}
+
+/// Prefunds every address the program creates (the four `initialize` creates only when
+/// `including_initialize`), then runs every flow that creates them.
+async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: bool) {
+    let fixed = [
+        client::config_address(),
+        client::mint_address(),
+        client::vault_address(),
+        client::treasury_address(),
+    ];
+    let prefunds: Vec<(Pubkey, u64)> = fixed
+        .iter()
+        .filter(|_| including_initialize)
+        .map(|a| (*a, prefund))
+        .collect();
+    let init_prefund = if including_initialize { prefund } else { 0 };
+    let mut limits = default_limits();
+    limits.investor_allowlist = true;
+    let mut env = Env::build(limits, 2, &prefunds)
+        .await
+        .expect("initialize on prefunded addresses");
+
+    // initialize: config, mint, vault, treasury.
+    let config = env.config().await;
+    config.invariant().unwrap();
+    assert_eq!(config.admin, env.admin.pubkey());
+    assert_eq!(config.stk_mint, client::mint_address());
+    let config_len = 8 + <stk::state::Config as anchor_lang::Space>::INIT_SPACE;
+    assert_created_keeping_prefund(
+        &mut env,
+        &client::config_address(),
+        config_len,
+        init_prefund,
+    )
+    .await;
+    let mint = env.account(&client::mint_address()).await.unwrap();
+    assert_eq!(mint.owner, spl_token::ID);
+    let mint = spl_token::state::Mint::unpack(&mint.data).unwrap();
+    assert_eq!(mint.decimals, STK_DECIMALS);
+    assert_eq!(
+        Option::<Pubkey>::from(mint.mint_authority),
+        Some(client::emission_authority())
+    );
+    assert_eq!(Option::<Pubkey>::from(mint.freeze_authority), None);
+    let mint_len = spl_token::state::Mint::LEN;
+    assert_created_keeping_prefund(&mut env, &client::mint_address(), mint_len, init_prefund).await;
+    for account in [client::vault_address(), client::treasury_address()] {
+        let data = env.account(&account).await.unwrap();
+        assert_eq!(data.owner, spl_token::ID);
+        let token = spl_token::state::Account::unpack(&data.data).unwrap();
+        assert_eq!(token.mint, env.quote_mint);
+        assert_eq!(token.owner, client::vault_authority());
+        assert_eq!(token.amount, 0);
+        let len = spl_token::state::Account::LEN;
+        assert_created_keeping_prefund(&mut env, &account, len, init_prefund).await;
+    }
+
+    // attest + distribute: the epoch's address is known as soon as its root is published.
+    let members = env.members(2).await;
+    let t = EpochTree::build(
+        0,
+        members
+            .iter()
+            .map(|m| Allocation {
+                token_account: m.1,
+                amount: 100 * STK,
+            })
+            .collect(),
+        MAX_CHUNK_RECIPIENTS,
+    )
+    .unwrap();
+    let epoch_address = client::epoch_address(0, &t.root());
+    env.airdrop(&epoch_address, prefund).await;
+    env.finalize(&t).await;
+    env.distribute_chunk(&t, 0).await.unwrap();
+    let epoch: Epoch = env.epoch(0, &t.root()).await;
+    assert!(epoch.finalized && epoch.is_complete());
+    assert_eq!(epoch.approvals, 0b11);
+    let epoch_len = 8 + <Epoch as anchor_lang::Space>::INIT_SPACE;
+    assert_created_keeping_prefund(&mut env, &epoch_address, epoch_len, prefund).await;
+    assert_eq!(env.supply().await, 200 * STK);
+
+    // sell_back (member 0) and pay_access (member 1), each on a prefunded `Member` address.
+    let platform = Keypair::new();
+    let source = env.fund_quote(&platform.pubkey(), 100 * USDC).await;
+    let ix = client::deposit_revenue(platform.pubkey(), source, 100 * USDC);
+    env.send(&[ix], &[&platform]).await.unwrap();
+    let admin = env.admin();
+    let ix = client::open_buyback_window(
+        admin.pubkey(),
+        OpenBuybackWindowArgs {
+            price: 250_000,
+            capacity: 50 * USDC,
+            per_member_cap: 50 * USDC,
+            duration_secs: DAY,
+        },
+    );
+    env.send(&[ix], &[&admin]).await.unwrap();
+    let member_len = 8 + <Member as anchor_lang::Space>::INIT_SPACE;
+    let (seller, seller_stk) = (members[0].0.insecure_clone(), members[0].1);
+    let (payer, payer_stk) = (members[1].0.insecure_clone(), members[1].1);
+    for wallet in [&seller, &payer] {
+        env.airdrop(&wallet.pubkey(), 1_000_000_000).await;
+        env.airdrop(&client::member_address(&wallet.pubkey()), prefund)
+            .await;
+    }
+    let seller_quote = env.fund_quote(&seller.pubkey(), 0).await;
+    let args = SellBackArgs {
+        stk_amount: 40 * STK,
+        min_quote_out: 10 * USDC,
+    };
+    let ix = client::sell_back(seller.pubkey(), seller_stk, seller_quote, args);
+    env.send(&[ix], &[&seller]).await.unwrap();
+    assert_eq!(env.balance(&seller_quote).await, 10 * USDC);
+    let address = client::member_address(&seller.pubkey());
+    let member: Member = env.anchor(&address).await;
+    assert_eq!(
+        (member.wallet, member.total_sold_stk),
+        (seller.pubkey(), 40 * STK)
+    );
+    assert_created_keeping_prefund(&mut env, &address, member_len, prefund).await;
+    // An existing `Member` that receives lamports keeps working (it is loaded, not created again).
+    env.airdrop(&address, prefund).await;
+    let ix = client::sell_back(seller.pubkey(), seller_stk, seller_quote, args);
+    env.send(&[ix], &[&seller]).await.unwrap();
+    let member: Member = env.anchor(&address).await;
+    assert_eq!(member.total_sold_stk, 80 * STK);
+
+    let args = PayAccessArgs {
+        stk_amount: 30 * STK,
+        plan: 1,
+        reference: [1; 32],
+    };
+    let ix = client::pay_access(payer.pubkey(), payer_stk, args);
+    env.send(&[ix], &[&payer]).await.unwrap();
+    let address = client::member_address(&payer.pubkey());
+    let member: Member = env.anchor(&address).await;
+    assert_eq!(
+        (member.wallet, member.total_access_paid),
+        (payer.pubkey(), 30 * STK)
+    );
+    assert_created_keeping_prefund(&mut env, &address, member_len, prefund).await;
+
+    // set_investor on a prefunded `Investor` address, then buy_premium with the allowlist on.
+    let investor = Keypair::new();
+    let address = client::investor_address(&investor.pubkey());
+    env.airdrop(&address, prefund).await;
+    let ix = client::set_investor(admin.pubkey(), investor.pubkey(), true);
+    env.send(&[ix], &[&admin]).await.unwrap();
+    let entry: Investor = env.anchor(&address).await;
+    assert!(entry.allowed && entry.wallet == investor.pubkey());
+    let investor_len = 8 + <Investor as anchor_lang::Space>::INIT_SPACE;
+    assert_created_keeping_prefund(&mut env, &address, investor_len, prefund).await;
+    let investor_quote = env.fund_quote(&investor.pubkey(), 1_000 * USDC).await;
+    let investor_stk = env.stk_account(&investor.pubkey()).await;
+    let ix = client::buy_premium(
+        investor.pubkey(),
+        investor_stk,
+        investor_quote,
+        true,
+        BuyPremiumArgs {
+            stk_amount: 10 * STK,
+            max_quote_in: 25 * USDC,
+        },
+    );
+    env.send(&[ix], &[&investor]).await.unwrap();
+    assert_eq!(env.balance(&investor_stk).await, 10 * STK);
+    assert_eq!(env.balance(&client::treasury_address()).await, 25 * USDC);
+    let entry: Investor = env.anchor(&address).await;
+    assert_eq!(entry.total_bought_stk, 10 * STK);
+}
+
+#[tokio::test]
+async fn every_account_is_created_on_an_address_prefunded_below_rent() {
+    every_flow_on_prefunded_addresses(DUST, true).await;
+}
+
+/// The same flows on a plainly initialized program: the epoch, member and investor addresses alone.
+#[tokio::test]
+async fn epoch_member_and_investor_are_created_on_prefunded_addresses() {
+    every_flow_on_prefunded_addresses(DUST, false).await;
+}
+
+#[tokio::test]
+async fn every_account_is_created_on_an_address_prefunded_above_rent() {
+    every_flow_on_prefunded_addresses(PLENTY, true).await;
+}
+
+#[tokio::test]
+async fn initialize_refuses_an_existing_account() {
+    let mut env = Env::new().await;
+    let admin = env.admin();
+    let quote_mint = env.quote_mint;
+    let args = stk::InitializeArgs {
+        oracles: vec![admin.pubkey()],
+        threshold: 1,
+        genesis_ts: 0,
+        epoch_duration: EPOCH_SECS,
+        limits: default_limits(),
+    };
+    let ix = client::initialize(admin.pubkey(), quote_mint, args);
+    assert_stk(env.send(&[ix], &[&admin]).await, StkError::AddressInUse);
+}
