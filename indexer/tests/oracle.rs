@@ -59,6 +59,11 @@ async fn a_second_oracle_recomputes_the_published_log_and_the_epoch_completes() 
 
     // Oracle 1 fetches the published log over HTTP.
     let served = oracle::fetch(&w.base, 0).await.unwrap();
+    // An answer over the oracle's bound is refused, not read.
+    match oracle::fetch_bounded(&w.base, 0, 100).await {
+        Err(OracleError::Fetch { message, .. }) if message.contains("larger than 100 bytes") => {}
+        other => panic!("expected the bound to refuse, got {other:?}"),
+    }
     let plan = w.store.epoch_plan(0).await.unwrap().unwrap();
     let row = w.store.epoch(0).await.unwrap().unwrap();
     assert_eq!(served.epoch, 0);
@@ -318,4 +323,47 @@ async fn a_tampered_log_never_finalizes_and_the_honest_root_is_paid() {
         honest_plan.total_amount
     );
     assert_eq!(w.members.len(), 40);
+}
+
+/// A hostile source streaming an endless body (chunked, no length) cannot make an oracle buffer it:
+/// the fetch stops at its bound.
+#[tokio::test]
+async fn an_endless_answer_is_cut_at_the_bound() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut head = [0u8; 4096];
+        let _ = sock.read(&mut head).await;
+        let _ = sock
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await;
+        let chunk = vec![b' '; 64 * 1024];
+        let mut sent = 0usize;
+        // At most 256 MiB, so the test ends even if the client kept reading.
+        while sent < 256 << 20 {
+            let framed = [
+                format!("{:x}\r\n", chunk.len()).into_bytes(),
+                chunk.clone(),
+                b"\r\n".to_vec(),
+            ]
+            .concat();
+            if sock.write_all(&framed).await.is_err() {
+                break;
+            }
+            sent += chunk.len();
+        }
+        sent
+    });
+    let started = std::time::Instant::now();
+    match oracle::fetch_bounded(&base, 0, 1 << 20).await {
+        Err(OracleError::Fetch { message, .. }) => {
+            assert!(message.contains("larger than"), "{message}")
+        }
+        other => panic!("expected the bound to refuse, got {other:?}"),
+    }
+    let sent = server.await.unwrap();
+    assert!(sent < 64 << 20, "the server got to send {sent} bytes");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }

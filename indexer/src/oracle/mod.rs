@@ -18,7 +18,7 @@ pub mod verify;
 pub mod wire;
 
 pub use attest::{verify_and_attest, verify_and_attest_against};
-pub use fetch::fetch;
+pub use fetch::{fetch, fetch_bounded, MAX_LOG_RESPONSE_BYTES};
 pub use publish::{epoch_log, LogServeError};
 pub use verify::{
     differing_lines, first_differing_line, verify, BindingProblem, Difference, Mismatch, Recomputed,
