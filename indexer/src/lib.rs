@@ -20,6 +20,7 @@ pub mod limits;
 pub mod metrics;
 pub mod oracle;
 pub mod pipeline;
+pub mod rules_diff;
 pub mod store;
 pub mod wallet;
 pub mod watcher;

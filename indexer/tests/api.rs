@@ -702,6 +702,45 @@ async fn epochs_scoring_and_receipts(b: Backend) {
         "allocations sum to the budget"
     );
 
+    // `rules diff`: the same rules change nothing; doubling the review weight moves STK toward
+    // the members whose points are reviews (bob: reviews only) and away from the others, the
+    // budget unchanged; a format-2 file is refused with the reason.
+    let rules_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/");
+    let v1 = std::fs::read_to_string(format!("{rules_dir}rules.v1.toml")).unwrap();
+    let same = stk_indexer::rules_diff::diff(&app.store, &app.config, &v1, &v1, 1)
+        .await
+        .unwrap();
+    assert!(same.changes.iter().all(|c| c.delta() == 0), "{same:?}");
+    assert_eq!(same.old_total, app.config.epoch.budget);
+    let reviews_x2 = v1.replacen(
+        "[kinds.review]\nweight = 3_000",
+        "[kinds.review]\nweight = 6_000",
+        1,
+    );
+    assert_ne!(
+        reviews_x2, v1,
+        "the rules file has the review weight this test doubles"
+    );
+    let d = stk_indexer::rules_diff::diff(&app.store, &app.config, &v1, &reviews_x2, 1)
+        .await
+        .unwrap();
+    assert_eq!(d.old_total, d.new_total, "the budget is split either way");
+    assert_eq!(d.changes.iter().map(|c| c.delta()).sum::<i128>(), 0);
+    let bob = d.changes.iter().find(|c| c.member == "bob").unwrap();
+    assert!(bob.delta() > 0, "{d:?}");
+    assert!(d.losers().count() > 0, "{d:?}");
+    assert_eq!(d.changes[0].member, "bob", "largest gain first: {d:?}");
+    let table = d.render(Some(5));
+    assert!(table.contains("bob") && table.contains("gain: "), "{table}");
+    let v2 = std::fs::read_to_string(format!("{rules_dir}rules.v2.toml")).unwrap();
+    match stk_indexer::rules_diff::diff(&app.store, &app.config, &v1, &v2, 1).await {
+        Err(stk_indexer::rules_diff::RulesDiffError::Unsupported {
+            which: "new",
+            format: 2,
+        }) => {}
+        other => panic!("expected format 2 to be refused, got {other:?}"),
+    }
+
     let r = app.get("/v1/epochs/1").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["state"], "scored");

@@ -18,6 +18,7 @@ mod keys;
 mod member;
 mod migrate;
 mod oracle;
+mod rules;
 mod serve;
 
 pub use bench::BenchAction;
@@ -87,6 +88,11 @@ pub enum Command {
     },
     /// Print a member's receipt for an epoch, human-readably.
     Explain { member: String, epoch: u64 },
+    /// Rules governance: `rules diff OLD NEW --epoch N`.
+    Rules {
+        #[command(subcommand)]
+        action: rules::RulesAction,
+    },
     /// Oracle mode: recompute a published epoch and attest it only if it is identical.
     Oracle {
         #[command(subcommand)]
@@ -116,6 +122,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Epoch { action } => epoch::run(&cfg, action).await,
         Command::Oracle { action } => oracle::run(action).await,
         Command::Explain { member, epoch } => explain::run(&cfg, member, epoch).await,
+        Command::Rules { action } => rules::run(&cfg, action).await,
         Command::Bench { action } => bench::run(&cfg, action).await,
     }
 }
