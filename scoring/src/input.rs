@@ -65,6 +65,25 @@ pub enum LogError {
     NotCanonical,
 }
 
+/// The body of a canonical log (v1 or v2) without its final newline; an empty or unterminated log
+/// is refused.
+pub(crate) fn log_body(bytes: &[u8]) -> Result<&[u8], LogError> {
+    if bytes.is_empty() {
+        return Err(LogError::Empty);
+    }
+    bytes
+        .strip_suffix(b"\n")
+        .ok_or(LogError::MissingFinalNewline)
+}
+
+/// A log line (1-based) that does not parse.
+pub(crate) fn line_error(line: usize, e: serde_json::Error) -> LogError {
+    LogError::Line {
+        line,
+        message: e.to_string(),
+    }
+}
+
 /// Canonical order of members: by id, then the remaining fields (a total order, so duplicates too
 /// end up in a fixed order).
 fn member_cmp(a: &MemberInput, b: &MemberInput) -> Ordering {
@@ -284,20 +303,11 @@ impl EpochInput {
     /// Parses a canonical log and checks that it is byte-for-byte canonical, so that
     /// `activity_digest` of the result equals `sha256("stk-activity-v1" || bytes)`.
     pub fn from_canonical_log(bytes: &[u8]) -> Result<EpochInput, LogError> {
-        if bytes.is_empty() {
-            return Err(LogError::Empty);
-        }
-        let body = bytes
-            .strip_suffix(b"\n")
-            .ok_or(LogError::MissingFinalNewline)?;
+        let body = log_body(bytes)?;
         let mut lines = body.split(|&b| b == b'\n');
-        let line_err = |line: usize, e: serde_json::Error| LogError::Line {
-            line,
-            message: e.to_string(),
-        };
 
-        let header: HeaderLine<String> =
-            serde_json::from_slice(lines.next().unwrap_or_default()).map_err(|e| line_err(1, e))?;
+        let header: HeaderLine<String> = serde_json::from_slice(lines.next().unwrap_or_default())
+            .map_err(|e| line_error(1, e))?;
         if header.format != LOG_FORMAT {
             return Err(LogError::Format(header.format));
         }
@@ -317,10 +327,10 @@ impl EpochInput {
             let line_no = n + 2;
             if (n as u64) < header.members {
                 let m: MemberInput =
-                    serde_json::from_slice(line).map_err(|e| line_err(line_no, e))?;
+                    serde_json::from_slice(line).map_err(|e| line_error(line_no, e))?;
                 members.push(m);
             } else {
-                let e: Event = serde_json::from_slice(line).map_err(|e| line_err(line_no, e))?;
+                let e: Event = serde_json::from_slice(line).map_err(|e| line_error(line_no, e))?;
                 events.push(e);
             }
         }

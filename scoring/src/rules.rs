@@ -164,7 +164,7 @@ struct RawKind {
 }
 
 /// Checks `min <= value <= max` and returns the value as `u64` (both bounds are non-negative).
-fn range(field: &str, value: i64, min: i64, max: i64) -> Result<u64, RulesError> {
+pub(crate) fn range(field: &str, value: i64, min: i64, max: i64) -> Result<u64, RulesError> {
     if value < min || value > max {
         return Err(RulesError::OutOfRange {
             field: field.to_owned(),
@@ -182,7 +182,7 @@ fn range(field: &str, value: i64, min: i64, max: i64) -> Result<u64, RulesError>
 }
 
 /// Like [`range`] for fields stored as `u32` (callers pass `max <= u32::MAX`).
-fn range32(field: &str, value: i64, min: i64, max: i64) -> Result<u32, RulesError> {
+pub(crate) fn range32(field: &str, value: i64, min: i64, max: i64) -> Result<u32, RulesError> {
     let v = range(field, value, min, max)?;
     u32::try_from(v).map_err(|_| RulesError::OutOfRange {
         field: field.to_owned(),
@@ -192,7 +192,7 @@ fn range32(field: &str, value: i64, min: i64, max: i64) -> Result<u32, RulesErro
     })
 }
 
-fn invalid(field: impl Into<String>, reason: impl Into<String>) -> RulesError {
+pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> RulesError {
     RulesError::Invalid {
         field: field.into(),
         reason: reason.into(),

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use crate::input::{push_int, push_json_str, LogError};
+use crate::input::{line_error, log_body, push_int, push_json_str, LogError};
 
 /// Domain prefix of [`EpochInputV2::activity_digest`] and `format` of the log header.
 pub const ACTIVITY_V2_DOMAIN: &[u8] = b"stk-activity-v2";
@@ -298,19 +298,10 @@ impl EpochInputV2 {
 
     /// Parses a canonical v2 log; rejects anything that does not re-serialize byte for byte.
     pub fn from_canonical_log(bytes: &[u8]) -> Result<EpochInputV2, LogError> {
-        if bytes.is_empty() {
-            return Err(LogError::Empty);
-        }
-        let body = bytes
-            .strip_suffix(b"\n")
-            .ok_or(LogError::MissingFinalNewline)?;
+        let body = log_body(bytes)?;
         let mut lines = body.split(|&b| b == b'\n');
-        let line_err = |line: usize, e: serde_json::Error| LogError::Line {
-            line,
-            message: e.to_string(),
-        };
-        let header: Header<String> =
-            serde_json::from_slice(lines.next().unwrap_or_default()).map_err(|e| line_err(1, e))?;
+        let header: Header<String> = serde_json::from_slice(lines.next().unwrap_or_default())
+            .map_err(|e| line_error(1, e))?;
         if header.format != LOG_V2_FORMAT {
             return Err(LogError::Format(header.format));
         }
@@ -348,19 +339,19 @@ impl EpochInputV2 {
             if n < m {
                 input
                     .members
-                    .push(serde_json::from_slice(line).map_err(|x| line_err(no, x))?);
+                    .push(serde_json::from_slice(line).map_err(|x| line_error(no, x))?);
             } else if n < e {
                 input
                     .events
-                    .push(serde_json::from_slice(line).map_err(|x| line_err(no, x))?);
+                    .push(serde_json::from_slice(line).map_err(|x| line_error(no, x))?);
             } else if n < c {
                 input
                     .confirmations
-                    .push(serde_json::from_slice(line).map_err(|x| line_err(no, x))?);
+                    .push(serde_json::from_slice(line).map_err(|x| line_error(no, x))?);
             } else {
                 input
                     .vouches
-                    .push(serde_json::from_slice(line).map_err(|x| line_err(no, x))?);
+                    .push(serde_json::from_slice(line).map_err(|x| line_error(no, x))?);
             }
         }
         if input.canonical_log() != bytes {

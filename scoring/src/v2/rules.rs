@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::rules::{Rules, RulesError};
+use crate::rules::{invalid, range, range32, Rules, RulesError};
 use crate::BPS;
 
 /// Domain prefix of [`RulesV2::hash`].
@@ -296,29 +296,6 @@ struct RawKind {
     weekly_cap: i64,
     monthly_cap: i64,
     cooldown_secs: i64,
-}
-
-fn range(field: &str, value: i64, min: i64, max: i64) -> Result<u64, RulesError> {
-    if value < min || value > max {
-        return Err(RulesError::OutOfRange {
-            field: field.to_owned(),
-            value,
-            min,
-            max,
-        });
-    }
-    Ok(value as u64)
-}
-
-fn range32(field: &str, value: i64, min: i64, max: i64) -> Result<u32, RulesError> {
-    range(field, value, min, max.min(i64::from(u32::MAX))).map(|v| v as u32)
-}
-
-fn invalid(field: impl Into<String>, reason: impl Into<String>) -> RulesError {
-    RulesError::Invalid {
-        field: field.into(),
-        reason: reason.into(),
-    }
 }
 
 fn valid_name(name: &str) -> bool {
