@@ -72,6 +72,41 @@ type LedgerTuple = (
     i64,
 );
 
+/// [`LedgerTuple`] followed by the event's row id.
+type LedgerPageTuple = (
+    Option<String>,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+
+/// The one mapping of a `member_ledger` row (joined with its event's ordinal) to a [`LedgerRow`].
+fn ledger_row(
+    (member_id, wallet, kind, stk, quote, epoch, signature, slot, ordinal, position, at): LedgerTuple,
+) -> StoreResult<LedgerRow> {
+    Ok(LedgerRow {
+        member_id,
+        wallet,
+        kind,
+        stk_amount: to_u64(stk, "amount")?,
+        quote_amount: quote.map(|q| to_u64(q, "amount")).transpose()?,
+        epoch: epoch.map(|e| to_u64(e, "epoch")).transpose()?,
+        signature,
+        slot: to_u64(slot, "slot")?,
+        ordinal,
+        position,
+        observed_at: at,
+    })
+}
+
 impl Store {
     pub async fn watcher_cursor(&self) -> StoreResult<Option<Cursor>> {
         let row = read_pool!(self, p => sqlx::query_as::<_, (String, String, i64)>(
@@ -198,37 +233,7 @@ impl Store {
         .bind(member)
         .fetch_all(p)
         .await?);
-        rows.into_iter()
-            .map(
-                |(
-                    member_id,
-                    wallet,
-                    kind,
-                    stk,
-                    quote,
-                    epoch,
-                    signature,
-                    slot,
-                    ordinal,
-                    position,
-                    at,
-                )| {
-                    Ok(LedgerRow {
-                        member_id,
-                        wallet,
-                        kind,
-                        stk_amount: to_u64(stk, "amount")?,
-                        quote_amount: quote.map(|q| to_u64(q, "amount")).transpose()?,
-                        epoch: epoch.map(|e| to_u64(e, "epoch")).transpose()?,
-                        signature,
-                        slot: to_u64(slot, "slot")?,
-                        ordinal,
-                        position,
-                        observed_at: at,
-                    })
-                },
-            )
-            .collect()
+        rows.into_iter().map(ledger_row).collect()
     }
 
     /// A member's ledger rows after `after` in timeline order (`observed_at`, slot, event,
@@ -239,7 +244,7 @@ impl Store {
         after: &super::TimelineKey,
         limit: i64,
     ) -> StoreResult<Vec<(LedgerRow, i64)>> {
-        let rows = read_pool!(self, p => sqlx::query_as::<_, (Option<String>, String, String, i64, Option<i64>, Option<i64>, String, i64, i64, i64, i64, i64)>(
+        let rows = read_pool!(self, p => sqlx::query_as::<_, LedgerPageTuple>(
             "SELECT l.member_id, l.wallet, l.kind, l.stk_amount, l.quote_amount, l.epoch, l.signature, \
              l.slot, e.ordinal, l.position, l.observed_at, e.id \
              FROM member_ledger l JOIN chain_events e ON e.id = l.event_id \
@@ -257,39 +262,12 @@ impl Store {
         .fetch_all(p)
         .await?);
         rows.into_iter()
-            .map(
-                |(
-                    member_id,
-                    wallet,
-                    kind,
-                    stk,
-                    quote,
-                    epoch,
-                    signature,
-                    slot,
-                    ordinal,
-                    position,
-                    at,
+            .map(|(m, w, k, stk, q, e, sig, slot, ord, pos, at, event)| {
+                Ok((
+                    ledger_row((m, w, k, stk, q, e, sig, slot, ord, pos, at))?,
                     event,
-                )| {
-                    Ok((
-                        LedgerRow {
-                            member_id,
-                            wallet,
-                            kind,
-                            stk_amount: to_u64(stk, "amount")?,
-                            quote_amount: quote.map(|q| to_u64(q, "amount")).transpose()?,
-                            epoch: epoch.map(|e| to_u64(e, "epoch")).transpose()?,
-                            signature,
-                            slot: to_u64(slot, "slot")?,
-                            ordinal,
-                            position,
-                            observed_at: at,
-                        },
-                        event,
-                    ))
-                },
-            )
+                ))
+            })
             .collect()
     }
 
