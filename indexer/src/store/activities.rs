@@ -152,6 +152,37 @@ fn classify(
         .collect()
 }
 
+/// Creates epoch `$e`'s row (state `open`) in transaction `$tx` if it is missing; evaluates to the
+/// epoch as `i64`. A macro because the two backends' transactions are different types.
+macro_rules! open_epoch {
+    ($tx:ident, $e:expr, $template:expr, $budget:expr, $now:expr) => {{
+        let (starts, ends) = $template.window($e);
+        let ep = to_i64($e, "epoch")?;
+        sqlx::query(INSERT_OPEN_EPOCH)
+            .bind(ep)
+            .bind(starts)
+            .bind(ends)
+            .bind($budget)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        ep
+    }};
+}
+
+/// Adds the rows a batch inserted to `epoch_activity_counts`, in transaction `$tx`.
+macro_rules! bump_activity_counts {
+    ($tx:ident, $cands:expr, $todo:expr, $inserted:expr) => {
+        for (ep, n) in inserted_per_epoch($cands, $todo, $inserted) {
+            sqlx::query(BUMP_ACTIVITY_COUNT)
+                .bind(n)
+                .bind(ep)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+
 impl Store {
     /// Checks members, confirmers and epoch states and inserts what passes, all in ONE transaction.
     /// Returns one verdict per candidate, in order. Candidates may repeat an id (see `classify`).
@@ -186,17 +217,8 @@ impl Store {
                 .collect();
                 let mut states = HashMap::new();
                 for &e in &epochs {
-                    let (s, en) = template.window(e);
                     // Creates the epoch row if missing, then reads its state (under the write lock).
-                    let ep = to_i64(e, "epoch")?;
-                    sqlx::query(INSERT_OPEN_EPOCH)
-                        .bind(ep)
-                        .bind(s)
-                        .bind(en)
-                        .bind(budget)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                    let ep = open_epoch!(tx, e, template, budget, now);
                     let state: String =
                         sqlx::query_scalar("SELECT state FROM epochs WHERE epoch = $1")
                             .bind(ep)
@@ -233,13 +255,7 @@ impl Store {
                         inserted.insert(row.try_get::<String, _>(0)?);
                     }
                 }
-                for (ep, n) in inserted_per_epoch(cands, &todo, &inserted) {
-                    sqlx::query(BUMP_ACTIVITY_COUNT)
-                        .bind(n)
-                        .bind(ep)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                bump_activity_counts!(tx, cands, &todo, &inserted);
                 tx.commit().await?;
                 Ok(settle(verdicts, &todo, cands, inserted))
             }
@@ -258,16 +274,8 @@ impl Store {
                     .map(|&e| to_i64(e, "epoch"))
                     .collect::<StoreResult<_>>()?;
                 // In ascending epoch order, so concurrent batches lock epoch rows in the same order.
-                for (&e, &ep) in epochs.iter().zip(&epoch_ids) {
-                    let (s, en) = template.window(e);
-                    sqlx::query(INSERT_OPEN_EPOCH)
-                        .bind(ep)
-                        .bind(s)
-                        .bind(en)
-                        .bind(budget)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                for &e in &epochs {
+                    open_epoch!(tx, e, template, budget, now);
                 }
                 // FOR SHARE: a concurrent freeze (UPDATE of the epoch row) waits for this batch to
                 // commit, so a frozen epoch's activity set cannot change after the freeze.
@@ -329,13 +337,7 @@ impl Store {
                     .await?;
                     inserted.extend(rows);
                 }
-                for (ep, n) in inserted_per_epoch(cands, &todo, &inserted) {
-                    sqlx::query(BUMP_ACTIVITY_COUNT)
-                        .bind(n)
-                        .bind(ep)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                bump_activity_counts!(tx, cands, &todo, &inserted);
                 tx.commit().await?;
                 Ok(settle(verdicts, &todo, cands, inserted))
             }
