@@ -33,18 +33,28 @@ pub enum Scope {
     Members,
     /// `GET .../wallet/challenge`, `POST .../wallet`
     Wallets,
+    /// `POST /v1/confirmations`, `POST /v1/vouches` for members the platform authenticated, and
+    /// `PUT /v1/members/{id}/subscription`.
+    Confirm,
     /// Everything.
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::Ingest, Scope::Members, Scope::Wallets, Scope::Admin];
+    pub const ALL: [Scope; 5] = [
+        Scope::Ingest,
+        Scope::Members,
+        Scope::Wallets,
+        Scope::Confirm,
+        Scope::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Ingest => "ingest",
             Scope::Members => "members",
             Scope::Wallets => "wallets",
+            Scope::Confirm => "confirm",
             Scope::Admin => "admin",
         }
     }
@@ -71,7 +81,9 @@ impl std::str::FromStr for Scope {
         Scope::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| format!("unknown scope {s:?} (one of ingest, members, wallets, admin)"))
+            .ok_or_else(|| {
+                format!("unknown scope {s:?} (one of ingest, members, wallets, confirm, admin)")
+            })
     }
 }
 
@@ -87,6 +99,8 @@ pub struct ApiPrincipal {
     pub key_id: String,
     pub name: String,
     pub scopes: Vec<Scope>,
+    /// The rules source this key reports as (observed evidence; confirmations it authenticated).
+    pub source: Option<String>,
 }
 
 impl ApiPrincipal {
@@ -109,7 +123,7 @@ fn split_key(key: &str) -> Option<(&str, &str)> {
 
 /// Creates and stores a key named `name` with every scope; `Ok(None)` if the name is taken.
 pub async fn create_key(store: &Store, name: &str) -> StoreResult<Option<NewKey>> {
-    create_key_with_scopes(store, name, &Scope::ALL).await
+    create_key_with_scopes(store, name, &Scope::ALL, None).await
 }
 
 /// Creates and stores a key named `name` holding `scopes`; `Ok(None)` if the name is taken.
@@ -117,6 +131,7 @@ pub async fn create_key_with_scopes(
     store: &Store,
     name: &str,
     scopes: &[Scope],
+    source: Option<&str>,
 ) -> StoreResult<Option<NewKey>> {
     let mut rng = rand::thread_rng();
     let mut id = [0u8; 8];
@@ -126,7 +141,7 @@ pub async fn create_key_with_scopes(
     let id = hex::encode(id);
     let key = format!("stk_{id}_{}", hex::encode(secret));
     if store
-        .insert_api_key(&id, name, &hash_key(&key), &Scope::join(scopes))
+        .insert_api_key(&id, name, &hash_key(&key), &Scope::join(scopes), source)
         .await?
     {
         Ok(Some(NewKey {
@@ -160,6 +175,7 @@ pub async fn verify_key(store: &Store, presented: &str) -> StoreResult<Option<Ap
         key_id: row.id,
         name: row.name,
         scopes: Scope::parse_list(&row.scopes),
+        source: row.source,
     }))
 }
 

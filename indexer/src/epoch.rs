@@ -17,7 +17,11 @@ use stk::{
     constants::MAX_CHUNK_RECIPIENTS,
     merkle::{Allocation, EpochTree},
 };
-use stk_scoring::{EpochInput, EpochScore, Event, MemberInput, Receipt, Rules};
+use stk_scoring::{
+    Allocation as Alloc, AnyInput, AnyReceipt, AnyScore, Auth, Confirmation, EpochInput,
+    EpochInputV2, Event, EventV2, MemberInput, MemberState, MemberV2, Receipt, ReceiptV2, RuleSet,
+    Rules, Vouch,
+};
 
 use crate::config::Config;
 use crate::store::{EpochState, EpochTreeRows, RecipientRow};
@@ -35,16 +39,36 @@ pub enum EpochError {
     Store(#[from] StoreError),
     #[error("scoring: {0}")]
     Scoring(#[from] stk_scoring::ScoringError),
+    #[error("scoring: {0}")]
+    Format(#[from] stk_scoring::AnyError),
+    #[error("epoch {epoch} carries member state from earlier epochs, and epochs {earlier:?} are not scored yet; score them first")]
+    EarlierUnscored { epoch: u64, earlier: Vec<u64> },
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+    #[error("epoch {epoch}: the evidence oracles will check does not hold, so it is not scored (fix it, e.g. have the source post its manifest, and score again):\n  {}", .problems.join("\n  "))]
+    Evidence { epoch: u64, problems: Vec<String> },
     #[error("allocation tree: {0}")]
     Tree(String),
 }
 
-/// Reads and parses the rules file.
-pub fn load_rules(path: &Path) -> anyhow::Result<Rules> {
+/// Reads and parses the rules file (either format, chosen by its `format` key).
+pub fn load_rules(path: &Path) -> anyhow::Result<RuleSet> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read rules file {}: {e}", path.display()))?;
-    Rules::from_toml(&text)
+    RuleSet::from_toml(&text)
         .map_err(|e| anyhow::anyhow!("invalid rules file {}: {e}", path.display()))
+}
+
+/// Reads and parses the rules file and keeps its text in the store by rules hash, so that epochs
+/// scored with it can be served with it (to oracles) after the rules change.
+pub async fn load_and_archive_rules(store: &Store, path: &Path) -> anyhow::Result<RuleSet> {
+    let rules = load_rules(path)?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read rules file {}: {e}", path.display()))?;
+    store
+        .save_rules_text(&hex::encode(rules.hash()), &text)
+        .await?;
+    Ok(rules)
 }
 
 pub fn template(cfg: &Config) -> EpochTemplate {
@@ -55,31 +79,52 @@ pub fn template(cfg: &Config) -> EpochTemplate {
     }
 }
 
-/// Builds the canonical scoring input of epoch `n` from the store.
+/// Builds the canonical scoring input of epoch `n` from the store, in the rules' format.
 pub async fn build_input(
     store: &Store,
     cfg: &Config,
-    rules: &Rules,
+    rules: &RuleSet,
     n: u64,
-) -> Result<EpochInput, EpochError> {
-    Ok(build_input_with_wallets(store, cfg, rules, n).await?.0)
+) -> Result<AnyInput, EpochError> {
+    Ok(build_input_with_wallets(store, cfg, rules, n).await?.input)
+}
+
+/// A scoring input with what scoring it needs from the store besides: each member's bound wallet
+/// and (format 2) the state each member carried in, as stored.
+pub struct BuiltInput {
+    pub input: AnyInput,
+    pub wallets: HashMap<String, String>,
+    pub carried: HashMap<String, MemberState>,
 }
 
 /// Like [`build_input`], with each member's bound wallet, read in the same pass.
 pub async fn build_input_with_wallets(
     store: &Store,
     cfg: &Config,
-    rules: &Rules,
+    rules: &RuleSet,
     n: u64,
-) -> Result<(EpochInput, HashMap<String, String>), EpochError> {
+) -> Result<BuiltInput, EpochError> {
     if n > (i64::MAX / cfg.epoch.duration_secs) as u64 / 2 {
         return Err(EpochError::OutOfRange(n));
     }
-    let (starts_at, ends_at) = cfg.epoch_window(n);
     let budget = match store.epoch(n).await? {
         Some(row) => row.budget,
         None => cfg.epoch.budget,
     };
+    match rules {
+        RuleSet::V1(r) => build_v1(store, cfg, r, n, budget).await,
+        RuleSet::V2(_) => build_v2(store, cfg, n, budget).await,
+    }
+}
+
+async fn build_v1(
+    store: &Store,
+    cfg: &Config,
+    rules: &Rules,
+    n: u64,
+    budget: u64,
+) -> Result<BuiltInput, EpochError> {
+    let (starts_at, ends_at) = cfg.epoch_window(n);
     let scoring_members = store
         .scoring_members(n, rules.consistency.lookback_epochs)
         .await?;
@@ -116,20 +161,118 @@ pub async fn build_input_with_wallets(
         events,
     };
     input.canonicalize();
-    Ok((input, wallets))
+    Ok(BuiltInput {
+        input: AnyInput::V1(input),
+        wallets,
+        carried: HashMap::new(),
+    })
+}
+
+/// The scoring crate's `Auth` from its stored text (`wallet`, `source:<name>`).
+pub fn parse_auth(text: &str) -> Result<Auth, EpochError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|e| EpochError::Corrupt(format!("auth {text:?}: {e}")))
+}
+
+async fn build_v2(
+    store: &Store,
+    cfg: &Config,
+    n: u64,
+    budget: u64,
+) -> Result<BuiltInput, EpochError> {
+    let (starts_at, ends_at) = cfg.epoch_window(n);
+    let rows = store.scoring_members_v2(n).await?;
+    let mut wallets = HashMap::new();
+    let mut carried = HashMap::new();
+    let mut members = Vec::with_capacity(rows.len());
+    for m in rows {
+        let state: MemberState = match &m.state {
+            Some(text) => serde_json::from_str(text)
+                .map_err(|e| EpochError::Corrupt(format!("state of member {}: {e}", m.id)))?,
+            None => MemberState::default(),
+        };
+        if let Some(w) = &m.wallet {
+            wallets.insert(m.id.clone(), w.clone());
+        }
+        carried.insert(m.id.clone(), state.clone());
+        members.push(MemberV2 {
+            active: m.active,
+            // Paid at some point of the epoch.
+            subscribed: m.subscribed_until.is_some_and(|u| u > starts_at),
+            state,
+            id: m.id,
+        });
+    }
+    let events = store
+        .scoring_events_v2(n)
+        .await?
+        .into_iter()
+        .map(|e| EventV2 {
+            id: e.id,
+            member: e.member,
+            kind: e.kind,
+            occurred_at: e.occurred_at,
+            received_at: e.received_at,
+            source: e.source,
+        })
+        .collect();
+    let confirmations = store
+        .scoring_confirmations(n)
+        .await?
+        .into_iter()
+        .map(|c| {
+            Ok(Confirmation {
+                auth: parse_auth(&c.auth)?,
+                id: c.id,
+                confirmer: c.confirmer,
+                claimant: c.claimant,
+                kind: c.kind,
+                event: c.event,
+                confirmed_at: c.confirmed_at,
+            })
+        })
+        .collect::<Result<Vec<_>, EpochError>>()?;
+    let vouches = store
+        .vouches_at(ends_at)
+        .await?
+        .into_iter()
+        .map(|v| {
+            Ok(Vouch {
+                auth: parse_auth(&v.auth)?,
+                voucher: v.voucher,
+                member: v.member,
+            })
+        })
+        .collect::<Result<Vec<_>, EpochError>>()?;
+    let mut input = EpochInputV2 {
+        epoch: n,
+        starts_at,
+        ends_at,
+        budget,
+        members,
+        events,
+        confirmations,
+        vouches,
+    };
+    input.canonicalize();
+    Ok(BuiltInput {
+        input: AnyInput::V2(input),
+        wallets,
+        carried,
+    })
 }
 
 /// The allocation tree of a scored epoch: every member with a positive amount is paid into the STK
 /// associated token account of the wallet bound when the epoch was scored. `None` when nobody is paid.
 pub fn allocation_tree(
     n: u64,
-    score: &EpochScore,
+    scored: &[Alloc],
     wallets: &HashMap<String, String>,
 ) -> Result<Option<EpochTreeRows>, EpochError> {
     let mint = stk::client::mint_address();
     let mut by_account: HashMap<Pubkey, (String, String)> = HashMap::new();
     let mut allocations = Vec::new();
-    for a in score.allocations.iter().filter(|a| a.amount > 0) {
+    for a in scored.iter().filter(|a| a.amount > 0) {
         let wallet = wallets
             .get(&a.member)
             .ok_or_else(|| EpochError::Tree(format!("member {} has no wallet", a.member)))?;
@@ -175,17 +318,20 @@ pub fn allocation_tree(
 /// The outcome of `score`.
 #[derive(Debug, Clone)]
 pub struct ScoreRun {
-    pub score: EpochScore,
+    pub score: AnyScore,
     pub events: usize,
     pub stored: bool,
     pub elapsed: Duration,
 }
 
 /// Scores epoch `n`. With `dry_run` nothing is written and the epoch may still be running.
+///
+/// Rules v2 carry member state (tenure, trust, calendar counters) from epoch to epoch, so an epoch
+/// is scored for real only after every earlier epoch with activity is scored.
 pub async fn score(
     store: &Store,
     cfg: &Config,
-    rules: &Rules,
+    rules: &RuleSet,
     n: u64,
     dry_run: bool,
 ) -> Result<ScoreRun, EpochError> {
@@ -199,6 +345,12 @@ pub async fn score(
                 epoch: n,
                 ends_at: crate::wallet::rfc3339(ends_at),
             });
+        }
+        if rules.format() >= 2 {
+            let earlier = store.unscored_before(n).await?;
+            if !earlier.is_empty() {
+                return Err(EpochError::EarlierUnscored { epoch: n, earlier });
+            }
         }
         match store
             .transition_epoch(
@@ -219,50 +371,82 @@ pub async fn score(
             Err(e) => return Err(e.into()),
         }
     }
-    let (input, wallets) = build_input_with_wallets(store, cfg, rules, n).await?;
+    let built = build_input_with_wallets(store, cfg, rules, n).await?;
+    let input = &built.input;
+    if let (false, RuleSet::V2(r2), AnyInput::V2(i2)) = (dry_run, rules, input) {
+        // The service checks its records the way every oracle will, before it commits to a root.
+        let evidence = crate::oracle::publish::evidence(store, cfg, n).await?;
+        let mut diffs = Vec::new();
+        crate::oracle::verify::check_evidence(r2, i2, &evidence, &mut diffs);
+        if !diffs.is_empty() {
+            return Err(EpochError::Evidence {
+                epoch: n,
+                problems: diffs.iter().map(|d| d.to_string()).collect(),
+            });
+        }
+    }
     let start = Instant::now();
-    let score = stk_scoring::score_epoch(rules, &input)?;
+    let score = rules.score(input)?;
     let elapsed = start.elapsed();
     crate::metrics::record_scoring(elapsed, !dry_run);
     if !dry_run {
-        let tree = allocation_tree(n, &score, &wallets)?;
+        let tree = allocation_tree(n, score.allocations(), &built.wallets)?;
         // Oracles recompute the epoch from exactly these bytes (`GET /v1/epochs/{n}/log`).
         let log = String::from_utf8(input.canonical_log()).expect("the canonical log is JSON text");
         store
-            .save_epoch_log(n, &hex::encode(score.activity_digest), &log)
+            .save_epoch_log(n, &hex::encode(score.activity_digest()), &log)
             .await?;
-        let total_amount = score.allocations.iter().map(|a| a.amount).sum();
+        let total_amount = score.allocations().iter().map(|a| a.amount).sum();
         let receipts = score
-            .receipts
-            .iter()
-            .map(|r| {
+            .receipts()
+            .into_iter()
+            .map(|(m, r)| {
                 (
-                    r.member.clone(),
-                    serde_json::to_string(r).expect("receipts serialize"),
+                    m.to_owned(),
+                    serde_json::to_string(&r).expect("receipts serialize"),
+                )
+            })
+            .collect();
+        // Only the states that changed are written; the state going into an epoch is the newest
+        // one stored before it.
+        let states = score
+            .next_states()
+            .iter()
+            .filter(|s| {
+                built
+                    .carried
+                    .get(&s.member)
+                    .map_or(s.state != MemberState::default(), |c| *c != s.state)
+            })
+            .map(|s| {
+                (
+                    s.member.clone(),
+                    serde_json::to_string(&s.state).expect("states serialize"),
                 )
             })
             .collect();
         store
             .store_scored_epoch(&ScoredEpoch {
                 epoch: n,
-                rules_version: i64::from(rules.version),
-                rules_hash: hex::encode(score.rules_hash),
-                activity_digest: hex::encode(score.activity_digest),
-                total_score: score.total_score.to_string(),
+                rules_version: i64::from(rules.version()),
+                rules_hash: hex::encode(score.rules_hash()),
+                activity_digest: hex::encode(score.activity_digest()),
+                total_score: score.total_score().to_string(),
                 total_amount,
-                event_count: input.events.len() as u64,
+                event_count: input.event_count() as u64,
                 allocations: score
-                    .allocations
+                    .allocations()
                     .iter()
                     .map(|a| (a.member.clone(), a.score.to_string(), a.amount))
                     .collect(),
                 receipts,
                 tree,
+                states,
             })
             .await?;
     }
     Ok(ScoreRun {
-        events: input.events.len(),
+        events: input.event_count(),
         score,
         stored: !dry_run,
         elapsed,
@@ -279,19 +463,19 @@ pub fn points(milli: u64) -> String {
     format!("{}.{:03}", milli / 1_000, milli % 1_000)
 }
 
-/// The allocation table of a scored epoch: one row per member with events.
+/// The allocation table of a scored epoch: one row per member with a receipt.
 pub fn allocation_table(run: &ScoreRun) -> String {
     let s = &run.score;
     let mut out = String::new();
     let _ = writeln!(
         out,
         "epoch {}  events {}  rules {}  activity {}  budget {} STK  total score {}{}",
-        s.epoch,
+        s.epoch(),
         run.events,
-        hex::encode(s.rules_hash),
-        hex::encode(s.activity_digest),
-        stk(s.budget),
-        s.total_score,
+        hex::encode(s.rules_hash()),
+        hex::encode(s.activity_digest()),
+        stk(s.budget()),
+        s.total_score(),
         if run.stored {
             ""
         } else {
@@ -304,26 +488,39 @@ pub fn allocation_table(run: &ScoreRun) -> String {
         "member", "counted", "dropped", "score", "amount (STK)"
     );
     let mut total = 0u64;
-    for r in &s.receipts {
-        total += r.amount;
+    let receipts = s.receipts();
+    for (member, r) in &receipts {
+        let (counted, dropped, score, amount) = match r {
+            AnyReceipt::V1(r) => (r.counted.len(), r.dropped.len(), r.score, r.amount),
+            AnyReceipt::V2(r) => (r.counted.len(), r.dropped.len(), r.score, r.amount),
+        };
+        total += amount;
         let _ = writeln!(
             out,
             "{:<32} {:>8} {:>8} {:>14} {:>20}",
-            r.member,
-            r.counted.len(),
-            r.dropped.len(),
-            points(r.score),
-            stk(r.amount)
+            member,
+            counted,
+            dropped,
+            points(score),
+            stk(amount)
         );
     }
     let _ = writeln!(
         out,
         "{} members, {} allocated, allocated total {} STK",
-        s.receipts.len(),
-        s.allocations.len(),
+        receipts.len(),
+        s.allocations().len(),
         stk(total)
     );
     out
+}
+
+/// A stored receipt of either format explained line by line.
+pub fn explain_any(r: &AnyReceipt) -> String {
+    match r {
+        AnyReceipt::V1(r) => explain(r),
+        AnyReceipt::V2(r) => explain_v2(r),
+    }
 }
 
 /// A receipt explained line by line.
@@ -378,6 +575,134 @@ pub fn explain(r: &Receipt) -> String {
         }
     );
     let _ = writeln!(out, "amount:                  {} STK", stk(r.amount));
+    out
+}
+
+/// Basis points as a multiplier, e.g. `1.0300x`.
+fn times(bps: u64) -> String {
+    format!("{}.{:04}x", bps / 10_000, bps % 10_000)
+}
+
+/// Trust in millionths of the median, as a share of the median, e.g. `0.250000`.
+fn trust(t: u64) -> String {
+    format!("{}.{:06}", t / 1_000_000, t % 1_000_000)
+}
+
+/// A rules-v2 receipt explained: evidence, confirmations, trust, eligibility, tenure, caps.
+pub fn explain_v2(r: &ReceiptV2) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "member {}  epoch {}  rules format 2, version {}",
+        r.member, r.epoch, r.rules_version
+    );
+    let _ = writeln!(out, "counted events ({}):", r.counted.len());
+    for c in &r.counted {
+        let _ = write!(
+            out,
+            "  + {:<28} {:<18} {:<9} base {:>8} x evidence {} x repetition {} = {:>8} points",
+            c.id,
+            c.kind,
+            format!("{:?}", c.evidence).to_lowercase(),
+            points(c.base_points),
+            times(c.evidence_bps),
+            times(c.factor_bps),
+            points(c.points)
+        );
+        if !c.confirmations.is_empty() {
+            let _ = write!(out, "  (confirmed by {})", c.confirmations.join(", "));
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "dropped events ({}):", r.dropped.len());
+    for d in &r.dropped {
+        let _ = write!(out, "  - {:<28} {:<18} {:?}", d.id, d.kind, d.reason);
+        if d.points > 0 {
+            let _ = write!(out, " (would have been {} points)", points(d.points));
+        }
+        out.push('\n');
+    }
+    if !r.caps_hit.is_empty() {
+        let _ = writeln!(out, "caps hit:");
+        for c in &r.caps_hit {
+            let _ = writeln!(out, "  {:<18} {:?}: {} events", c.kind, c.reason, c.events);
+        }
+    }
+    for (title, list) in [
+        ("confirmations received", &r.confirmations_received),
+        ("confirmations given", &r.confirmations_given),
+    ] {
+        let _ = writeln!(out, "{title} ({}):", list.len());
+        for c in list {
+            let who = if title.ends_with("received") {
+                format!("from {}", c.confirmer)
+            } else {
+                format!("to {}", c.claimant)
+            };
+            let _ = write!(
+                out,
+                "  {:<24} {:<22} {:<18} event {:<24} {:?}",
+                c.id, who, c.kind, c.event, c.status
+            );
+            if c.strength_bps > 0 {
+                let _ = write!(out, " (strength {})", times(c.strength_bps));
+            }
+            out.push('\n');
+        }
+    }
+    let _ = writeln!(out, "raw points:        {}", points(r.raw_points));
+    let _ = writeln!(
+        out,
+        "active days:       {} of {}",
+        r.active_days, r.epoch_days
+    );
+    let _ = writeln!(
+        out,
+        "ceiling:           {}{}",
+        points(r.capped_points),
+        if r.ceiling_hit {
+            " (raw points above the epoch's ceiling)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "tenure:            {} epochs before this one -> {}{}",
+        r.tenure_epochs,
+        times(r.tenure_bps),
+        if r.counts_for_tenure {
+            "; this epoch counts"
+        } else {
+            "; this epoch does not count (too few active days or not paid)"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "trust:             {} of the median (graph {}, carried {}) -> pay factor {}",
+        trust(r.trust),
+        trust(r.trust_graph),
+        trust(r.trust_carried),
+        times(r.trust_factor_bps)
+    );
+    let _ = writeln!(
+        out,
+        "eligible:          {} (subscription {}, {} vouches counted)",
+        if r.eligible { "yes" } else { "no" },
+        if r.subscribed { "active" } else { "none" },
+        r.vouches_counted
+    );
+    let _ = writeln!(out, "score:             {}", points(r.score));
+    let _ = writeln!(
+        out,
+        "qualified:         {}",
+        if r.qualified {
+            "yes"
+        } else {
+            "no (not eligible, no trust, or below the minimum score)"
+        }
+    );
+    let _ = writeln!(out, "amount:            {} STK", stk(r.amount));
     out
 }
 

@@ -46,6 +46,80 @@ pub struct EventIn {
         deserialize_with = "limits::strings::<_, { limits::MAX_ID_FIELD_BYTES }, { limits::MAX_LIST_ITEMS }>"
     )]
     pub confirmations: Vec<String>,
+    /// The source's ed25519 signature (base58) over the canonical event bytes
+    /// (`evidence::source_event_message`): required when the key's source has a `pubkey` in the
+    /// rules (format 2).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "limits::opt_string::<_, { limits::MAX_SIGNATURE_CHARS }>"
+    )]
+    #[schema(max_length = 88)]
+    pub signature: Option<String>,
+}
+
+/// Who is delivering a batch: the rules source of the API key (format 2), with its public key when
+/// the rules give one.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    /// `member` for a key without a source (self-reports relayed by the platform).
+    pub source: String,
+    pub pubkey: Option<ed25519_dalek::VerifyingKey>,
+}
+
+impl Reporter {
+    /// A reporter of members' self-reports.
+    pub fn members() -> Self {
+        Self {
+            source: "member".to_owned(),
+            pubkey: None,
+        }
+    }
+
+    /// The reporter for a key bound to `source` (or none) under `rules`. A source the rules do not
+    /// name is an error (the key was made for other rules).
+    pub fn for_source(rules: &stk_scoring::RuleSet, source: Option<&str>) -> Result<Self, String> {
+        let Some(name) = source else {
+            return Ok(Self::members());
+        };
+        let Some(r2) = rules.v2() else {
+            // Format 1 has no sources: everything is scored alike.
+            return Ok(Self {
+                source: name.to_owned(),
+                pubkey: None,
+            });
+        };
+        let rule = r2.sources.get(name).ok_or_else(|| {
+            format!("this API key reports as source {name:?}, which the rules do not define")
+        })?;
+        let pubkey = rule
+            .pubkey
+            .as_deref()
+            .map(crate::evidence::parse_pubkey)
+            .transpose()
+            .map_err(|e| format!("sources.{name}.pubkey: {e}"))?;
+        Ok(Self {
+            source: name.to_owned(),
+            pubkey,
+        })
+    }
+}
+
+/// What a batch is checked against: the rules and who delivers it.
+#[derive(Debug, Clone)]
+pub struct Intake<'a> {
+    pub rules: &'a stk_scoring::RuleSet,
+    pub reporter: Reporter,
+}
+
+impl<'a> Intake<'a> {
+    /// Members' self-reports (a key without a source, or the JSON Lines import by default).
+    pub fn members(rules: &'a stk_scoring::RuleSet) -> Self {
+        Self {
+            rules,
+            reporter: Reporter::members(),
+        }
+    }
 }
 
 /// Request body of `POST /v1/activities`.
@@ -75,10 +149,14 @@ pub enum RejectReason {
     FrozenEpoch,
     InvalidConfirmation,
     AttributesTooLarge,
+    /// Rules v2: `occurred_at` is older than the rules' ingest window (a week cannot be back-filled).
+    OutsideWindow,
+    /// The source signs its events and the signature is missing or does not verify.
+    BadSignature,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 8] = [
+    pub const ALL: [RejectReason; 10] = [
         RejectReason::InvalidId,
         RejectReason::UnknownKind,
         RejectReason::UnknownMember,
@@ -87,6 +165,8 @@ impl RejectReason {
         RejectReason::FrozenEpoch,
         RejectReason::InvalidConfirmation,
         RejectReason::AttributesTooLarge,
+        RejectReason::OutsideWindow,
+        RejectReason::BadSignature,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +179,8 @@ impl RejectReason {
             RejectReason::FrozenEpoch => "frozen_epoch",
             RejectReason::InvalidConfirmation => "invalid_confirmation",
             RejectReason::AttributesTooLarge => "attributes_too_large",
+            RejectReason::OutsideWindow => "outside_window",
+            RejectReason::BadSignature => "bad_signature",
         }
     }
 }
@@ -213,12 +295,13 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
 fn precheck(
     e: &EventIn,
     cfg: &Config,
-    rules: &stk_scoring::Rules,
+    rules: &stk_scoring::RuleSet,
+    reporter: &Reporter,
     now: i64,
 ) -> Result<NewActivity, ItemResult> {
     check_id(&e.id)
         .map_err(|d| ItemResult::rejected(&e.id, RejectReason::InvalidId, d.to_string()))?;
-    if rules.kind(&e.kind).is_none() {
+    if !rules.has_kind(&e.kind) {
         return Err(ItemResult::rejected(
             &e.id,
             RejectReason::UnknownKind,
@@ -248,6 +331,37 @@ fn precheck(
                 cfg.ingest.max_clock_skew_secs
             ),
         ));
+    }
+    if let Some(r2) = rules.v2() {
+        let window = i64::try_from(r2.calendar.ingest_window_secs).unwrap_or(i64::MAX);
+        if ts < now.saturating_sub(window) {
+            return Err(ItemResult::rejected(
+                &e.id,
+                RejectReason::OutsideWindow,
+                format!("occurred_at is more than {window}s before it was received"),
+            ));
+        }
+    }
+    if let Some(key) = &reporter.pubkey {
+        let message = crate::evidence::source_event_message(&crate::evidence::SourceEvent {
+            source: &reporter.source,
+            id: &e.id,
+            member: &e.member,
+            kind: &e.kind,
+            occurred_at: ts,
+        });
+        let checked = match &e.signature {
+            None => Err("this source signs its events: signature is required".to_owned()),
+            Some(sig) => crate::evidence::verify(key, &message, sig)
+                .map_err(|err| format!("signature: {err}")),
+        };
+        if let Err(detail) = checked {
+            return Err(ItemResult::rejected(
+                &e.id,
+                RejectReason::BadSignature,
+                detail,
+            ));
+        }
     }
     let Some(epoch) = cfg.epoch_of(ts) else {
         return Err(ItemResult::rejected(
@@ -301,6 +415,12 @@ fn precheck(
         epoch,
         attributes,
         confirmations,
+        source: reporter.source.clone(),
+        signature: if reporter.pubkey.is_some() {
+            e.signature.clone()
+        } else {
+            None
+        },
     })
 }
 
@@ -310,7 +430,7 @@ fn precheck(
 pub async fn ingest_batch(
     store: &Store,
     cfg: &Config,
-    rules: &stk_scoring::Rules,
+    intake: &Intake<'_>,
     events: &[EventIn],
 ) -> StoreResult<Vec<ItemResult>> {
     let now = crate::store::now_unix();
@@ -318,7 +438,7 @@ pub async fn ingest_batch(
     let mut cands = Vec::with_capacity(events.len());
     let mut cand_idx = Vec::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
-        match precheck(e, cfg, rules, now) {
+        match precheck(e, cfg, intake.rules, &intake.reporter, now) {
             Err(r) => results[i] = Some(r),
             Ok(c) => {
                 // Repeated ids go to the store too: whether a later occurrence is a duplicate

@@ -13,6 +13,7 @@ pub mod config;
 #[cfg(feature = "local")]
 pub mod dev;
 pub mod epoch;
+pub mod evidence;
 pub mod fmt;
 pub mod http;
 pub mod ingest;
@@ -20,6 +21,7 @@ pub mod limits;
 pub mod metrics;
 pub mod oracle;
 pub mod pipeline;
+pub mod records;
 pub mod rules_diff;
 pub mod store;
 pub mod wallet;

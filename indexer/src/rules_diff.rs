@@ -2,14 +2,13 @@
 //! and who loses by how much — a governance aid before a rules change. The epoch's stored activity is
 //! scored twice with the same code the pipeline uses; nothing is written.
 //!
-//! The store keeps the inputs of rules format 1 only (events, confirmations inside events, recent
-//! paid epochs). Format 2 also needs confirmation records, event sources and member state the store
-//! does not keep yet, so a format-2 file is refused with that reason rather than scored on partial
-//! inputs.
+//! Either rules file may be format 1 or 2 (a v1 → v2 migration can be previewed): each is scored on
+//! the input of its own format — format 2 with the confirmation records, vouches, event sources,
+//! subscriptions and the member state carried into the epoch.
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use stk_scoring::{EpochScore, RuleSet, Rules, RulesError, ScoringError};
+use stk_scoring::{AnyError, AnyScore, RuleSet, RulesError};
 
 use crate::config::Config;
 use crate::epoch::{self, EpochError};
@@ -23,15 +22,10 @@ pub enum RulesDiffError {
         which: &'static str,
         source: RulesError,
     },
-    #[error(
-        "{which} rules are format {format}: the store does not keep the confirmation records, event \
-         sources and member state that format needs yet; only format-1 files can be compared"
-    )]
-    Unsupported { which: &'static str, format: u32 },
     #[error(transparent)]
     Epoch(#[from] EpochError),
     #[error("scoring: {0}")]
-    Scoring(#[from] ScoringError),
+    Scoring(#[from] AnyError),
 }
 
 /// One member's amount under both rules (STK base units).
@@ -150,12 +144,12 @@ impl RulesDiff {
 }
 
 /// Compares two scores of the same epoch (pure).
-pub fn compare(old: &EpochScore, new: &EpochScore) -> RulesDiff {
+pub fn compare(old: &AnyScore, new: &AnyScore) -> RulesDiff {
     let mut by_member: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for a in &old.allocations {
+    for a in old.allocations() {
         by_member.entry(&a.member).or_default().0 = a.amount;
     }
-    for a in &new.allocations {
+    for a in new.allocations() {
         by_member.entry(&a.member).or_default().1 = a.amount;
     }
     let mut changes: Vec<MemberChange> = by_member
@@ -172,20 +166,17 @@ pub fn compare(old: &EpochScore, new: &EpochScore) -> RulesDiff {
             .then_with(|| a.member.cmp(&b.member))
     });
     RulesDiff {
-        epoch: old.epoch,
-        old_hash: old.rules_hash,
-        new_hash: new.rules_hash,
-        old_total: old.allocations.iter().map(|a| a.amount).sum(),
-        new_total: new.allocations.iter().map(|a| a.amount).sum(),
+        epoch: old.epoch(),
+        old_hash: old.rules_hash(),
+        new_hash: new.rules_hash(),
+        old_total: old.allocations().iter().map(|a| a.amount).sum(),
+        new_total: new.allocations().iter().map(|a| a.amount).sum(),
         changes,
     }
 }
 
-fn format1(which: &'static str, text: &str) -> Result<Rules, RulesDiffError> {
-    match RuleSet::from_toml(text).map_err(|source| RulesDiffError::Rules { which, source })? {
-        RuleSet::V1(rules) => Ok(rules),
-        RuleSet::V2(_) => Err(RulesDiffError::Unsupported { which, format: 2 }),
-    }
+fn parse(which: &'static str, text: &str) -> Result<RuleSet, RulesDiffError> {
+    RuleSet::from_toml(text).map_err(|source| RulesDiffError::Rules { which, source })
 }
 
 /// Scores epoch `n`'s stored activity under both rules texts and compares them.
@@ -196,12 +187,10 @@ pub async fn diff(
     new_text: &str,
     n: u64,
 ) -> Result<RulesDiff, RulesDiffError> {
-    let old = format1("old", old_text)?;
-    let new = format1("new", new_text)?;
-    // Each rules file gets its own input (the consistency look-back depends on the rules).
-    let old_score =
-        stk_scoring::score_epoch(&old, &epoch::build_input(store, cfg, &old, n).await?)?;
-    let new_score =
-        stk_scoring::score_epoch(&new, &epoch::build_input(store, cfg, &new, n).await?)?;
+    let old = parse("old", old_text)?;
+    let new = parse("new", new_text)?;
+    // Each rules file gets its own input (its format; v1's consistency look-back).
+    let old_score = old.score(&epoch::build_input(store, cfg, &old, n).await?)?;
+    let new_score = new.score(&epoch::build_input(store, cfg, &new, n).await?)?;
     Ok(compare(&old_score, &new_score))
 }

@@ -696,7 +696,7 @@ async fn epochs_scoring_and_receipts(b: Backend) {
         .unwrap();
     assert!(run.stored);
     assert_eq!(run.score, dry.score, "dry run and real run agree");
-    let total: u64 = run.score.allocations.iter().map(|a| a.amount).sum();
+    let total: u64 = run.score.allocations().iter().map(|a| a.amount).sum();
     assert_eq!(
         total, app.config.epoch.budget,
         "allocations sum to the budget"
@@ -733,13 +733,13 @@ async fn epochs_scoring_and_receipts(b: Backend) {
     let table = d.render(Some(5));
     assert!(table.contains("bob") && table.contains("gain: "), "{table}");
     let v2 = std::fs::read_to_string(format!("{rules_dir}rules.v2.toml")).unwrap();
-    match stk_indexer::rules_diff::diff(&app.store, &app.config, &v1, &v2, 1).await {
-        Err(stk_indexer::rules_diff::RulesDiffError::Unsupported {
-            which: "new",
-            format: 2,
-        }) => {}
-        other => panic!("expected format 2 to be refused, got {other:?}"),
-    }
+    // A v1 -> v2 migration previewed: these members have no subscription, no vouches and no
+    // observing source, so under v2 nobody is eligible and everyone paid under v1 loses it all.
+    let d = stk_indexer::rules_diff::diff(&app.store, &app.config, &v1, &v2, 1)
+        .await
+        .unwrap();
+    assert!(d.old_total > 0 && d.new_total == 0, "{d:?}");
+    assert_eq!(d.losers().count(), d.changes.len(), "{d:?}");
 
     let r = app.get("/v1/epochs/1").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -747,11 +747,11 @@ async fn epochs_scoring_and_receipts(b: Backend) {
     assert_eq!(r.body["rules_hash"], hex::encode(app.rules.hash()));
     assert_eq!(
         r.body["activity_digest"],
-        hex::encode(run.score.activity_digest)
+        hex::encode(run.score.activity_digest())
     );
     assert_eq!(r.body["total_amount"], app.config.epoch.budget);
     assert_eq!(r.body["events"], 14);
-    assert_eq!(r.body["rules_version"], app.rules.version);
+    assert_eq!(r.body["rules_version"], app.rules.version());
 
     // Receipts.
     let r = app.get("/v1/epochs/1/receipts/alice").await;
@@ -955,7 +955,7 @@ async fn cli_ingest_is_resumable(b: Backend) {
     let s = stk_indexer::cli::ingest_file(
         &app.store,
         &app.config,
-        &app.rules,
+        &stk_indexer::ingest::Intake::members(&app.rules),
         &path,
         false,
         &stop,
@@ -983,7 +983,7 @@ async fn cli_ingest_is_resumable(b: Backend) {
     let s = stk_indexer::cli::ingest_file(
         &app.store,
         &app.config,
-        &app.rules,
+        &stk_indexer::ingest::Intake::members(&app.rules),
         &path,
         true,
         &stop,
@@ -1002,7 +1002,7 @@ async fn cli_ingest_is_resumable(b: Backend) {
     let s = stk_indexer::cli::ingest_file(
         &app.store,
         &app.config,
-        &app.rules,
+        &stk_indexer::ingest::Intake::members(&app.rules),
         &path,
         true,
         &stop,
@@ -1017,7 +1017,7 @@ async fn cli_ingest_is_resumable(b: Backend) {
     let s = stk_indexer::cli::ingest_file(
         &app.store,
         &app.config,
-        &app.rules,
+        &stk_indexer::ingest::Intake::members(&app.rules),
         &path,
         false,
         &stop,
@@ -1488,13 +1488,13 @@ async fn key_scopes_per_route(b: Backend) {
     app.create_member("alice").await;
     let mut keys = std::collections::HashMap::new();
     for scope in Scope::ALL {
-        let k = create_key_with_scopes(&app.store, &format!("only-{scope}"), &[scope])
+        let k = create_key_with_scopes(&app.store, &format!("only-{scope}"), &[scope], None)
             .await
             .unwrap()
             .unwrap();
         keys.insert(scope, k.key);
     }
-    let none = create_key_with_scopes(&app.store, "no-scopes", &[])
+    let none = create_key_with_scopes(&app.store, "no-scopes", &[], None)
         .await
         .unwrap()
         .unwrap()

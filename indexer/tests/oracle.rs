@@ -194,13 +194,13 @@ async fn a_tampered_log_never_finalizes_and_the_honest_root_is_paid() {
     // (b) A malicious oracle 2 attests the tampered root anyway.
     let rules = stk_indexer::epoch::load_rules(&rules_path()).unwrap();
     let tampered_input = EpochInput::from_canonical_log(fed.log.as_bytes()).unwrap();
-    let score = stk_indexer::scoring::score_epoch(&rules, &tampered_input).unwrap();
+    let score = stk_indexer::scoring::score_epoch(rules.v1().unwrap(), &tampered_input).unwrap();
     let wallets = served
         .bindings
         .iter()
         .map(|b| (b.member.clone(), b.wallet.clone()))
         .collect();
-    let tree = stk_indexer::epoch::allocation_tree(0, &score, &wallets)
+    let tree = stk_indexer::epoch::allocation_tree(0, &score.allocations, &wallets)
         .unwrap()
         .unwrap();
     let bad_root: [u8; 32] = hex::decode(&tree.root).unwrap().try_into().unwrap();

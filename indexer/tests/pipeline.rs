@@ -108,6 +108,8 @@ async fn an_epoch_runs_to_done() {
         epoch: 0,
         attributes: None,
         confirmations: vec![],
+        source: "member".into(),
+        signature: None,
     };
     let verdicts = w.store.ingest(&[late], template).await.unwrap();
     assert!(matches!(
@@ -251,6 +253,8 @@ async fn the_scheduler_advances_epochs_in_order() {
                 epoch: 1,
                 attributes: None,
                 confirmations: vec![],
+                source: "member".into(),
+                signature: None,
             })
         })
         .collect();
@@ -262,6 +266,8 @@ async fn the_scheduler_advances_epochs_in_order() {
         epoch: 2,
         attributes: None,
         confirmations: vec![],
+        source: "member".into(),
+        signature: None,
     });
     w.store.ingest(&events, template).await.unwrap();
 

@@ -8,6 +8,7 @@
 //! [`EpochInput::activity_digest`].
 
 mod allocate;
+mod any;
 mod fxhash;
 mod hexser;
 mod input;
@@ -20,6 +21,7 @@ pub mod v2;
 pub const BPS: u64 = 10_000;
 
 pub use allocate::split_budget;
+pub use any::{AnyError, AnyInput, AnyReceipt, AnyScore};
 pub use input::{EpochInput, Event, LogError, MemberInput, ACTIVITY_DOMAIN, LOG_FORMAT};
 pub use rules::{
     Confirmations, Consistency, Diminishing, KindRule, Rules, RulesError, Spread, RULES_DOMAIN,

@@ -42,7 +42,8 @@ pub(super) async fn run(cfg: &Config, action: EpochAction) -> anyhow::Result<()>
 async fn epoch_cmd(store: &Store, cfg: &Config, action: EpochAction) -> anyhow::Result<()> {
     match action {
         EpochAction::Score { epoch, dry_run } => {
-            let rules = crate::epoch::load_rules(&cfg.scoring.rules_path)?;
+            let rules =
+                crate::epoch::load_and_archive_rules(store, &cfg.scoring.rules_path).await?;
             let run = crate::epoch::score(store, cfg, &rules, epoch, dry_run).await?;
             print!("{}", crate::epoch::allocation_table(&run));
             eprintln!("scored in {:.3}s", run.elapsed.as_secs_f64());
@@ -127,7 +128,9 @@ async fn rpc_pipeline(cfg: &Config, store: &Store) -> anyhow::Result<crate::pipe
     Ok(crate::pipeline::Pipeline {
         store: store.clone(),
         cfg: Arc::new(cfg.clone()),
-        rules: Arc::new(crate::epoch::load_rules(&cfg.scoring.rules_path)?),
+        rules: Arc::new(
+            crate::epoch::load_and_archive_rules(store, &cfg.scoring.rules_path).await?,
+        ),
         chain,
         payer,
         oracle,

@@ -11,8 +11,8 @@ pub(super) async fn run(cfg: &Config, member: String, epoch: u64) -> anyhow::Res
     let Some(json) = r? else {
         bail!("no receipt for member {member:?} in epoch {epoch} (is the epoch scored?)");
     };
-    let receipt: stk_scoring::Receipt =
+    let receipt: stk_scoring::AnyReceipt =
         serde_json::from_str(&json).context("stored receipt does not parse")?;
-    print!("{}", crate::epoch::explain(&receipt));
+    print!("{}", crate::epoch::explain_any(&receipt));
     Ok(())
 }

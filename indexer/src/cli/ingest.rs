@@ -11,8 +11,25 @@ use crate::config::Config;
 use crate::ingest::{self, EventIn, ItemStatus};
 use crate::store::Store;
 
-pub(super) async fn run(cfg: &Config, file: PathBuf, resume: bool) -> anyhow::Result<()> {
+pub(super) async fn run(
+    cfg: &Config,
+    file: PathBuf,
+    resume: bool,
+    source: Option<String>,
+) -> anyhow::Result<()> {
     let rules = crate::epoch::load_rules(&cfg.scoring.rules_path)?;
+    let reporter =
+        ingest::Reporter::for_source(&rules, source.as_deref()).map_err(anyhow::Error::msg)?;
+    if reporter.pubkey.is_some() {
+        eprintln!(
+            "source {:?} signs its events: each line needs its signature",
+            reporter.source
+        );
+    }
+    let intake = ingest::Intake {
+        rules: &rules,
+        reporter,
+    };
     let store = super::connect(cfg).await?;
     let token = CancellationToken::new();
     let t = token.clone();
@@ -25,7 +42,7 @@ pub(super) async fn run(cfg: &Config, file: PathBuf, resume: bool) -> anyhow::Re
         }
     });
     let mut out = std::io::stdout().lock();
-    let s = ingest_file(&store, cfg, &rules, &file, resume, &token, &mut out).await;
+    let s = ingest_file(&store, cfg, &intake, &file, resume, &token, &mut out).await;
     store.close().await;
     let s = s?;
     if s.interrupted {
@@ -67,7 +84,7 @@ fn write_progress(path: &Path, lines_done: u64) -> std::io::Result<()> {
 pub async fn ingest_file(
     store: &Store,
     cfg: &Config,
-    rules: &stk_scoring::Rules,
+    intake: &ingest::Intake<'_>,
     file: &Path,
     resume: bool,
     stop: &CancellationToken,
@@ -147,7 +164,7 @@ pub async fn ingest_file(
             }
         }
         if batch.len() == ingest::MAX_BATCH || (eof && !batch.is_empty()) {
-            let results = ingest::ingest_batch(store, cfg, rules, &batch).await?;
+            let results = ingest::ingest_batch(store, cfg, intake, &batch).await?;
             for (r, &ln) in results.iter().zip(&batch_lines) {
                 match r.status {
                     ItemStatus::Accepted => summary.accepted += 1,

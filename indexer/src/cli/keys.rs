@@ -16,6 +16,11 @@ pub enum KeysAction {
         /// Default: every scope.
         #[arg(long = "scope", value_delimiter = ',')]
         scopes: Vec<crate::auth::Scope>,
+        /// The rules source this key reports as (`[sources.NAME]` of the rules file): its events
+        /// are observed evidence and its confirmations count as authenticated. Default: none (the
+        /// key relays members' self-reports).
+        #[arg(long)]
+        source: Option<String>,
     },
     /// Revoke the key with this name.
     Revoke {
@@ -26,14 +31,18 @@ pub enum KeysAction {
 
 pub(super) async fn run(cfg: &Config, action: KeysAction) -> anyhow::Result<()> {
     let store = super::connect(cfg).await?;
-    let r = keys(&store, action).await;
+    let r = keys(&store, cfg, action).await;
     store.close().await;
     r
 }
 
-async fn keys(store: &Store, action: KeysAction) -> anyhow::Result<()> {
+async fn keys(store: &Store, cfg: &Config, action: KeysAction) -> anyhow::Result<()> {
     match action {
-        KeysAction::Create { name, scopes } => {
+        KeysAction::Create {
+            name,
+            scopes,
+            source,
+        } => {
             if name.trim().is_empty() || name.chars().any(char::is_control) {
                 bail!("key name must be non-empty printable text");
             }
@@ -42,7 +51,15 @@ async fn keys(store: &Store, action: KeysAction) -> anyhow::Result<()> {
             } else {
                 scopes
             };
-            let Some(k) = crate::auth::create_key_with_scopes(store, &name, &scopes).await? else {
+            if let Some(src) = &source {
+                let rules = crate::epoch::load_rules(&cfg.scoring.rules_path)?;
+                crate::ingest::Reporter::for_source(&rules, Some(src))
+                    .map_err(anyhow::Error::msg)?;
+            }
+            let Some(k) =
+                crate::auth::create_key_with_scopes(store, &name, &scopes, source.as_deref())
+                    .await?
+            else {
                 bail!("a key named {name:?} already exists");
             };
             eprintln!(

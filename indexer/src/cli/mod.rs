@@ -70,6 +70,10 @@ pub enum Command {
         /// Skip the lines recorded as done in FILE.progress by an earlier run.
         #[arg(long)]
         resume: bool,
+        /// Import as this rules source (`[sources.NAME]`: observed evidence); default: members'
+        /// self-reports.
+        #[arg(long)]
+        source: Option<String>,
     },
     /// Manage members.
     Member {
@@ -116,7 +120,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => demo::run(members, epochs, database).await,
         Command::Serve { local } => serve::run(cfg, local).await,
         Command::Migrate => migrate::run(&cfg).await,
-        Command::Ingest { file, resume } => ingest::run(&cfg, file, resume).await,
+        Command::Ingest {
+            file,
+            resume,
+            source,
+        } => ingest::run(&cfg, file, resume, source).await,
         Command::Member { action } => member::run(&cfg, action).await,
         Command::Keys { action } => keys::run(&cfg, action).await,
         Command::Epoch { action } => epoch::run(&cfg, action).await,

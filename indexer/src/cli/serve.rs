@@ -23,10 +23,14 @@ pub(super) async fn run(mut cfg: Config, local: bool) -> anyhow::Result<()> {
     let store = super::connect(&cfg).await?;
     tracing::info!(
         backend = store.backend_name(),
-        rules_version = rules.version,
+        rules_version = rules.version(),
+        rules_format = rules.format(),
         rules_hash = %hex::encode(rules.hash()),
         "starting"
     );
+    store
+        .save_rules_text(&hex::encode(rules.hash()), &rules_text)
+        .await?;
     let state = crate::http::AppState::new(store.clone(), cfg.clone(), rules.clone());
     state
         .set_rules_toml(&rules_text)

@@ -1,6 +1,7 @@
 //! `POST /v1/activities`: batch ingestion.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 
@@ -22,18 +23,24 @@ pub fn router() -> Router<AppState> {
         (status = 200, description = "Per-item results", body = BatchResponse),
         (status = 400, description = "Malformed JSON, wrong types, more than 1,000 events, too deep", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 403, description = "The key lacks the `ingest` scope", body = ErrorBody),
+        (status = 403, description = "The key lacks the `ingest` scope, or reports as a source the rules do not define", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ))]
 pub(super) async fn post_activities(
     State(st): State<AppState>,
-    _key: Authorized<scope::Ingest>,
+    key: Authorized<scope::Ingest>,
     JsonBody(batch): JsonBody<ActivityBatch>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     check_batch(&batch, &st.config().ingest)?;
-    let results = ingest::ingest_batch(st.store(), st.config(), st.rules(), &batch.events).await?;
+    let reporter = ingest::Reporter::for_source(st.rules(), key.0.source.as_deref())
+        .map_err(|m| ApiError::new(StatusCode::FORBIDDEN, "unknown_source", m))?;
+    let intake = ingest::Intake {
+        rules: st.rules(),
+        reporter,
+    };
+    let results = ingest::ingest_batch(st.store(), st.config(), &intake, &batch.events).await?;
     Ok(Json(ingest::summarize(results)))
 }
 

@@ -24,6 +24,10 @@ pub mod scope {
     pub struct Ingest;
     pub struct Members;
     pub struct Wallets;
+    pub struct Confirm;
+    impl RequiredScope for Confirm {
+        const SCOPE: Scope = Scope::Confirm;
+    }
     impl RequiredScope for Ingest {
         const SCOPE: Scope = Scope::Ingest;
     }

@@ -30,6 +30,7 @@ pub mod error;
 pub mod extract;
 mod members;
 mod ops;
+mod records;
 mod serve;
 mod wallets;
 pub mod wire;
@@ -45,7 +46,7 @@ pub struct AppState {
 struct Inner {
     store: Store,
     config: Config,
-    rules: Arc<stk_scoring::Rules>,
+    rules: Arc<stk_scoring::RuleSet>,
     /// The text of the rules file `rules` was parsed from (served to oracles with each epoch log).
     rules_toml: OnceLock<Arc<str>>,
     limiter: RateLimiter,
@@ -65,7 +66,7 @@ pub enum RulesTextError {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: Config, rules: Arc<stk_scoring::Rules>) -> Self {
+    pub fn new(store: Store, config: Config, rules: Arc<stk_scoring::RuleSet>) -> Self {
         let limiter = RateLimiter::new(&config.rate_limit);
         let public_limiter = RateLimiter::public(&config.rate_limit);
         let metrics = crate::metrics::handle();
@@ -92,7 +93,7 @@ impl AppState {
     }
     /// Sets the rules text served with epoch logs; it must parse to the rules this state runs.
     pub fn set_rules_toml(&self, text: &str) -> Result<(), RulesTextError> {
-        let parsed = stk_scoring::Rules::from_toml(text)?;
+        let parsed = stk_scoring::RuleSet::from_toml(text)?;
         if parsed.hash() != self.inner.rules.hash() {
             return Err(RulesTextError::Mismatch {
                 text: parsed.hash(),
@@ -108,7 +109,7 @@ impl AppState {
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
-    fn rules(&self) -> &stk_scoring::Rules {
+    fn rules(&self) -> &stk_scoring::RuleSet {
         &self.inner.rules
     }
     /// The rules text served with epoch logs, once set.
@@ -138,18 +139,22 @@ impl utoipa::Modify for SecurityAddon {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "SysTok indexer API", description = "Activity ingestion, members, wallet binding, epochs and receipts."),
+    info(title = "SysTok indexer API", description = "Activity ingestion, members, wallet binding, confirmations, vouches, epochs and receipts."),
     paths(activities::post_activities, members::create_member, members::activate_member,
           members::deactivate_member, members::get_member, wallets::wallet_challenge,
           wallets::bind_wallet, epochs::list_epochs, epochs::get_epoch, epochs::get_receipt,
-          epochs::get_epoch_log, members::get_timeline, ops::healthz, ops::readyz, ops::metrics),
+          epochs::get_epoch_log, members::get_timeline, records::post_confirmation,
+          records::post_vouch, records::put_subscription, records::post_manifest, ops::healthz,
+          ops::readyz, ops::metrics),
     components(schemas(ErrorBody, crate::ingest::ActivityBatch, crate::ingest::EventIn,
         crate::ingest::BatchResponse, crate::ingest::ItemResult, crate::ingest::ItemStatus,
         crate::ingest::RejectReason, wire::CreateMember, wire::MemberView, wire::MemberSummary,
         wire::MemberEpochView, wire::Challenge, wire::BindWallet, wire::EpochView, wire::EpochList,
         wire::Status, crate::oracle::EpochLogResponse, crate::oracle::BindingProof,
         crate::oracle::ServedAllocation, crate::watcher::Timeline, crate::watcher::TimelineItem,
-        crate::watcher::TimelineTotals)),
+        crate::watcher::TimelineTotals, crate::records::ConfirmationIn,
+        crate::records::ConfirmationView, crate::records::VouchIn, crate::records::SubscriptionIn,
+        crate::records::ManifestIn, records::Ack)),
     modifiers(&SecurityAddon),
 )]
 pub struct ApiDoc;
@@ -197,6 +202,7 @@ pub fn router(state: AppState) -> Router {
         .merge(activities::router())
         .merge(members::router())
         .merge(wallets::router())
+        .merge(records::router())
         .merge(public)
         .merge(ops::router())
         .fallback(fallback)

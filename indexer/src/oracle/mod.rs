@@ -47,7 +47,7 @@ pub enum OracleError {
     #[error("{0}")]
     Mismatch(Mismatch),
     #[error("scoring: {0}")]
-    Scoring(#[from] stk_scoring::ScoringError),
+    Scoring(#[from] stk_scoring::AnyError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
 }

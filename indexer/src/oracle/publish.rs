@@ -1,9 +1,11 @@
 //! Publishing: the primary service builds an epoch's log from its store.
 use std::collections::BTreeMap;
 
-use stk_scoring::Rules;
+use stk_scoring::RuleSet;
 
-use super::wire::{BindingProof, EpochLogResponse, ServedAllocation};
+use super::wire::{
+    BindingProof, EpochEvidence, EpochLogResponse, EventSignature, ServedAllocation, SignedRecord,
+};
 use crate::{
     config::Config,
     epoch,
@@ -19,7 +21,7 @@ pub enum LogServeError {
     NotScored { epoch: u64, state: EpochState },
     #[error("this service has no rules text matching its rules (check scoring.rules_path)")]
     RulesUnavailable,
-    #[error("epoch {epoch} was scored with rules {scored}, but this service runs rules {loaded}; serve it with the rules file it was scored with")]
+    #[error("epoch {epoch} was scored with rules {scored}, this service runs rules {loaded} and has no copy of the former; serve it with the rules file it was scored with")]
     RulesMismatch {
         epoch: u64,
         scored: String,
@@ -36,7 +38,7 @@ pub enum LogServeError {
 pub async fn epoch_log(
     store: &Store,
     cfg: &Config,
-    rules: &Rules,
+    rules: &RuleSet,
     rules_toml: Option<&str>,
     n: u64,
 ) -> Result<EpochLogResponse, LogServeError> {
@@ -47,16 +49,34 @@ pub async fn epoch_log(
             state: row.state,
         });
     }
-    let rules_toml = rules_toml.ok_or(LogServeError::RulesUnavailable)?;
     let loaded = hex::encode(rules.hash());
     let scored_rules = row.rules_hash.clone().unwrap_or_default();
-    if scored_rules != loaded {
-        return Err(LogServeError::RulesMismatch {
-            epoch: n,
-            scored: scored_rules,
-            loaded,
-        });
-    }
+    // The epoch's own rules: the running ones, or the text kept when it was scored.
+    let rules_toml: String = if scored_rules == loaded {
+        rules_toml
+            .ok_or(LogServeError::RulesUnavailable)?
+            .to_owned()
+    } else {
+        store
+            .rules_text(&scored_rules)
+            .await?
+            .ok_or_else(|| LogServeError::RulesMismatch {
+                epoch: n,
+                scored: scored_rules.clone(),
+                loaded: loaded.clone(),
+            })?
+    };
+    let epoch_rules = match RuleSet::from_toml(&rules_toml) {
+        Ok(r) if hex::encode(r.hash()) == scored_rules => r,
+        _ => {
+            return Err(LogServeError::RulesMismatch {
+                epoch: n,
+                scored: scored_rules,
+                loaded,
+            })
+        }
+    };
+    let rules = &epoch_rules;
     let digest = row.activity_digest.clone().unwrap_or_default();
     let log = match store.epoch_log(n).await? {
         Some((stored_digest, log)) if stored_digest == digest => log,
@@ -125,18 +145,87 @@ pub async fn epoch_log(
             amount: u64::try_from(rows[0].amount).unwrap_or(0),
         });
     }
+    let evidence = if rules.format() >= 2 {
+        Some(evidence(store, cfg, n).await?)
+    } else {
+        None
+    };
     Ok(EpochLogResponse {
+        evidence,
         epoch: n,
         state: row.state,
         root: plan.as_ref().map(|p| hex::encode(p.root)),
         activity_digest: digest,
         rules_hash: scored_rules,
-        rules_toml: rules_toml.to_string(),
+        rules_toml,
         log,
         bindings,
         allocations,
         total_amount: row.total_amount,
         recipient_count: plan.as_ref().map(|p| p.recipient_count),
         chunk_count: plan.as_ref().map(|p| p.chunk_count),
+    })
+}
+
+/// The evidence of a v2 epoch: source signatures and manifests, wallet-signed records and the
+/// binding proofs of their wallets.
+pub async fn evidence(store: &Store, cfg: &Config, n: u64) -> Result<EpochEvidence, StoreError> {
+    let event_signatures = store
+        .scoring_events_v2(n)
+        .await?
+        .into_iter()
+        .filter_map(|e| {
+            e.signature.map(|signature| EventSignature {
+                id: e.id,
+                signature,
+            })
+        })
+        .collect();
+    let mut signed_records = Vec::new();
+    for c in store.scoring_confirmations(n).await? {
+        if let (Some(wallet), Some(message), Some(signature)) = (c.wallet, c.message, c.signature) {
+            signed_records.push(SignedRecord {
+                kind: "confirmation".into(),
+                id: c.id,
+                signer: c.confirmer,
+                wallet,
+                message,
+                signature,
+            });
+        }
+    }
+    let (_, ends_at) = cfg.epoch_window(n);
+    for v in store.vouches_at(ends_at).await? {
+        if let (Some(wallet), Some(message), Some(signature)) = (v.wallet, v.message, v.signature) {
+            signed_records.push(SignedRecord {
+                kind: "vouch".into(),
+                id: format!("{}/{}", v.voucher, v.member),
+                signer: v.voucher,
+                wallet,
+                message,
+                signature,
+            });
+        }
+    }
+    let pairs: std::collections::BTreeSet<(String, String)> = signed_records
+        .iter()
+        .map(|r| (r.signer.clone(), r.wallet.clone()))
+        .collect();
+    let mut bindings = Vec::new();
+    for (member, wallet) in pairs {
+        if let Some((message, signature)) = store.binding_proof(&member, &wallet).await? {
+            bindings.push(BindingProof {
+                member,
+                wallet,
+                message,
+                signature,
+            });
+        }
+    }
+    Ok(EpochEvidence {
+        event_signatures,
+        manifests: store.manifests(n).await?,
+        signed_records,
+        bindings,
     })
 }

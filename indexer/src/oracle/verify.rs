@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-use stk_scoring::{EpochInput, EpochScore, Rules};
+use stk_scoring::{AnyInput, AnyScore, RuleSet};
 
-use super::wire::{BindingProof, EpochLogResponse};
+use super::wire::{BindingProof, EpochEvidence, EpochLogResponse};
 use super::OracleError;
 use crate::{
     epoch,
@@ -62,6 +62,9 @@ pub enum Difference {
         served: Option<String>,
         computed: Option<String>,
     },
+    /// Rules v2: a record of the log is not backed by its evidence (an invented, altered or
+    /// omitted event; an unsigned or mis-signed record).
+    Evidence(String),
     /// The chain already holds an Epoch account for the computed root with other values.
     OnChain {
         field: &'static str,
@@ -80,6 +83,7 @@ impl fmt::Display for Difference {
                 "rules_hash differs: served {served}, the served rules text hashes to {computed}"
             ),
             Self::Rules(e) => write!(f, "rules text does not parse: {e}"),
+            Self::Evidence(e) => write!(f, "evidence: {e}"),
             Self::ActivityDigest { served, computed } => write!(
                 f,
                 "activity_digest differs: served {served}, the served log hashes to {computed}"
@@ -266,8 +270,8 @@ pub struct Recomputed {
 }
 
 /// The rules text parses and hashes to the served `rules_hash`.
-pub fn check_rules(source: &EpochLogResponse, diffs: &mut Vec<Difference>) -> Option<Rules> {
-    let rules = match Rules::from_toml(&source.rules_toml) {
+pub fn check_rules(source: &EpochLogResponse, diffs: &mut Vec<Difference>) -> Option<RuleSet> {
+    let rules = match RuleSet::from_toml(&source.rules_toml) {
         Ok(r) => r,
         Err(e) => {
             diffs.push(Difference::Rules(e.to_string()));
@@ -285,8 +289,8 @@ pub fn check_rules(source: &EpochLogResponse, diffs: &mut Vec<Difference>) -> Op
 }
 
 /// The log parses, hashes to the served `activity_digest` and is the served epoch's.
-pub fn check_log(source: &EpochLogResponse, diffs: &mut Vec<Difference>) -> Option<EpochInput> {
-    let input = match EpochInput::from_canonical_log(source.log.as_bytes()) {
+pub fn check_log(source: &EpochLogResponse, diffs: &mut Vec<Difference>) -> Option<AnyInput> {
+    let input = match AnyInput::from_canonical_log(source.log.as_bytes()) {
         Ok(i) => i,
         Err(e) => {
             diffs.push(Difference::Log(e.to_string()));
@@ -300,10 +304,10 @@ pub fn check_log(source: &EpochLogResponse, diffs: &mut Vec<Difference>) -> Opti
             computed,
         });
     }
-    if input.epoch != source.epoch {
+    if input.epoch() != source.epoch {
         diffs.push(Difference::EpochNumber {
             served: source.epoch,
-            in_log: input.epoch,
+            in_log: input.epoch(),
         });
     }
     Some(input)
@@ -377,7 +381,7 @@ pub fn compare_amounts(
 /// missing there is no tree).
 pub fn recompute_plan(
     n: u64,
-    score: &EpochScore,
+    score: &AnyScore,
     amounts: &BTreeMap<String, u64>,
     wallets: HashMap<String, String>,
 ) -> Result<Option<EpochPlan>, OracleError> {
@@ -388,7 +392,7 @@ pub fn recompute_plan(
     if !amounts.keys().all(|m| known.contains_key(m)) {
         return Ok(None);
     }
-    let tree = epoch::allocation_tree(n, score, &known).map_err(|e| {
+    let tree = epoch::allocation_tree(n, score.allocations(), &known).map_err(|e| {
         OracleError::Mismatch(Mismatch {
             epoch: n,
             differences: vec![Difference::Log(format!("allocation tree: {e}"))],
@@ -401,8 +405,8 @@ pub fn recompute_plan(
         total_amount: amounts.values().sum(),
         chunk_count: t.chunks.len() as u32,
         recipient_count: t.recipients.len() as u32,
-        activity_digest: score.activity_digest,
-        rules_hash: score.rules_hash,
+        activity_digest: score.activity_digest(),
+        rules_hash: score.rules_hash(),
     }))
 }
 
@@ -472,9 +476,18 @@ pub fn verify(
             differences: diffs,
         }));
     };
-    let score = stk_scoring::score_epoch(&rules, &input)?;
+    if let (RuleSet::V2(r2), AnyInput::V2(i2)) = (&rules, &input) {
+        let empty = EpochEvidence::default();
+        check_evidence(
+            r2,
+            i2,
+            source.evidence.as_ref().unwrap_or(&empty),
+            &mut diffs,
+        );
+    }
+    let score = rules.score(&input)?;
     let amounts: BTreeMap<String, u64> = score
-        .allocations
+        .allocations()
         .iter()
         .filter(|a| a.amount > 0)
         .map(|a| (a.member.clone(), a.amount))
@@ -489,6 +502,144 @@ pub fn verify(
         }));
     }
     Ok(Recomputed { plan, amounts })
+}
+
+/// Rules v2: every event of a signing source is signed by it and covered by its manifest, whose
+/// count and digest match the log (so an invented, altered or omitted event is caught), and every
+/// wallet-authenticated confirmation and vouch is signed, over its canonical message, by a wallet
+/// proven to be its author's.
+pub fn check_evidence(
+    rules: &stk_scoring::RulesV2,
+    input: &stk_scoring::EpochInputV2,
+    ev: &EpochEvidence,
+    diffs: &mut Vec<Difference>,
+) {
+    use crate::evidence::{self as evd, SourceEvent};
+    let mut push = |m: String| diffs.push(Difference::Evidence(m));
+    let sigs: HashMap<&str, &str> = ev
+        .event_signatures
+        .iter()
+        .map(|s| (s.id.as_str(), s.signature.as_str()))
+        .collect();
+    for (name, src) in &rules.sources {
+        let Some(pk) = src.pubkey.as_deref() else {
+            continue;
+        };
+        let Ok(key) = evd::parse_pubkey(pk) else {
+            push(format!("sources.{name}.pubkey is not a key"));
+            continue;
+        };
+        let events: Vec<SourceEvent<'_>> = input
+            .events
+            .iter()
+            .filter(|e| e.source == *name)
+            .map(|e| SourceEvent {
+                source: name,
+                id: &e.id,
+                member: &e.member,
+                kind: &e.kind,
+                occurred_at: e.occurred_at,
+            })
+            .collect();
+        for e in &events {
+            match sigs.get(e.id) {
+                None => push(format!(
+                    "event {} of source {name} has no source signature",
+                    e.id
+                )),
+                Some(sig) => {
+                    if let Err(err) = evd::verify(&key, &evd::source_event_message(e), sig) {
+                        push(format!(
+                            "event {} of source {name}: {err} (altered or invented)",
+                            e.id
+                        ));
+                    }
+                }
+            }
+        }
+        let manifest = ev
+            .manifests
+            .iter()
+            .find(|m| m.source == *name && m.epoch == input.epoch);
+        match manifest {
+            None if events.is_empty() => {}
+            None => push(format!(
+                "source {name} reported {} events but signed no manifest for epoch {}",
+                events.len(),
+                input.epoch
+            )),
+            Some(m) => {
+                let message = evd::manifest_message(name, m.epoch, m.events, &m.digest);
+                if let Err(err) = evd::verify(&key, &message, &m.signature) {
+                    push(format!("manifest of source {name}: {err}"));
+                }
+                let mut evs = events.clone();
+                let digest = hex::encode(evd::manifest_digest(&mut evs));
+                if m.events != events.len() as u64 || m.digest != digest {
+                    push(format!(
+                        "source {name} signed {} events (digest {}), the log holds {} of its events (digest {digest}): an event was omitted, added or changed",
+                        m.events,
+                        m.digest,
+                        events.len()
+                    ));
+                }
+            }
+        }
+    }
+    let proven: HashMap<(&str, &str), ()> = ev
+        .bindings
+        .iter()
+        .filter(|b| check_binding(b).is_ok())
+        .map(|b| ((b.member.as_str(), b.wallet.as_str()), ()))
+        .collect();
+    let records: HashMap<(&str, &str), &super::wire::SignedRecord> = ev
+        .signed_records
+        .iter()
+        .map(|r| ((r.kind.as_str(), r.id.as_str()), r))
+        .collect();
+    let mut check = |kind: &str, id: String, signer: &str, expected: &dyn Fn(&str) -> bool| {
+        let Some(r) = records.get(&(kind, id.as_str())) else {
+            push(format!(
+                "{kind} {id} is wallet-authenticated but no signed record is served"
+            ));
+            return;
+        };
+        if r.signer != signer || !expected(&r.message) {
+            push(format!(
+                "{kind} {id}: the signed message is not this record's"
+            ));
+        } else if !proven.contains_key(&(r.signer.as_str(), r.wallet.as_str())) {
+            push(format!(
+                "{kind} {id}: no valid proof that {} belongs to {signer}",
+                r.wallet
+            ));
+        } else if let Err(e) = wallet::verify(&r.wallet, &r.message, &r.signature) {
+            push(format!("{kind} {id}: {e}"));
+        }
+    };
+    for c in &input.confirmations {
+        if c.auth != stk_scoring::Auth::Wallet {
+            continue;
+        }
+        let want = evd::confirmation_message(&c.id, &c.confirmer, &c.claimant, &c.kind, &c.event);
+        check("confirmation", c.id.clone(), &c.confirmer, &|m| m == want);
+    }
+    for v in &input.vouches {
+        if v.auth != stk_scoring::Auth::Wallet {
+            continue;
+        }
+        // Any vouch (not a revocation) this voucher signed for this member.
+        let head = format!(
+            "SysTok vouch\naction: vouch\nvoucher: {}\nmember: {}\nissued_at: ",
+            v.voucher, v.member
+        );
+        check(
+            "vouch",
+            format!("{}/{}", v.voucher, v.member),
+            &v.voucher,
+            &|m| m.starts_with(&head) && !m[head.len()..].contains('\n'),
+        );
+    }
 }
 
 fn hex_to_32(s: &str) -> Option<[u8; 32]> {

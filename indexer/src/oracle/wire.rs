@@ -31,6 +31,40 @@ pub struct EpochLogResponse {
     pub recipient_count: Option<u32>,
     #[serde(default)]
     pub chunk_count: Option<u32>,
+    /// Rules v2: what lets an oracle check the records themselves, not only the arithmetic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EpochEvidence>,
+}
+
+/// The evidence behind a v2 log (see `crate::evidence` for every byte format).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EpochEvidence {
+    /// The signing sources' signatures of their events, by event id.
+    pub event_signatures: Vec<EventSignature>,
+    /// Each signing source's signed statement of what it sent for the epoch.
+    pub manifests: Vec<crate::store::ManifestRow>,
+    /// Wallet-signed confirmations and vouches of the log.
+    pub signed_records: Vec<SignedRecord>,
+    /// Proofs that the wallets of `signed_records` belong to their signers.
+    pub bindings: Vec<BindingProof>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventSignature {
+    pub id: String,
+    pub signature: String,
+}
+
+/// A confirmation (`kind = "confirmation"`, `id` its id) or vouch (`kind = "vouch"`, `id` =
+/// `voucher/member`) signed by its author's wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SignedRecord {
+    pub kind: String,
+    pub id: String,
+    pub signer: String,
+    pub wallet: String,
+    pub message: String,
+    pub signature: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -17,7 +17,7 @@
 use std::{sync::Arc, time::Duration};
 
 use solana_sdk::signature::Keypair;
-use stk_scoring::Rules;
+use stk_scoring::RuleSet;
 
 use crate::{
     chain::{ops, Chain, ChainError},
@@ -92,7 +92,7 @@ impl Default for SendOptions {
 pub struct Pipeline {
     pub store: Store,
     pub cfg: Arc<Config>,
-    pub rules: Arc<Rules>,
+    pub rules: Arc<RuleSet>,
     pub chain: Arc<dyn Chain>,
     /// Pays for token accounts, lookup tables and `distribute` fees.
     pub payer: Arc<Keypair>,

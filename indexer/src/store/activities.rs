@@ -21,7 +21,12 @@ pub struct NewActivity {
     /// Serialized JSON object, if any.
     pub attributes: Option<String>,
     /// Confirming members (de-duplicated; unknown or inactive confirmers are ignored by scoring).
+    /// Rules v1 only: v2 counts only accountable confirmations (their own records).
     pub confirmations: Vec<String>,
+    /// The rules source that delivered it (the API key's source), or `member` for a self-report.
+    pub source: String,
+    /// The source's ed25519 signature over the canonical event bytes (hex), when it signs.
+    pub signature: Option<String>,
 }
 
 /// The database's verdict on one `NewActivity`.
@@ -98,7 +103,7 @@ fn sqlite_insert_sql(rows: usize) -> &'static str {
             .map(|&n| {
                 let mut s = String::from(
                     "INSERT INTO activities (id, member_id, kind, occurred_at, epoch, attributes, \
-                     confirmations, received_at) VALUES ",
+                     confirmations, received_at, source, signature) VALUES ",
                 );
                 for r in 0..n {
                     if r > 0 {
@@ -106,7 +111,7 @@ fn sqlite_insert_sql(rows: usize) -> &'static str {
                     }
                     // Anonymous `?` parameters: SQLite resolves named ones (`$N`) by a linear
                     // scan per bind, which is quadratic for thousands of parameters.
-                    s.push_str("(?,?,?,?,?,?,?,?)");
+                    s.push_str("(?,?,?,?,?,?,?,?,?,?)");
                 }
                 s.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
                 s
@@ -249,7 +254,9 @@ impl Store {
                             .bind(
                                 serde_json::to_string(&c.confirmations).expect("strings serialize"),
                             )
-                            .bind(now);
+                            .bind(now)
+                            .bind(c.source.as_str())
+                            .bind(c.signature.as_deref());
                     }
                     for row in q.fetch_all(&mut *tx).await? {
                         inserted.insert(row.try_get::<String, _>(0)?);
@@ -306,6 +313,8 @@ impl Store {
                     let mut eps = Vec::with_capacity(todo.len());
                     let mut attrs: Vec<Option<String>> = Vec::with_capacity(todo.len());
                     let mut confs = Vec::with_capacity(todo.len());
+                    let mut sources = Vec::with_capacity(todo.len());
+                    let mut sigs: Vec<Option<String>> = Vec::with_capacity(todo.len());
                     for &i in &todo {
                         let c = &cands[i];
                         ids.push(c.id.clone());
@@ -317,12 +326,16 @@ impl Store {
                         confs.push(
                             serde_json::to_string(&c.confirmations).expect("strings serialize"),
                         );
+                        sources.push(c.source.clone());
+                        sigs.push(c.signature.clone());
                     }
                     let rows = sqlx::query_scalar::<_, String>(
                         "INSERT INTO activities (id, member_id, kind, occurred_at, epoch, attributes, \
-                         confirmations, received_at) \
-                         SELECT *, $8 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], \
-                         $5::bigint[], $6::text[], $7::text[]) \
+                         confirmations, received_at, source, signature) \
+                         SELECT u.i, u.m, u.k, u.o, u.e, u.a, u.c, $8, u.s, u.g \
+                         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], \
+                         $5::bigint[], $6::text[], $7::text[], $9::text[], $10::text[]) \
+                         AS u(i, m, k, o, e, a, c, s, g) \
                          ON CONFLICT (id) DO NOTHING RETURNING id",
                     )
                     .bind(&ids)
@@ -333,6 +346,8 @@ impl Store {
                     .bind(&attrs)
                     .bind(&confs)
                     .bind(now)
+                    .bind(&sources)
+                    .bind(&sigs)
                     .fetch_all(&mut *tx)
                     .await?;
                     inserted.extend(rows);

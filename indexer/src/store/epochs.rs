@@ -164,6 +164,8 @@ pub struct ScoredEpoch {
     pub receipts: Vec<(String, String)>,
     /// The allocation tree (recipients, chunks, root); `None` when nobody is paid.
     pub tree: Option<EpochTreeRows>,
+    /// (member, state JSON) carried into the next epoch (rules v2; only states that changed).
+    pub states: Vec<(String, String)>,
 }
 
 impl Store {
@@ -401,6 +403,15 @@ impl Store {
                     .bind(ep)
                     .bind(member)
                     .bind(receipt)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM member_states WHERE epoch = $1").bind(ep).execute(&mut *tx).await?;
+            for (member, state) in &s.states {
+                sqlx::query("INSERT INTO member_states (member_id, epoch, state) VALUES ($1, $2, $3)")
+                    .bind(member)
+                    .bind(ep)
+                    .bind(state)
                     .execute(&mut *tx)
                     .await?;
             }

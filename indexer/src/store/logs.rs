@@ -33,6 +33,47 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps a rules text by its rules hash (the first text stored for a hash stays).
+    pub async fn save_rules_text(&self, rules_hash: &str, text: &str) -> StoreResult<()> {
+        write_pool!(self, p => sqlx::query(
+            "INSERT INTO rules_texts (rules_hash, text, stored_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (rules_hash) DO NOTHING",
+        )
+        .bind(rules_hash)
+        .bind(text)
+        .bind(now_unix())
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// A rules text the service ran, by rules hash.
+    pub async fn rules_text(&self, rules_hash: &str) -> StoreResult<Option<String>> {
+        Ok(read_pool!(self, p => sqlx::query_scalar::<_, String>(
+            "SELECT text FROM rules_texts WHERE rules_hash = $1",
+        )
+        .bind(rules_hash)
+        .fetch_optional(p)
+        .await?))
+    }
+
+    /// The newest proof (message, signature) that `wallet` was bound to `member`.
+    pub async fn binding_proof(
+        &self,
+        member: &str,
+        wallet: &str,
+    ) -> StoreResult<Option<(String, String)>> {
+        Ok(read_pool!(self, p => sqlx::query_as::<_, (String, String)>(
+            "SELECT message, signature FROM wallet_bindings WHERE member_id = $1 AND wallet = $2 \
+             ORDER BY bound_at DESC, id DESC LIMIT 1",
+        )
+        .bind(member)
+        .bind(wallet)
+        .fetch_optional(p)
+        .await?))
+    }
+
     /// The stored canonical log of an epoch: (activity digest, log).
     pub async fn epoch_log(&self, epoch: u64) -> StoreResult<Option<(String, String)>> {
         Ok(read_pool!(self, p => sqlx::query_as::<_, (String, String)>(

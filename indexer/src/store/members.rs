@@ -18,6 +18,8 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<i64>,
     /// Comma-separated scope names.
     pub scopes: String,
+    /// The rules source the key reports as.
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -197,15 +199,18 @@ impl Store {
         name: &str,
         key_hash: &str,
         scopes: &str,
+        source: Option<&str>,
     ) -> StoreResult<bool> {
         let res = write_pool!(self, p => sqlx::query(
-            "INSERT INTO api_keys (id, name, key_hash, created_at, scopes) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO api_keys (id, name, key_hash, created_at, scopes, source) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
         .bind(name)
         .bind(key_hash)
         .bind(now_unix())
         .bind(scopes)
+        .bind(source)
         .execute(p)
         .await
         .map(|_| ()));
@@ -217,21 +222,23 @@ impl Store {
     }
 
     pub async fn api_key(&self, id: &str) -> StoreResult<Option<ApiKeyRow>> {
-        let row = read_pool!(self, p => sqlx::query_as::<_, (String, String, String, Option<i64>, String)>(
-            "SELECT id, name, key_hash, revoked_at, scopes FROM api_keys WHERE id = $1",
+        type KeyTuple = (String, String, String, Option<i64>, String, Option<String>);
+        let row = read_pool!(self, p => sqlx::query_as::<_, KeyTuple>(
+            "SELECT id, name, key_hash, revoked_at, scopes, source FROM api_keys WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(p)
         .await?);
-        Ok(
-            row.map(|(id, name, key_hash, revoked_at, scopes)| ApiKeyRow {
+        Ok(row.map(
+            |(id, name, key_hash, revoked_at, scopes, source)| ApiKeyRow {
                 id,
                 name,
                 key_hash,
                 revoked_at,
                 scopes,
-            }),
-        )
+                source,
+            },
+        ))
     }
 
     /// Revokes the key called `name`; false if there is no such active key.

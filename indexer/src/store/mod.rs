@@ -7,6 +7,7 @@
 //! | [`activities`] | activities (ingestion) |
 //! | [`epochs`] | epochs (their [`EpochState`]), scoring inputs, allocations, receipts |
 //! | [`distribution`] | an epoch's tree: recipients, chunks and their payments, lookup tables |
+//! | [`records`] | scoring v2's records: confirmations, vouches, subscriptions, member states, source manifests |
 //! | [`logs`] | the canonical activity log kept per scored epoch, recipients' binding proofs |
 //! | [`chain_events`] | program events, the member ledger, the watcher's cursor |
 //! | [`scratch`] | scratch PostgreSQL databases for benchmarks |
@@ -35,6 +36,10 @@ pub use distribution::{ChunkRow, EpochPlan, EpochTreeRows, RecipientRow};
 pub use epochs::{EpochRow, EpochState, EpochTemplate, ScoredEpoch, ScoringEvent, ScoringMember};
 pub use logs::RecipientProofRow;
 pub use members::{ApiKeyRow, BindOutcome, ChallengeRow, MemberEpochRow, MemberRow};
+pub use records::{
+    ConfirmVerdict, ConfirmationRow, EventBrief, EventV2Row, ManifestRow, MemberV2Row,
+    NewConfirmation, VouchRecord, VouchRow, VouchVerdict,
+};
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +163,7 @@ pub mod distribution;
 pub mod epochs;
 pub mod logs;
 pub mod members;
+pub mod records;
 pub mod scratch;
 
 pub fn now_unix() -> i64 {
@@ -220,6 +226,10 @@ impl Store {
             .when(|e| matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut))
             .notify(|e, d| tracing::warn!(error = %e, retry_in = ?d, "database not reachable yet"))
             .await?)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Store::Postgres(_))
     }
 
     pub fn backend_name(&self) -> &'static str {

@@ -84,7 +84,7 @@ pub struct TestApp {
     pub key: String,
     pub store: Store,
     pub config: Config,
-    pub rules: Arc<stk_scoring::Rules>,
+    pub rules: Arc<stk_scoring::RuleSet>,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
     token: CancellationToken,
@@ -92,13 +92,16 @@ pub struct TestApp {
     pg_cleanup: Option<(PgConnectOptions, String)>,
 }
 
-pub fn rules() -> stk_scoring::Rules {
-    let text = std::fs::read_to_string(concat!(
+pub fn rules() -> stk_scoring::RuleSet {
+    stk_scoring::RuleSet::from_toml(&rules_v1_text()).expect("valid rules")
+}
+
+pub fn rules_v1_text() -> String {
+    std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../rules/rules.v1.toml"
     ))
-    .expect("rules/rules.v1.toml");
-    stk_scoring::Rules::from_toml(&text).expect("valid rules")
+    .expect("rules/rules.v1.toml")
 }
 
 pub fn now() -> i64 {
@@ -117,6 +120,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 ///
 /// Epochs are weekly with genesis 3 weeks + 1 hour ago: epochs 0..=2 have ended, epoch 3 is open.
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_with_rules(backend, &rules_v1_text(), adjust).await
+}
+
+/// Like [`spawn_app_with`], running the rules `rules_text` (served to oracles with epoch logs).
+pub async fn spawn_app_with_rules(
+    backend: Backend,
+    rules_text: &str,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
@@ -150,9 +162,12 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
             pg_cleanup = Some((opts, name));
         }
     }
+    let rules_path = dir.path().join("rules.toml");
+    std::fs::write(&rules_path, rules_text).expect("write rules");
+    config.scoring.rules_path = rules_path;
     adjust(&mut config);
     config.validate().expect("test config is valid");
-    let rules = Arc::new(rules());
+    let rules = Arc::new(stk_scoring::RuleSet::from_toml(rules_text).expect("valid rules"));
     let store = Store::connect(&config.database).await.expect("connect");
     store.migrate().await.expect("migrate");
     let key = stk_indexer::auth::create_key(&store, "test-platform")
@@ -160,6 +175,10 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         .expect("create key")
         .expect("fresh name")
         .key;
+    store
+        .save_rules_text(&hex::encode(rules.hash()), rules_text)
+        .await
+        .expect("archive rules");
     let token = CancellationToken::new();
     let state = AppState::new(store.clone(), config.clone(), rules.clone());
     let server = Server::start(config.server.listen, state, token.clone())

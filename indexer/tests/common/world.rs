@@ -89,6 +89,8 @@ pub async fn world(o: WorldOptions) -> World {
                 epoch: 0,
                 attributes: None,
                 confirmations: vec![],
+                source: "member".into(),
+                signature: None,
             });
         }
     }

@@ -65,6 +65,10 @@ pub struct SourceRule {
     /// Whether confirmations (and vouches) posted by this source for a confirmer it
     /// authenticated count as accountable.
     pub authenticates_confirmers: bool,
+    /// The source's ed25519 public key (base58): when set, every event it reports and its
+    /// per-epoch manifest must carry its signature, which every oracle checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pubkey: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -282,6 +286,8 @@ struct RawSource {
     observes: Vec<String>,
     #[serde(default)]
     authenticates_confirmers: bool,
+    #[serde(default)]
+    pubkey: Option<String>,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -531,11 +537,21 @@ impl RulesV2 {
                     }
                 }
             }
+            if let Some(k) = &s.pubkey {
+                let ok = bs58::decode(k).into_vec().is_ok_and(|b| b.len() == 32);
+                if !ok {
+                    return Err(invalid(
+                        format!("sources.{name}.pubkey"),
+                        "must be a base58 ed25519 public key (32 bytes)",
+                    ));
+                }
+            }
             sources.insert(
                 name,
                 SourceRule {
                     observes,
                     authenticates_confirmers: s.authenticates_confirmers,
+                    pubkey: s.pubkey,
                 },
             );
         }

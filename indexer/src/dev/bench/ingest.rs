@@ -56,7 +56,7 @@ impl fmt::Display for BenchReport {
 /// Runs the ingestion benchmark.
 pub async fn bench_ingest(
     opts: BenchOptions,
-    rules: stk_scoring::Rules,
+    rules: stk_scoring::RuleSet,
 ) -> anyhow::Result<BenchReport> {
     if opts.events == 0 || opts.clients == 0 {
         bail!("--events and --clients must be positive");
@@ -70,7 +70,7 @@ pub async fn bench_ingest(
 
 async fn run(
     opts: &BenchOptions,
-    rules: stk_scoring::Rules,
+    rules: stk_scoring::RuleSet,
     url: &str,
 ) -> anyhow::Result<BenchReport> {
     let now = crate::store::now_unix();
@@ -81,7 +81,10 @@ async fn run(
     cfg.rate_limit.per_second = 1e9;
     cfg.rate_limit.burst = u32::MAX;
     cfg.server.listen = "127.0.0.1:0".parse().expect("static address");
-    let kinds: Vec<String> = rules.kinds.keys().cloned().collect();
+    let kinds: Vec<String> = match &rules {
+        stk_scoring::RuleSet::V1(r) => r.kinds.keys().cloned().collect(),
+        stk_scoring::RuleSet::V2(r) => r.kinds.keys().cloned().collect(),
+    };
     if kinds.is_empty() {
         bail!("the rules define no kinds");
     }
@@ -113,6 +116,7 @@ async fn run(
                     serde_json::Value::from("bench"),
                 )])),
                 confirmations: Vec::new(),
+                signature: None,
             })
             .collect();
         bodies.push(bytes_of(&ActivityBatch { events })?);

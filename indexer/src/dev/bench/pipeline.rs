@@ -54,7 +54,7 @@ pub async fn run(members: usize) -> anyhow::Result<PipelineBench> {
     let cfg = economy.config(&url);
     let store = Store::connect(&cfg.database).await?;
     store.migrate().await?;
-    let rules = stk_scoring::Rules::from_toml(crate::dev::demo::DEMO_RULES)?;
+    let rules = stk_scoring::RuleSet::from_toml(crate::dev::demo::DEMO_RULES)?;
 
     eprintln!("• {members} members with wallets and activity ...");
     let (start, _) = cfg.epoch_window(0);
@@ -73,6 +73,8 @@ pub async fn run(members: usize) -> anyhow::Result<PipelineBench> {
                 epoch: 0,
                 attributes: None,
                 confirmations: vec![],
+                source: "member".into(),
+                signature: None,
             });
         }
     }

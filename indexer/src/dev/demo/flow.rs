@@ -28,7 +28,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             eprintln!("{s}");
         }
     };
-    let rules = Arc::new(stk_scoring::Rules::from_toml(DEMO_RULES).context("demo rules")?);
+    let rules = Arc::new(stk_scoring::RuleSet::from_toml(DEMO_RULES).context("demo rules")?);
 
     say(
         "• starting the in-process chain and initializing the STK program (3 oracles, threshold 2)",
@@ -52,6 +52,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     store.migrate().await?;
 
     let token = CancellationToken::new();
+    store
+        .save_rules_text(&hex::encode(rules.hash()), DEMO_RULES)
+        .await?;
     let state = AppState::new(store.clone(), cfg.clone(), rules.clone());
     // Oracles are served the exact rules text the demo scores with.
     state
