@@ -451,7 +451,10 @@ fn score_inner(
             c_status[ci] = ConfirmationStatus::LowTrust;
             continue;
         }
-        if mem(a as usize).state.tenure_epochs < rules.confirmations.min_confirmer_tenure_epochs {
+        // The masters (seeds) are trusted by the rules themselves: no tenure needed.
+        if !seed_rank[a as usize]
+            && mem(a as usize).state.tenure_epochs < rules.confirmations.min_confirmer_tenure_epochs
+        {
             c_status[ci] = ConfirmationStatus::NewConfirmer;
             continue;
         }
@@ -482,7 +485,9 @@ fn score_inner(
     let mut vouches_ok = vec![0u32; n];
     for &(a, b) in &vouch_edges {
         if trust[a as usize] >= min_t
-            && mem(a as usize).state.tenure_epochs >= rules.eligibility.min_voucher_tenure_epochs
+            && (seed_rank[a as usize]
+                || mem(a as usize).state.tenure_epochs
+                    >= rules.eligibility.min_voucher_tenure_epochs)
         {
             vouches_ok[b as usize] += 1;
         }
