@@ -189,7 +189,12 @@ async fn build_v2(
         let state: MemberState = match &m.state {
             Some(text) => serde_json::from_str(text)
                 .map_err(|e| EpochError::Corrupt(format!("state of member {}: {e}", m.id)))?,
-            None => MemberState::default(),
+            // No v2 state yet (the first v2 epoch after v1): tenure starts from the epochs the
+            // member was paid in, so moving to v2 does not reset years of membership.
+            None => MemberState {
+                tenure_epochs: m.paid_epochs,
+                ..MemberState::default()
+            },
         };
         if let Some(w) = &m.wallet {
             wallets.insert(m.id.clone(), w.clone());

@@ -103,6 +103,8 @@ pub struct MemberV2Row {
     pub subscribed_until: Option<i64>,
     /// The carried state (JSON) from the newest scored epoch before this one.
     pub state: Option<String>,
+    /// Epochs before this one in which the member was paid (any rules format).
+    pub paid_epochs: u32,
 }
 
 /// One event as v2 scoring (and its evidence) needs it.
@@ -331,11 +333,20 @@ impl Store {
         .fetch_all(p)
         .await?);
         let mut states: HashMap<String, String> = states.into_iter().collect();
+        let paid = read_pool!(self, p => sqlx::query_as::<_, (String, i64)>(
+            "SELECT member_id, COUNT(*) FROM allocations WHERE epoch < $1 AND amount > 0 \
+             GROUP BY member_id",
+        )
+        .bind(ep)
+        .fetch_all(p)
+        .await?);
+        let paid: HashMap<String, i64> = paid.into_iter().collect();
         Ok(members
             .into_iter()
             .map(|(id, status, wallet, subscribed_until)| MemberV2Row {
                 active: status == "active" && wallet.is_some(),
                 state: states.remove(&id),
+                paid_epochs: u32::try_from(paid.get(&id).copied().unwrap_or(0)).unwrap_or(u32::MAX),
                 id,
                 wallet,
                 subscribed_until,
