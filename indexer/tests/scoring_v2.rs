@@ -114,8 +114,8 @@ fn forge(served: &EpochLogResponse, f: impl FnOnce(&mut EpochInputV2)) -> EpochL
 
 async fn scoring_v2_end_to_end(b: Backend) {
     // Daily epochs; epoch 1 ends 15 s from now, so records made now are in force when it ends.
-    let text = rules_text();
-    let app = spawn_app_with_rules(b, &text, |c| {
+    let v2_text = rules_text();
+    let app = spawn_app_with_rules(b, &v2_text, |c| {
         c.epoch.duration_secs = DAY;
         c.epoch.genesis = now() + 15 - 2 * DAY;
     })
@@ -389,6 +389,17 @@ async fn scoring_v2_end_to_end(b: Backend) {
         .any(|s| s.kind == "vouch" && s.id == "master-b/alice"));
     let ok = verify(&served, None).expect("the honest log verifies");
     assert_eq!(ok.amounts.get("alice").copied(), Some(alice.amount));
+
+    // After a change of rules (here back to v1) the epoch is still served, and recomputed, with the
+    // rules it was scored with.
+    let v1 = rules();
+    let later =
+        stk_indexer::oracle::epoch_log(&app.store, &app.config, &v1, Some(&rules_v1_text()), 1)
+            .await
+            .unwrap();
+    assert_eq!(later.rules_toml, v2_text);
+    assert_eq!(later.log, served.log);
+    verify(&later, None).expect("old epoch verifies under its own rules");
 
     // A dishonest service: tampered, invented and omitted events, each with a consistent digest.
     let tampered = forge(&served, |i| {
