@@ -1,5 +1,5 @@
 //! The in-process chain behind the [`Chain`] trait.
-use std::sync::Arc;
+use std::{collections::BTreeSet, sync::Arc};
 
 use async_trait::async_trait;
 use solana_sdk::{
@@ -22,6 +22,9 @@ pub const MAX_TX_ACCOUNT_LOCKS: usize = 64;
 pub struct LocalChainClient {
     chain: Arc<Mutex<LocalChain>>,
     events: Arc<Mutex<Vec<ChainEvent>>>,
+    /// Every account a transaction through this client (or the JSON-RPC endpoint on it) named: the
+    /// in-process bank cannot list accounts, so `getProgramAccounts` scans these.
+    seen: Arc<std::sync::Mutex<BTreeSet<Pubkey>>>,
 }
 
 fn banks_error(e: BanksClientError) -> ChainError {
@@ -41,7 +44,43 @@ impl LocalChainClient {
         Self {
             chain: Arc::new(Mutex::new(chain)),
             events: Arc::new(Mutex::new(Vec::new())),
+            seen: Arc::new(std::sync::Mutex::new(BTreeSet::new())),
         }
+    }
+
+    /// Remembers accounts for [`LocalChainClient::seen_accounts`].
+    pub fn note_accounts(&self, keys: &[Pubkey]) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.extend(keys.iter().copied());
+    }
+
+    /// Every account noted so far (transactions' accounts, airdrop recipients, noted keys), in order.
+    pub fn seen_accounts(&self) -> Vec<Pubkey> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.iter().copied().collect()
+    }
+
+    /// Records a transaction executed on this chain by someone else (the JSON-RPC endpoint): its
+    /// accounts, and its program events for [`Chain::events`].
+    pub async fn record_external(
+        &self,
+        signature: &solana_sdk::signature::Signature,
+        slot: u64,
+        keys: &[Pubkey],
+        events: Vec<stk::client::StkEvent>,
+    ) {
+        self.note_accounts(keys);
+        if events.is_empty() {
+            return;
+        }
+        let mut log = self.events.lock().await;
+        let base = log.len();
+        log.extend(events.into_iter().enumerate().map(|(i, event)| ChainEvent {
+            cursor: format!("{:012}", base + i),
+            signature: signature.to_string(),
+            slot,
+            event,
+        }));
     }
 
     /// Direct access to the in-process chain (funding accounts, moving the clock, ...).
@@ -61,6 +100,7 @@ impl LocalChainClient {
     }
 
     pub async fn airdrop(&self, to: &Pubkey, lamports: u64) -> Result<(), ChainError> {
+        self.note_accounts(&[*to]);
         self.chain
             .lock()
             .await
@@ -113,6 +153,7 @@ impl Chain for LocalChainClient {
             )));
         }
         let slot = chain.slot().await;
+        self.note_accounts(&stk_localnet::message_keys(&tx, tables));
         let (signature, cost, events) = chain
             .process_recording(tx, tables)
             .await

@@ -61,6 +61,10 @@ pub enum Command {
         /// and run the epoch pipeline against it; no cluster needed.
         #[arg(long)]
         local: bool,
+        /// With --local: where the Solana JSON-RPC endpoint over the in-process chain listens (the
+        /// Solana CLI, wallets and `stk-indexer admin|balance|sell-back|... -u URL` talk to it).
+        #[arg(long, default_value = "127.0.0.1:8899")]
+        rpc_listen: std::net::SocketAddr,
     },
     /// Apply database migrations.
     Migrate,
@@ -114,7 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             epochs,
             database,
         } => demo::run(members, epochs, database).await,
-        Command::Serve { local } => serve::run(cfg, local).await,
+        Command::Serve { local, rpc_listen } => serve::run(cfg, local, rpc_listen).await,
         Command::Migrate => migrate::run(&cfg).await,
         Command::Ingest { file, resume } => ingest::run(&cfg, file, resume).await,
         Command::Member { action } => member::run(&cfg, action).await,
