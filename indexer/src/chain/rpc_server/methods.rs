@@ -401,12 +401,12 @@ impl Inner {
     ) -> Result<UiAccount, RpcFailure> {
         let encoding = cfg.encoding.unwrap_or(UiAccountEncoding::Binary);
         match encoding {
-            UiAccountEncoding::Binary | UiAccountEncoding::Base58 => {
-                if data_slice_len(account, cfg.data_slice) > MAX_BASE58_BYTES {
-                    return Err(RpcFailure::invalid_params(format!(
-                        "Encoded binary (base 58) data should be less than {MAX_BASE58_BYTES} bytes, please use Base64 encoding."
-                    )));
-                }
+            UiAccountEncoding::Binary | UiAccountEncoding::Base58
+                if data_slice_len(account, cfg.data_slice) > MAX_BASE58_BYTES =>
+            {
+                return Err(RpcFailure::invalid_params(format!(
+                    "Encoded binary (base 58) data should be less than {MAX_BASE58_BYTES} bytes, please use Base64 encoding."
+                )));
             }
             UiAccountEncoding::JsonParsed if cfg.data_slice.is_some() => {
                 return Err(RpcFailure::invalid_params(
