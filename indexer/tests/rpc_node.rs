@@ -679,3 +679,61 @@ async fn the_pipeline_runs_an_epoch_to_done_over_json_rpc() {
         .iter()
         .any(|(k, _)| *k == client::config_address()));
 }
+
+/// `serve --local --rpc-listen`: the binary's JSON-RPC endpoint is backed by the bank its pipeline
+/// runs on (the program is initialized there, with this service's oracle in the set).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_local_serves_json_rpc_on_the_pipelines_bank() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules/rules.v1.toml");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stk-indexer"))
+        .args(["serve", "--local", "--rpc-listen", "127.0.0.1:0"])
+        .env(
+            "STK_DATABASE__URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("stk.db").display()),
+        )
+        .env("STK_SERVER__LISTEN", "127.0.0.1:0")
+        .env("STK_SCORING__RULES_PATH", rules)
+        .env_remove("STK_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut oracle = None;
+    let url = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("oracle ").nth(1) {
+                oracle = rest.split_whitespace().next().map(str::to_string);
+            }
+            if let Some(rest) =
+                line.strip_prefix("Solana JSON-RPC endpoint on the in-process chain: ")
+            {
+                return rest.split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!("serve --local exited without an endpoint");
+    })
+    .await
+    .expect("the endpoint comes up");
+    let rpc = RpcClient::new(url);
+    rpc.get_health().await.unwrap();
+    let config = rpc.get_account(&client::config_address()).await.unwrap();
+    assert_eq!(
+        config.owner,
+        stk::ID,
+        "the program is initialized on the served bank"
+    );
+    let config: stk::state::Config =
+        anchor_lang::AccountDeserialize::try_deserialize(&mut config.data.as_slice()).unwrap();
+    let oracle: Pubkey = oracle.expect("the oracle is printed").parse().unwrap();
+    assert_eq!(config.oracles[0], oracle, "the service's own oracle");
+    // The accounts it set up are listed by the account scans.
+    let program_accounts = rpc.get_program_accounts(&stk::ID).await.unwrap();
+    assert!(program_accounts
+        .iter()
+        .any(|(k, _)| *k == client::config_address()));
+    child.kill().await.unwrap();
+}
