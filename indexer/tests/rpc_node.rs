@@ -186,6 +186,22 @@ async fn the_official_client_reads_the_chain() {
         bs58::encode(n.mint.to_bytes()).into_string()
     );
 
+    let zstd = raw_call(
+        &n.node.url,
+        json!({"jsonrpc":"2.0","id":4,"method":"getAccountInfo",
+               "params":[n.token_account.to_string(), {"encoding":"base64+zstd"}]}),
+    )
+    .await;
+    assert_eq!(zstd["result"]["value"]["data"][1], "base64+zstd", "{zstd}");
+    let later = raw_call(
+        &n.node.url,
+        json!({"jsonrpc":"2.0","id":5,"method":"getBalance",
+               "params":[n.owner.pubkey().to_string(), {"minContextSlot": u64::MAX}]}),
+    )
+    .await;
+    assert_eq!(later["error"]["code"], -32016, "{later}");
+    assert!(later["error"]["data"]["contextSlot"].is_u64());
+
     let many = rpc
         .get_multiple_accounts(&[n.mint, Pubkey::new_unique(), n.token_account])
         .await

@@ -37,7 +37,7 @@ use crate::chain::{
 /// Where and as whom.
 #[derive(Debug, Clone, Args)]
 pub struct ClusterArgs {
-    /// JSON-RPC URL or moniker: mainnet-beta (m), devnet (d), testnet (t), localhost (l).
+    /// JSON-RPC URL or moniker: mainnet-beta (m), devnet (d), testnet (t), localhost (l, localnet).
     #[arg(
         long,
         short = 'u',
@@ -83,7 +83,7 @@ pub fn resolve_url(url: &str) -> String {
         "m" | "mainnet-beta" => "https://api.mainnet-beta.solana.com".into(),
         "d" | "devnet" => "https://api.devnet.solana.com".into(),
         "t" | "testnet" => "https://api.testnet.solana.com".into(),
-        "l" | "localhost" => "http://127.0.0.1:8899".into(),
+        "l" | "localhost" | "localnet" => "http://127.0.0.1:8899".into(),
         other => other.into(),
     }
 }
