@@ -95,9 +95,16 @@ impl Env {
 
     /// Runs the binary as `name` (a keypair file), with `stdin` typed in.
     async fn run(&self, name: &str, args: &[&str], stdin: &str) -> Out {
+        let key = self.key(name);
+        let mut all = args.to_vec();
+        all.extend(["-u", &self.node.url, "-k", &key]);
+        self.run_raw(&all, stdin).await
+    }
+
+    /// Runs the binary with exactly `args` (HOME is the test's directory).
+    async fn run_raw(&self, args: &[&str], stdin: &str) -> Out {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_stk-indexer"));
         cmd.args(args)
-            .args(["-u", &self.node.url, "-k", &self.key(name)])
             .env("HOME", self.dir.path())
             .env_remove("STK_CONFIG")
             .env_remove("STK_RPC_URL")
@@ -328,6 +335,42 @@ async fn operator_commands_end_to_end() {
     )
     .await;
 
+    // Priority fee: the compute-unit price x limit is paid on top of the signature fee.
+    let out = env
+        .ok(
+            "new-admin",
+            &[
+                "admin",
+                "pause",
+                "emission",
+                "--with-compute-unit-price",
+                "1000",
+                "--compute-unit-limit",
+                "50000",
+            ],
+        )
+        .await;
+    let signature: solana_sdk::signature::Signature = out
+        .lines()
+        .find_map(|l| l.strip_prefix("confirmed: "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the signature is printed")
+        .parse()
+        .unwrap();
+    let sent = env.node.transaction(&signature).await.unwrap();
+    assert_eq!(
+        sent.fee,
+        5_000 + 50,
+        "1,000 micro-lamports x 50,000 CU = 50 lamports"
+    );
+    env.ok("new-admin", &["admin", "unpause", "emission"]).await;
+    env.fails(
+        "new-admin",
+        &["admin", "status", "--commitment", "max"],
+        "use processed, confirmed or finalized",
+    )
+    .await;
+
     // --sign-only for a multisig: the unsigned v0 transaction; signed elsewhere, it works.
     let sends = env.node.sends().await.len();
     let out = env
@@ -422,6 +465,17 @@ async fn member_and_investor_commands_end_to_end() {
         .ok("admin", &["balance", &env.member.pubkey().to_string()])
         .await;
     assert!(pretty.contains("STK     12 "), "{pretty}");
+
+    // The Solana CLI's default keypair (~/.config/solana/id.json) and the URL from the environment.
+    let solana_dir = env.dir.path().join(".config/solana");
+    std::fs::create_dir_all(&solana_dir).unwrap();
+    std::fs::copy(env.key("member"), solana_dir.join("id.json")).unwrap();
+    let out = env
+        .run_raw(&["balance", "--json", "-u", &env.node.url], "")
+        .await;
+    assert!(out.ok, "{}", out.stderr);
+    let b: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(b["wallet"], env.member.pubkey().to_string());
 
     // Sell-back: shows the window, the price and the quote first.
     let out = env.run("member", &["sell-back", "2"], "no\n").await;

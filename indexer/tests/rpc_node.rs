@@ -324,6 +324,10 @@ async fn the_official_client_sends_simulates_and_reads_history() {
         }
     }
     assert_eq!(rpc.get_balance(&fresh.pubkey()).await.unwrap(), 2 * SOL);
+    // The same request again is a new airdrop, not a replay.
+    let again = rpc.request_airdrop(&fresh.pubkey(), 2 * SOL).await.unwrap();
+    assert_ne!(again, airdrop);
+    assert_eq!(rpc.get_balance(&fresh.pubkey()).await.unwrap(), 4 * SOL);
     // Over the faucet's cap (the client reports any airdrop error in its own words: read it raw).
     assert!(rpc
         .request_airdrop(&fresh.pubkey(), 1_001 * SOL)
@@ -336,7 +340,7 @@ async fn the_official_client_sends_simulates_and_reads_history() {
     )
     .await;
     assert_eq!(over_cap["error"]["code"], -32602, "{over_cap}");
-    assert_eq!(rpc.get_balance(&fresh.pubkey()).await.unwrap(), 2 * SOL);
+    assert_eq!(rpc.get_balance(&fresh.pubkey()).await.unwrap(), 4 * SOL);
 
     // Fee and simulation before sending.
     let to = Pubkey::new_unique();

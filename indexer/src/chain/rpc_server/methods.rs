@@ -986,17 +986,31 @@ impl Inner {
         }
         let chain = self.chain.clone();
         let faucet = chain.payer().await;
-        let blockhash = chain.with(async |c| c.blockhash().await).await;
         let ix = anchor_lang::solana_program::system_instruction::transfer(
             &faucet.pubkey(),
             &to,
             lamports,
         );
-        let message =
-            solana_sdk::message::v0::Message::try_compile(&faucet.pubkey(), &[ix], &[], blockhash)
-                .map_err(|e| RpcFailure::new(-32603, format!("Internal error: {e}")))?;
-        let tx = VersionedTransaction::try_new(VersionedMessage::V0(message), &[&faucet])
+        // The same airdrop twice under one blockhash would be the same transaction (a replay):
+        // move to a new blockhash first, as a faucet's next request would.
+        let mut attempts = 0;
+        let tx = loop {
+            let blockhash = chain.with(async |c| c.blockhash().await).await;
+            let message = solana_sdk::message::v0::Message::try_compile(
+                &faucet.pubkey(),
+                std::slice::from_ref(&ix),
+                &[],
+                blockhash,
+            )
             .map_err(|e| RpcFailure::new(-32603, format!("Internal error: {e}")))?;
+            let tx = VersionedTransaction::try_new(VersionedMessage::V0(message), &[&faucet])
+                .map_err(|e| RpcFailure::new(-32603, format!("Internal error: {e}")))?;
+            if !self.txs.contains_key(&tx.signatures[0]) || attempts >= 3 {
+                break tx;
+            }
+            attempts += 1;
+            chain.with(async |c| c.advance_slots(1).await).await;
+        };
         let signature = tx.signatures[0];
         match self.execute(tx, true).await {
             Ok(None) => Ok(json!(signature.to_string())),
