@@ -507,6 +507,24 @@ async fn member_and_investor_commands_end_to_end() {
         "{out}"
     );
     assert!(out.contains("fee: 5000 lamports"), "{out}");
+    // Balance changes read from the simulated instructions: 2 STK burned, 1 quote paid out.
+    assert!(
+        out.contains(&format!("token {member_stk}: -2000000 (base units)")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("token {member_quote}: +1000000 (base units)")),
+        "{out}"
+    );
+    let vault = client::vault_address();
+    assert!(
+        out.contains(&format!("token {vault}: -1000000 (base units)")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("lamports {}: -", env.member.pubkey())),
+        "the fee and the member account's rent: {out}"
+    );
     assert_eq!(env.token(&member_stk).await, 12 * STK);
     let out = env.run("member", &["sell-back", "2"], "y\n").await;
     assert!(out.ok, "{}", out.stderr);

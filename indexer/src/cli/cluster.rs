@@ -63,7 +63,7 @@ pub struct ClusterArgs {
 /// How a transaction is handled.
 #[derive(Debug, Clone, Default, Args)]
 pub struct TxArgs {
-    /// Simulate only: print compute units, fee and the expected balance changes; send nothing.
+    /// Simulate only: print compute units, fee and the balance changes; send nothing.
     #[arg(long, global = true, conflicts_with = "sign_only")]
     pub dry_run: bool,
     /// Print the unsigned v0 transaction (base58 and base64) for a multisig proposal; send nothing.
@@ -286,6 +286,7 @@ impl Session {
                     RpcSimulateTransactionConfig {
                         sig_verify: false,
                         replace_recent_blockhash: true,
+                        inner_instructions: true,
                         ..Default::default()
                     },
                 )
@@ -301,6 +302,16 @@ impl Session {
             }
             if let Some(fee) = result.fee {
                 writeln!(out, "fee: {fee} lamports")?;
+            }
+            if result.err.is_none() {
+                let inner = result.inner_instructions.clone().unwrap_or_default();
+                let changes = balance_changes(&tx, &inner, result.fee.unwrap_or(0));
+                if !changes.is_empty() {
+                    writeln!(out, "balance changes (from the simulated instructions):")?;
+                    for line in changes {
+                        writeln!(out, "  {line}")?;
+                    }
+                }
             }
             if let (Some(pre), Some(post)) = (&result.pre_balances, &result.post_balances) {
                 for (key, (a, b)) in tx
@@ -351,6 +362,111 @@ impl Session {
         )?;
         Ok(Some(sent.signature))
     }
+}
+
+/// Token and lamport movements of a simulated transaction, read from its instructions and the inner
+/// instructions the simulation ran (SPL Token transfer/mint/burn, System create-account/transfer),
+/// plus the fee on the payer. Lines like `token ACCOUNT: -5` / `lamports KEY: -5000`, by address.
+pub fn balance_changes(
+    tx: &VersionedTransaction,
+    inner: &[solana_rpc_client_api::response::UiInnerInstructions],
+    fee: u64,
+) -> Vec<String> {
+    use std::collections::BTreeMap;
+
+    use anchor_spl::token::spl_token::instruction::TokenInstruction;
+    use solana_rpc_client_api::response::UiInstruction;
+
+    let keys = tx.message.static_account_keys();
+    let mut tokens: BTreeMap<Pubkey, i128> = BTreeMap::new();
+    let mut lamports: BTreeMap<Pubkey, i128> = BTreeMap::new();
+    if let Some(payer) = keys.first() {
+        *lamports.entry(*payer).or_default() -= i128::from(fee);
+    }
+    let mut compiled: Vec<(u8, Vec<u8>, Vec<u8>)> = tx
+        .message
+        .instructions()
+        .iter()
+        .map(|ix| (ix.program_id_index, ix.accounts.clone(), ix.data.clone()))
+        .collect();
+    for list in inner {
+        for ix in &list.instructions {
+            if let UiInstruction::Compiled(c) = ix {
+                if let Ok(data) = bs58::decode(&c.data).into_vec() {
+                    compiled.push((c.program_id_index, c.accounts.clone(), data));
+                }
+            }
+        }
+    }
+    let key = |accounts: &[u8], i: usize| -> Option<Pubkey> {
+        accounts
+            .get(i)
+            .and_then(|k| keys.get(usize::from(*k)))
+            .copied()
+    };
+    let system = Pubkey::default();
+    for (program, accounts, data) in &compiled {
+        let Some(program) = keys.get(usize::from(*program)) else {
+            continue;
+        };
+        if *program == anchor_spl::token::ID {
+            let (from, to, amount) = match TokenInstruction::unpack(data) {
+                Ok(TokenInstruction::Transfer { amount }) => {
+                    (key(accounts, 0), key(accounts, 1), amount)
+                }
+                Ok(TokenInstruction::TransferChecked { amount, .. }) => {
+                    (key(accounts, 0), key(accounts, 2), amount)
+                }
+                Ok(
+                    TokenInstruction::MintTo { amount }
+                    | TokenInstruction::MintToChecked { amount, .. },
+                ) => (None, key(accounts, 1), amount),
+                Ok(
+                    TokenInstruction::Burn { amount }
+                    | TokenInstruction::BurnChecked { amount, .. },
+                ) => (key(accounts, 0), None, amount),
+                _ => continue,
+            };
+            if let Some(from) = from {
+                *tokens.entry(from).or_default() -= i128::from(amount);
+            }
+            if let Some(to) = to {
+                *tokens.entry(to).or_default() += i128::from(amount);
+            }
+        } else if *program == system && data.len() >= 12 {
+            let mut tag = [0u8; 4];
+            tag.copy_from_slice(&data[..4]);
+            let mut value = [0u8; 8];
+            value.copy_from_slice(&data[4..12]);
+            let amount = i128::from(u64::from_le_bytes(value));
+            // 0: CreateAccount { lamports, .. }, 2: Transfer { lamports }.
+            if matches!(u32::from_le_bytes(tag), 0 | 2) {
+                if let (Some(from), Some(to)) = (key(accounts, 0), key(accounts, 1)) {
+                    *lamports.entry(from).or_default() -= amount;
+                    *lamports.entry(to).or_default() += amount;
+                }
+            }
+        }
+    }
+    let signed = |v: i128| {
+        if v > 0 {
+            format!("+{v}")
+        } else {
+            v.to_string()
+        }
+    };
+    let mut out: Vec<String> = tokens
+        .into_iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|(k, v)| format!("token {k}: {} (base units)", signed(v)))
+        .collect();
+    out.extend(
+        lamports
+            .into_iter()
+            .filter(|(_, v)| *v != 0)
+            .map(|(k, v)| format!("lamports {k}: {}", signed(v))),
+    );
+    out
 }
 
 /// Asks on the terminal; anything but y/yes (or end of input) is a no.
