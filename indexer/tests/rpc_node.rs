@@ -113,6 +113,12 @@ async fn the_official_client_reads_the_chain() {
     rpc.get_health().await.unwrap();
     let version = rpc.get_version().await.unwrap();
     assert_eq!(version.solana_core, "3.1.12");
+    // What an agave 3.1.12 node reports: the first four bytes of its feature-set id.
+    let id = agave_feature_set::ID.to_bytes();
+    assert_eq!(
+        version.feature_set,
+        Some(u32::from_le_bytes([id[0], id[1], id[2], id[3]]))
+    );
     let slot = rpc.get_slot().await.unwrap();
     assert!(
         rpc.get_slot().await.unwrap() > slot,

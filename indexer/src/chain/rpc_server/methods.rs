@@ -1228,8 +1228,9 @@ fn ui_transaction(tx: &VersionedTransaction) -> UiTransaction {
     }
 }
 
-/// The first four bytes of the feature set's identifier, as `getVersion` reports it: here a fixed
-/// tag of this endpoint's agave line (the in-process bank does not expose its feature set's id).
+/// The first four bytes of the feature set's identifier, as an agave 3.1.12 node reports it in
+/// `getVersion` (the runtime this endpoint runs).
 fn feature_set() -> u32 {
-    u32::from_le_bytes(*b"stk1")
+    let id = agave_feature_set::ID.to_bytes();
+    u32::from_le_bytes([id[0], id[1], id[2], id[3]])
 }
