@@ -566,6 +566,12 @@ async fn wire_errors_batches_and_limits_have_the_validators_shapes() {
         .as_str()
         .unwrap()
         .starts_with("Invalid params: "));
+    let huge = raw_call(
+        url,
+        json!({"jsonrpc":"2.0","id":3,"method":"getMinimumBalanceForRentExemption","params":[u64::MAX]}),
+    )
+    .await;
+    assert_eq!(huge["error"]["code"], -32602, "{huge}");
     let too_many = raw_call(
         url,
         json!({"jsonrpc":"2.0","id":4,"method":"getMultipleAccounts",

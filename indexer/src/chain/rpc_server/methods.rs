@@ -254,6 +254,13 @@ impl Inner {
             "getFeeForMessage" => self.fee_for_message(params).await,
             "getMinimumBalanceForRentExemption" => {
                 let (len, _cfg): (usize, Option<Value>) = parse(params, 2)?;
+                // No account is larger (and the rent arithmetic stays in range).
+                const MAX_PERMITTED_DATA_LENGTH: usize = 10 * 1024 * 1024;
+                if len > MAX_PERMITTED_DATA_LENGTH {
+                    return Err(RpcFailure::invalid_params(format!(
+                        "Invalid params: data length {len} exceeds {MAX_PERMITTED_DATA_LENGTH} bytes."
+                    )));
+                }
                 let rent = self
                     .chain
                     .with(async |c| c.ctx.banks_client.get_rent().await)
