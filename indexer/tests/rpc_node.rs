@@ -652,10 +652,36 @@ async fn the_pipeline_runs_an_epoch_to_done_over_json_rpc() {
         match state {
             State::Done => break,
             State::Attested => {
+                // The second oracle attests in-process (not through the endpoint): the endpoint's
+                // history shows it all the same, like a node shows every transaction of its bank.
                 let plan = w.store.epoch_plan(0).await.unwrap().unwrap();
-                stk_indexer::pipeline::attest(rpc.as_ref(), &w.economy.oracles[1], &plan)
+                stk_indexer::pipeline::attest(&w.economy.chain, &w.economy.oracles[1], &plan)
                     .await
                     .unwrap();
+                let client =
+                    RpcClient::new_with_commitment(node.url.clone(), CommitmentConfig::confirmed());
+                let history = client
+                    .get_signatures_for_address(&w.economy.oracles[1].pubkey())
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    history.len(),
+                    1,
+                    "the in-process attestation is in the history"
+                );
+                let signature = history[0].signature.parse().unwrap();
+                let tx = client
+                    .get_transaction_with_config(
+                        &signature,
+                        RpcTransactionConfig {
+                            encoding: Some(UiTransactionEncoding::Base64),
+                            commitment: Some(CommitmentConfig::confirmed()),
+                            max_supported_transaction_version: Some(0),
+                        },
+                    )
+                    .await
+                    .unwrap();
+                assert!(tx.transaction.meta.unwrap().err.is_none());
             }
             other => panic!("run stopped at {other}"),
         }

@@ -43,15 +43,14 @@ use solana_transaction_status_client_types::{
     EncodedTransactionWithStatusMeta, TransactionBinaryEncoding, TransactionStatus,
     UiAddressTableLookup, UiMessage, UiRawMessage, UiTransaction, UiTransactionEncoding,
 };
-use stk_localnet::{alt, BanksClientError};
+use stk_localnet::alt;
 
 use super::{
     params::{self, parse},
-    Inner, RpcFailure, RpcResult, SendOutcome, SendRecord, TxRecord, VALID_BLOCKS,
+    Inner, RpcFailure, RpcResult, SendOutcome, SendRecord, VALID_BLOCKS,
 };
+use crate::chain::local::{fee_of, ExecuteError};
 
-/// Lamports per signature (the runtime's default fee).
-const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
 /// The agave line this endpoint speaks for.
 const SOLANA_CORE: &str = "3.1.12";
 /// Largest transaction on the wire, and its largest encodings (the validator's limits).
@@ -71,40 +70,6 @@ fn json_of<T: serde::Serialize>(value: &T) -> Value {
 
 fn is_token_program(key: &Pubkey) -> bool {
     *key == spl_token::ID || *key == TOKEN_2022
-}
-
-/// Priority fee of a message: compute-unit price (µlamports) × limit, rounded up.
-fn priority_fee(tx: &VersionedTransaction) -> u64 {
-    let keys = tx.message.static_account_keys();
-    let budget = stk_localnet::ComputeBudgetInstruction::set_compute_unit_limit(0).program_id;
-    let (mut price, mut limit) = (0u128, 200_000u128);
-    for ix in tx.message.instructions() {
-        if keys.get(ix.program_id_index as usize) != Some(&budget) {
-            continue;
-        }
-        match ix.data.split_first() {
-            Some((2, rest)) if rest.len() >= 4 => {
-                let mut b = [0u8; 4];
-                b.copy_from_slice(&rest[..4]);
-                limit = u128::from(u32::from_le_bytes(b));
-            }
-            Some((3, rest)) if rest.len() >= 8 => {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&rest[..8]);
-                price = u128::from(u64::from_le_bytes(b));
-            }
-            _ => {}
-        }
-    }
-    u64::try_from(price.saturating_mul(limit).div_ceil(1_000_000)).unwrap_or(u64::MAX)
-}
-
-/// The fee a transaction pays: per signature, plus its priority fee.
-fn fee_of(tx: &VersionedTransaction) -> u64 {
-    let signatures = u64::from(tx.message.header().num_required_signatures);
-    LAMPORTS_PER_SIGNATURE
-        .saturating_mul(signatures)
-        .saturating_add(priority_fee(tx))
 }
 
 /// Decodes a wire transaction with the validator's size limits and messages.
@@ -471,7 +436,7 @@ impl Inner {
             "epoch": epoch,
             "slotIndex": slot_index,
             "slotsInEpoch": schedule.get_slots_in_epoch(epoch),
-            "transactionCount": self.succeeded,
+            "transactionCount": self.chain.history(|h| h.succeeded),
         }))
     }
 
@@ -703,7 +668,7 @@ impl Inner {
             return Ok(json!(signature.to_string()));
         }
         // Checks a node makes before (and regardless of) simulation.
-        let early = if self.txs.contains_key(&signature) {
+        let early = if self.chain.history(|h| h.txs.contains_key(&signature)) {
             Some(TransactionError::AlreadyProcessed)
         } else if last_valid.is_none_or(|lv| lv < self.height) {
             Some(TransactionError::BlockhashNotFound)
@@ -740,138 +705,28 @@ impl Inner {
         Ok(json!(signature.to_string()))
     }
 
-    /// Runs `tx` on the bank and records it. With `preflight`, a transaction whose simulation fails
-    /// is not executed (`Err`: the error and the -32002 answer). `Ok`: executed, with its error.
+    /// Runs `tx` on the bank and keeps it in the chain's history. With `preflight`, a transaction
+    /// whose simulation fails is not executed (`Err`: the error and the -32002 answer). `Ok`:
+    /// executed, with its error.
     async fn execute(
         &mut self,
         tx: VersionedTransaction,
         preflight: bool,
     ) -> Result<Option<TransactionError>, (TransactionError, RpcFailure)> {
-        let signature = tx.signatures[0];
         let tables = match self.tables(&tx).await {
             Ok(t) => t,
             Err(err) => return Err((err.clone(), Self::preflight_failure(err, Vec::new(), None))),
         };
-        let keys = stk_localnet::message_keys(&tx, &tables);
-        let chain = self.chain.clone();
-        let sim_tx = tx.clone();
-        let simulation = chain
-            .with(async |c| c.ctx.banks_client.simulate_transaction(sim_tx).await)
-            .await
-            .map_err(|e| {
-                (
-                    TransactionError::ClusterMaintenance,
-                    RpcFailure::new(-32603, format!("Internal error: {e}")),
-                )
-            })?;
-        let details = simulation.simulation_details;
-        let (logs, units, inner_raw) = match details {
-            Some(d) => (d.logs, d.units_consumed, d.inner_instructions),
-            None => (Vec::new(), 0, None),
-        };
-        if let Some(Err(err)) = &simulation.result {
-            if preflight || inner_raw.is_none() {
-                return Err((
-                    err.clone(),
-                    Self::preflight_failure(err.clone(), logs, Some(units)),
-                ));
+        match self.chain.execute(tx, &tables, preflight).await {
+            Ok(executed) => Ok(executed.err),
+            Err(ExecuteError::Preflight { err, logs, units }) => {
+                Err((err.clone(), Self::preflight_failure(err, logs, Some(units))))
             }
+            Err(ExecuteError::Bank(e)) => Err((
+                TransactionError::ClusterMaintenance,
+                RpcFailure::new(-32603, format!("Internal error: {e}")),
+            )),
         }
-        let events: Vec<stk::client::StkEvent> = inner_raw
-            .iter()
-            .flatten()
-            .flatten()
-            .filter(|i| keys.get(i.instruction.program_id_index as usize) == Some(&stk::ID))
-            .filter_map(|i| stk::client::decode_event(&i.instruction.data))
-            .collect();
-        let exec_keys = keys.clone();
-        let (slot, block_time, pre_balances, outcome, post_balances) = chain
-            .with(async |c| {
-                let mut pre = Vec::with_capacity(exec_keys.len());
-                for k in &exec_keys {
-                    pre.push(c.lamports(k).await);
-                }
-                let slot = c.slot().await;
-                let block_time = c.now().await;
-                let outcome = c.process(tx.clone()).await;
-                let mut post = Vec::with_capacity(exec_keys.len());
-                for k in &exec_keys {
-                    post.push(c.lamports(k).await);
-                }
-                (slot, block_time, pre, outcome, post)
-            })
-            .await;
-        let (err, compute_units) = match outcome {
-            Ok((_, cost)) => (None, cost.compute_units),
-            Err(BanksClientError::TransactionError(e)) => (Some(e), units),
-            Err(e) => {
-                return Err((
-                    TransactionError::ClusterMaintenance,
-                    RpcFailure::new(-32603, format!("Internal error: {e}")),
-                ))
-            }
-        };
-        let inner = inner_raw
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-            .filter(|(_, list)| !list.is_empty())
-            .map(|(index, list)| UiInnerInstructions {
-                index: index as u8,
-                instructions: list
-                    .iter()
-                    .map(|i| {
-                        UiInstruction::Compiled(UiCompiledInstruction::from(
-                            &i.instruction,
-                            Some(u32::from(i.stack_height)),
-                        ))
-                    })
-                    .collect(),
-            })
-            .collect();
-        let statics = tx.message.static_account_keys().len();
-        let writable_loaded: usize = tx
-            .message
-            .address_table_lookups()
-            .unwrap_or_default()
-            .iter()
-            .map(|l| l.writable_indexes.len())
-            .sum();
-        let loaded = (
-            keys[statics..statics + writable_loaded].to_vec(),
-            keys[statics + writable_loaded..].to_vec(),
-        );
-        let fee = fee_of(&tx);
-        for k in &keys {
-            let list = self.by_address.entry(*k).or_default();
-            if list.last() != Some(&signature) {
-                list.push(signature);
-            }
-        }
-        let recorded = if err.is_none() { events } else { Vec::new() };
-        self.chain
-            .record_external(&signature, slot, &keys, recorded)
-            .await;
-        if err.is_none() {
-            self.succeeded = self.succeeded.saturating_add(1);
-        }
-        self.txs.insert(
-            signature,
-            TxRecord {
-                tx,
-                slot,
-                err: err.clone(),
-                fee,
-                compute_units,
-                pre_balances,
-                post_balances,
-                loaded,
-                inner,
-                logs,
-                block_time,
-            },
-        );
-        Ok(err)
     }
 
     async fn simulate_transaction(&mut self, params: &[Value]) -> RpcResult {
@@ -1012,7 +867,11 @@ impl Inner {
             .map_err(|e| RpcFailure::new(-32603, format!("Internal error: {e}")))?;
             let tx = VersionedTransaction::try_new(VersionedMessage::V0(message), &[&faucet])
                 .map_err(|e| RpcFailure::new(-32603, format!("Internal error: {e}")))?;
-            if !self.txs.contains_key(&tx.signatures[0]) || attempts >= 3 {
+            if !self
+                .chain
+                .history(|h| h.txs.contains_key(&tx.signatures[0]))
+                || attempts >= 3
+            {
                 break tx;
             }
             attempts += 1;
@@ -1039,9 +898,14 @@ impl Inner {
             .iter()
             .map(|s| params::signature(s))
             .collect::<Result<Vec<_>, _>>()?;
+        let records: Vec<Option<(u64, Option<TransactionError>)>> = self.chain.history(|h| {
+            sigs.iter()
+                .map(|s| h.txs.get(s).map(|r| (r.slot, r.err.clone())))
+                .collect()
+        });
         let mut values = Vec::with_capacity(sigs.len());
-        for signature in sigs {
-            let Some(record) = self.txs.get(&signature) else {
+        for (signature, record) in sigs.into_iter().zip(records) {
+            let Some((slot, err)) = record else {
                 values.push(None);
                 continue;
             };
@@ -1053,13 +917,13 @@ impl Inner {
             };
             *polls = polls.saturating_add(1);
             values.push(Some(TransactionStatus {
-                slot: record.slot,
+                slot,
                 confirmations,
-                status: match &record.err {
+                status: match &err {
                     Some(e) => Err(e.clone()),
                     None => Ok(()),
                 },
-                err: record.err.clone(),
+                err,
                 confirmation_status: Some(level),
             }));
         }
@@ -1088,28 +952,33 @@ impl Inner {
         }
         let before = cfg.before.as_deref().map(params::signature).transpose()?;
         let until = cfg.until.as_deref().map(params::signature).transpose()?;
-        let empty = Vec::new();
-        let list = self.by_address.get(&address).unwrap_or(&empty);
-        let mut out = Vec::new();
-        let mut started = before.is_none();
-        for signature in list.iter().rev() {
-            if !started {
-                started = Some(*signature) == before;
-                continue;
+        let out = self.chain.history(|h| {
+            let empty = Vec::new();
+            let list = h.by_address.get(&address).unwrap_or(&empty);
+            let mut out = Vec::new();
+            let mut started = before.is_none();
+            for signature in list.iter().rev() {
+                if !started {
+                    started = Some(*signature) == before;
+                    continue;
+                }
+                if Some(*signature) == until || out.len() >= limit {
+                    break;
+                }
+                let Some(record) = h.txs.get(signature) else {
+                    continue;
+                };
+                out.push(RpcConfirmedTransactionStatusWithSignature {
+                    signature: signature.to_string(),
+                    slot: record.slot,
+                    err: record.err.clone().map(Into::into),
+                    memo: None,
+                    block_time: Some(record.block_time),
+                    confirmation_status: Some(TransactionConfirmationStatus::Finalized),
+                });
             }
-            if Some(*signature) == until || out.len() >= limit {
-                break;
-            }
-            let record = &self.txs[signature];
-            out.push(RpcConfirmedTransactionStatusWithSignature {
-                signature: signature.to_string(),
-                slot: record.slot,
-                err: record.err.clone().map(Into::into),
-                memo: None,
-                block_time: Some(record.block_time),
-                confirmation_status: Some(TransactionConfirmationStatus::Finalized),
-            });
-        }
+            out
+        });
         Ok(json_of(&out))
     }
 
@@ -1129,7 +998,7 @@ impl Inner {
                 "Method does not support commitment below `confirmed`",
             ));
         }
-        let Some(record) = self.txs.get(&signature) else {
+        let Some(record) = self.chain.history(|h| h.txs.get(&signature).cloned()) else {
             return Ok(Value::Null);
         };
         let version = match &record.tx.message {

@@ -18,7 +18,8 @@
 //! * The chain moves as it is watched: every `getSlot` advances the bank one slot.
 //! * Signature statuses climb one commitment level per poll (processed, confirmed, finalized).
 //! * History (`getTransaction`, `getSignaturesForAddress`, `getSignatureStatuses`) covers the
-//!   transactions sent through this endpoint (and its airdrops); the bank keeps none of its own.
+//!   transactions executed since the endpoint started, through it or through the local pipeline on the
+//!   same chain (the bank keeps none of its own).
 //! * `getProgramAccounts` / `getTokenAccountsByOwner` scan the accounts this chain has seen (every
 //!   account of every transaction through the endpoint or the local pipeline, airdrop recipients,
 //!   every account looked up): the in-process bank cannot list accounts.
@@ -51,13 +52,7 @@ use axum::{
     Router,
 };
 use serde_json::{json, Value};
-use solana_rpc_client_api::response::UiInnerInstructions;
-use solana_sdk::{
-    hash::Hash,
-    pubkey::Pubkey,
-    signature::Signature,
-    transaction::{TransactionError, VersionedTransaction},
-};
+use solana_sdk::{hash::Hash, signature::Signature, transaction::TransactionError};
 use stk_localnet::LocalChain;
 use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
 
@@ -111,22 +106,8 @@ pub struct SendRecord {
     pub outcome: SendOutcome,
 }
 
-/// A transaction executed through the endpoint.
-#[derive(Debug, Clone)]
-pub struct TxRecord {
-    pub tx: VersionedTransaction,
-    pub slot: u64,
-    pub err: Option<TransactionError>,
-    pub fee: u64,
-    pub compute_units: u64,
-    pub pre_balances: Vec<u64>,
-    pub post_balances: Vec<u64>,
-    /// Addresses loaded from lookup tables: (writable, readonly).
-    pub loaded: (Vec<Pubkey>, Vec<Pubkey>),
-    pub inner: Vec<UiInnerInstructions>,
-    pub logs: Vec<String>,
-    pub block_time: i64,
-}
+/// A transaction executed on the chain behind the endpoint (through it, or by the local pipeline).
+pub type TxRecord = super::local::ExecutedTx;
 
 pub(crate) struct Inner {
     chain: LocalChainClient,
@@ -136,12 +117,7 @@ pub(crate) struct Inner {
     last_blockhash: Option<Hash>,
     /// While set, `getLatestBlockhash` keeps answering this one (a node whose blockhash has not moved).
     frozen_blockhash: Option<Hash>,
-    txs: HashMap<Signature, TxRecord>,
-    /// Per address, oldest first.
-    by_address: HashMap<Pubkey, Vec<Signature>>,
     status_polls: HashMap<Signature, u32>,
-    /// Successful transactions (`getEpochInfo`'s `transactionCount`).
-    succeeded: u64,
     faults: Faults,
     sends: Vec<SendRecord>,
     calls: HashMap<String, usize>,
@@ -172,16 +148,14 @@ struct AppState {
 impl RpcServer {
     /// Serves `chain` on `addr` (port 0: a free port).
     pub async fn start(chain: LocalChainClient, addr: SocketAddr) -> std::io::Result<Self> {
+        chain.keep_history();
         let inner = Arc::new(Mutex::new(Inner {
             chain,
             height: 1_000,
             blockhashes: HashMap::new(),
             last_blockhash: None,
             frozen_blockhash: None,
-            txs: HashMap::new(),
-            by_address: HashMap::new(),
             status_polls: HashMap::new(),
-            succeeded: 0,
             faults: Faults::default(),
             sends: Vec::new(),
             calls: HashMap::new(),
@@ -270,12 +244,15 @@ impl RpcServer {
     }
 
     pub async fn transaction(&self, signature: &Signature) -> Option<TxRecord> {
-        self.inner.lock().await.txs.get(signature).cloned()
+        let chain = self.chain().await;
+        chain.history(|h| h.txs.get(signature).cloned())
     }
 
-    /// Transactions executed on the chain through the endpoint (successful or not).
+    /// Transactions executed on the chain since the endpoint started (successful or not; through the
+    /// endpoint or the local pipeline).
     pub async fn executed(&self) -> usize {
-        self.inner.lock().await.txs.len()
+        let chain = self.chain().await;
+        chain.history(|h| h.txs.len())
     }
 
     /// Requests received by method (requests failed by `fail_requests` included).
