@@ -202,7 +202,8 @@ impl LocalChainClient {
         for k in &keys {
             post_balances.push(chain.lamports(k).await);
         }
-        drop(chain);
+        // The chain stays locked until the transaction is recorded: history and events keep the
+        // order of execution even with several senders.
         let (err, compute_units) = match outcome {
             Ok((_, cost)) => (None, cost.compute_units),
             Err(BanksClientError::TransactionError(e)) => (Some(e), units),
@@ -274,6 +275,7 @@ impl LocalChainClient {
             history.txs.insert(signature, executed.clone());
         }
         self.record_external(&signature, slot, &keys, events).await;
+        drop(chain);
         Ok(executed)
     }
 
