@@ -190,6 +190,16 @@ async fn operator_commands_end_to_end() {
     assert_eq!(status["oracles"].as_array().unwrap().len(), 3);
     assert_eq!(status["paused"], "none");
     assert_eq!(status["stk_supply"], 0);
+    // Status only reads: no keypair needed (this HOME has no ~/.config/solana/id.json).
+    let keyless = env
+        .run_raw(&["admin", "status", "--json", "-u", &env.node.url], "")
+        .await;
+    assert!(keyless.ok, "{}", keyless.stderr);
+    // Sending does need one.
+    let out = env
+        .run_raw(&["admin", "pause", "all", "-u", &env.node.url], "")
+        .await;
+    assert!(!out.ok && out.stderr.contains("id.json"), "{}", out.stderr);
     let pretty = env.ok("admin", &["admin", "status"]).await;
     assert!(pretty.contains("window           closed"), "{pretty}");
 

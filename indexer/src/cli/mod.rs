@@ -192,7 +192,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             cluster,
             tx,
             action,
-        } => admin::run(&cluster::Session::open(&cluster, &tx)?, action).await,
+        } => {
+            // `status` only reads: no keypair needed.
+            let session = if matches!(action, AdminAction::Status { .. }) {
+                cluster::Session::open_read_only(&cluster)?
+            } else {
+                cluster::Session::open(&cluster, &tx)?
+            };
+            admin::run(&session, action).await
+        }
         Command::Balance {
             wallet,
             json,
