@@ -242,6 +242,28 @@ async fn the_official_client_reads_the_chain() {
         token_accounts.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
         vec![n.token_account]
     );
+    let initialized_token_accounts = rpc
+        .get_program_ui_accounts_with_config(
+            &spl_token::ID,
+            RpcProgramAccountsConfig {
+                filters: Some(vec![RpcFilterType::TokenAccountState]),
+                account_config: RpcAccountInfoConfig {
+                    encoding: Some(UiAccountEncoding::Base64),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        initialized_token_accounts
+            .iter()
+            .map(|(k, _)| *k)
+            .collect::<Vec<_>>(),
+        vec![n.token_account],
+        "token accounts, not the mint"
+    );
     let none = rpc
         .get_program_ui_accounts_with_config(
             &spl_token::ID,
