@@ -23,3 +23,8 @@ fi
 echo "deploying to $cluster ..."
 anchor deploy --provider.cluster "$cluster" --program-name stk
 solana program show "$(solana address -k target/deploy/stk-keypair.json)" --url "$cluster" || true
+cat <<NEXT
+next (README "Operate on devnet"), from the upgrade-authority wallet:
+  stk-indexer admin init -u $cluster --quote-mint QUOTE_MINT --oracles O1,O2,O3 --threshold 2
+  stk-indexer admin status -u $cluster
+NEXT

@@ -1,12 +1,10 @@
-//! `RpcChain` (the real solana-rpc-client 3.1 over real HTTP) against a JSON-RPC shim backed by the
-//! in-process bank (`rpc_shim`): the real runtime with the STK program and the real SPL Token.
-
-mod rpc_shim;
+//! `RpcChain` (the real solana-rpc-client 3.1 over real HTTP) against the project's JSON-RPC endpoint
+//! (`stk_indexer::chain::rpc_server`, what `serve --local` runs) backed by the in-process bank: the
+//! real runtime with the STK program and the real SPL Token.
 
 use std::{sync::Arc, time::Duration};
 
 use anchor_spl::token::spl_token;
-use rpc_shim::{Faults, SendOutcome, Shim};
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::{
     instruction::Instruction, program_pack::Pack, pubkey::Pubkey, signature::Keypair,
@@ -21,6 +19,7 @@ use stk::{
 use stk_indexer::chain::{
     ops,
     rpc::{load_keypair, RpcChain, RpcOptions},
+    rpc_server::{Faults, RpcServer, SendOutcome},
     Chain, ChainError,
 };
 use stk_localnet::{ComputeBudgetInstruction, LocalChain};
@@ -42,7 +41,7 @@ fn limits() -> Limits {
     }
 }
 
-/// Fast polling for tests (the shim answers in microseconds).
+/// Fast polling for tests (the endpoint answers in microseconds).
 fn fast() -> RpcOptions {
     RpcOptions {
         max_retries: 3,
@@ -57,7 +56,7 @@ fn fast() -> RpcOptions {
 }
 
 struct Env {
-    shim: Shim,
+    node: RpcServer,
     rpc: Arc<RpcChain>,
     /// Pays every transaction sent through `rpc` (funded by `LocalChain::airdrop`).
     payer: Keypair,
@@ -68,7 +67,7 @@ struct Env {
 }
 
 impl Env {
-    /// The bank with funded keys and a quote mint, served by the shim; the program is not
+    /// The bank with funded keys and a quote mint, served by the endpoint; the program is not
     /// initialized yet.
     async fn new(options: RpcOptions) -> Self {
         let mut chain = LocalChain::start().await;
@@ -84,14 +83,16 @@ impl Env {
             .create_mint(&quote_mint, &admin.pubkey(), 6)
             .await
             .unwrap();
-        let shim = Shim::start(chain).await;
+        let node = RpcServer::start_local(chain)
+            .await
+            .expect("the endpoint starts");
         let rpc = Arc::new(RpcChain::new(
-            &shim.url,
+            &node.url,
             CommitmentConfig::confirmed(),
             options,
         ));
         Self {
-            shim,
+            node,
             rpc,
             payer,
             admin,
@@ -155,7 +156,7 @@ impl Env {
     async fn quote_account(&self, owner: &Pubkey, amount: u64) -> Pubkey {
         let (mint, admin) = (self.quote_mint, self.admin.insecure_clone());
         let owner = *owner;
-        self.shim
+        self.node
             .with_chain(async move |chain: &mut LocalChain| {
                 if amount == 0 {
                     chain.ata(&owner, &mint).await.unwrap()
@@ -280,9 +281,9 @@ async fn initialize_attest_and_distribute_through_rpc() {
     assert_eq!(token_amount(&single), recipients[2].amount);
 
     // The configured compute budget went in front of the caller's instructions; the fee reflects it.
-    let sends = env.shim.sends().await;
+    let sends = env.node.sends().await;
     let last = env
-        .shim
+        .node
         .transaction(&sends.last().unwrap().signature)
         .await
         .unwrap();
@@ -300,14 +301,14 @@ async fn initialize_attest_and_distribute_through_rpc() {
 
     // Clock and slots.
     let now = env
-        .shim
+        .node
         .with_chain(async |c: &mut LocalChain| c.now().await)
         .await;
     assert_eq!(env.rpc.unix_time().await.unwrap(), now);
     let slot = env.rpc.slot().await.unwrap();
     env.rpc.wait_past_slot(slot + 3).await.unwrap();
     assert!(env.rpc.slot().await.unwrap() > slot + 3);
-    assert_eq!(env.rpc.describe(), env.shim.url);
+    assert_eq!(env.rpc.describe(), env.node.url);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,11 +316,11 @@ async fn program_error_is_a_final_transaction_error_and_not_retried() {
     let env = Env::initialized(fast()).await;
     let tree = env.epoch(2, 3, 3).await;
     let mallory = Keypair::new();
-    env.shim
+    env.node
         .with_chain(async |c: &mut LocalChain| c.airdrop(&mallory.pubkey(), SOL).await.unwrap())
         .await;
-    let before = env.shim.sends().await.len();
-    let executed = env.shim.executed().await;
+    let before = env.node.sends().await.len();
+    let executed = env.node.executed().await;
 
     let err = env
         .attest(&mallory, &attest_args(&tree))
@@ -329,7 +330,7 @@ async fn program_error_is_a_final_transaction_error_and_not_retried() {
     assert!(err.is_stk(StkError::NotOracle), "{err:?}");
     assert!(!err.is_transient());
 
-    let sends = env.shim.sends().await;
+    let sends = env.node.sends().await;
     assert_eq!(
         sends.len() - before,
         1,
@@ -339,7 +340,7 @@ async fn program_error_is_a_final_transaction_error_and_not_retried() {
         sends.last().unwrap().outcome,
         SendOutcome::Rejected(_)
     ));
-    assert_eq!(env.shim.executed().await, executed, "nothing executed");
+    assert_eq!(env.node.executed().await, executed, "nothing executed");
 
     // A distribute before the epoch is finalized fails the same way, with its own code.
     let err = env
@@ -348,7 +349,7 @@ async fn program_error_is_a_final_transaction_error_and_not_retried() {
         .await
         .expect_err("the epoch account does not exist yet");
     assert!(matches!(err, ChainError::Transaction(_)), "{err:?}");
-    assert_eq!(env.shim.sends().await.len() - before, 2);
+    assert_eq!(env.node.sends().await.len() - before, 2);
 }
 
 /// A token transfer of `amount` from `from` (owner `sender`) to `to`.
@@ -367,7 +368,7 @@ async fn dropped_transaction_is_resent_with_the_same_signature_while_valid() {
     let sender = Keypair::new();
     let from = env.quote_account(&sender.pubkey(), 1_000).await;
     let to = env.quote_account(&Pubkey::new_unique(), 0).await;
-    env.shim.drop_sends(3).await;
+    env.node.drop_sends(3).await;
 
     let sent = env
         .rpc
@@ -379,7 +380,7 @@ async fn dropped_transaction_is_resent_with_the_same_signature_while_valid() {
         .await
         .expect("lands on the fourth copy");
 
-    let sends = env.shim.sends().await;
+    let sends = env.node.sends().await;
     assert_eq!(sends.len(), 4);
     assert!(
         sends.iter().all(|s| s.signature == sent.signature),
@@ -396,7 +397,7 @@ async fn dropped_transaction_is_resent_with_the_same_signature_while_valid() {
     );
     assert_eq!(balances(&env, &[from, to]).await, vec![900, 100]);
     assert_eq!(
-        env.shim.transaction(&sent.signature).await.unwrap().slot,
+        env.node.transaction(&sent.signature).await.unwrap().slot,
         sent.slot
     );
 }
@@ -407,7 +408,7 @@ async fn transaction_is_resigned_only_after_its_blockhash_expired_and_executes_o
     let sender = Keypair::new();
     let from = env.quote_account(&sender.pubkey(), 1_000).await;
     let to = env.quote_account(&Pubkey::new_unique(), 0).await;
-    env.shim.drop_sends(usize::MAX).await;
+    env.node.drop_sends(usize::MAX).await;
 
     let task = {
         let (rpc, payer, sender) = (
@@ -426,10 +427,10 @@ async fn transaction_is_resigned_only_after_its_blockhash_expired_and_executes_o
     };
     // Many copies go out while the blockhash is valid: all the same signed transaction.
     let wait_for = |n: usize| {
-        let shim = &env.shim;
+        let node = &env.node;
         async move {
             for _ in 0..2_000 {
-                if shim.sends().await.len() >= n {
+                if node.sends().await.len() >= n {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -439,7 +440,7 @@ async fn transaction_is_resigned_only_after_its_blockhash_expired_and_executes_o
     };
     wait_for(5).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let first = env.shim.sends().await;
+    let first = env.node.sends().await;
     let old = first[0].signature;
     assert!(
         first.iter().all(|s| s.signature == old),
@@ -447,22 +448,22 @@ async fn transaction_is_resigned_only_after_its_blockhash_expired_and_executes_o
     );
     let last_valid = first[0]
         .last_valid
-        .expect("a blockhash the shim handed out");
+        .expect("a blockhash the endpoint handed out");
 
     // Up to its last valid block height nothing changes.
-    env.shim
-        .advance_block_height(last_valid - env.shim.block_height().await)
+    env.node
+        .advance_block_height(last_valid - env.node.block_height().await)
         .await;
-    let n = env.shim.sends().await.len();
+    let n = env.node.sends().await.len();
     wait_for(n + 3).await;
-    assert!(env.shim.sends().await.iter().all(|s| s.signature == old));
+    assert!(env.node.sends().await.iter().all(|s| s.signature == old));
 
     // Past it, and with the signature unknown, the transaction is signed again (new blockhash).
-    env.shim.advance_block_height(1).await;
+    env.node.advance_block_height(1).await;
     let mut resigned = None;
     for _ in 0..2_000 {
         resigned = env
-            .shim
+            .node
             .sends()
             .await
             .into_iter()
@@ -475,14 +476,14 @@ async fn transaction_is_resigned_only_after_its_blockhash_expired_and_executes_o
     let resigned = resigned.expect("re-signed once the blockhash expired");
     assert!(resigned.height > last_valid);
     assert_ne!(resigned.blockhash, first[0].blockhash);
-    env.shim.drop_sends(0).await;
+    env.node.drop_sends(0).await;
     let sent = task
         .await
         .unwrap()
         .expect("the re-signed transaction lands");
     assert_eq!(sent.signature, resigned.signature);
 
-    let sends = env.shim.sends().await;
+    let sends = env.node.sends().await;
     for s in &sends {
         if s.signature != old {
             assert!(
@@ -494,7 +495,7 @@ async fn transaction_is_resigned_only_after_its_blockhash_expired_and_executes_o
     let signatures: std::collections::HashSet<_> = sends.iter().map(|s| s.signature).collect();
     assert_eq!(signatures.len(), 2);
     assert!(
-        env.shim.transaction(&old).await.is_none(),
+        env.node.transaction(&old).await.is_none(),
         "the old transaction never executed"
     );
     assert_eq!(
@@ -517,7 +518,7 @@ async fn lost_send_response_does_not_execute_twice() {
     let sender = Keypair::new();
     let from = env.quote_account(&sender.pubkey(), 1_000).await;
     let to = env.quote_account(&Pubkey::new_unique(), 0).await;
-    env.shim.lose_send_responses(1).await;
+    env.node.lose_send_responses(1).await;
 
     let sent = env
         .rpc
@@ -529,7 +530,7 @@ async fn lost_send_response_does_not_execute_twice() {
         .await
         .expect("the executed transaction is found");
 
-    let sends = env.shim.sends().await;
+    let sends = env.node.sends().await;
     assert_eq!(sends[0].outcome, SendOutcome::ResponseLost);
     assert_eq!(
         sends[1].outcome,
@@ -550,7 +551,7 @@ async fn re_signs_are_bounded() {
     let sender = Keypair::new();
     let from = env.quote_account(&sender.pubkey(), 1_000).await;
     let to = env.quote_account(&Pubkey::new_unique(), 0).await;
-    env.shim
+    env.node
         .set_faults(Faults {
             drop_sends: usize::MAX,
             expire_on_drop: true,
@@ -569,10 +570,10 @@ async fn re_signs_are_bounded() {
         .expect_err("every copy is lost");
     assert!(matches!(err, ChainError::NotConfirmed(_)), "{err:?}");
     let signatures: std::collections::HashSet<_> =
-        env.shim.sends().await.iter().map(|s| s.signature).collect();
+        env.node.sends().await.iter().map(|s| s.signature).collect();
     assert_eq!(signatures.len(), 3, "the first signature and two re-signs");
-    assert_eq!(env.shim.executed().await, 0);
-    env.shim.set_faults(Faults::default()).await;
+    assert_eq!(env.node.executed().await, 0);
+    env.node.set_faults(Faults::default()).await;
     assert_eq!(balances(&env, &[from, to]).await, vec![1_000, 0]);
 }
 
@@ -624,27 +625,27 @@ async fn server_errors_are_retried_with_backoff_then_surface_as_transport() {
     })
     .await;
     // Three 503s: the fourth attempt succeeds.
-    env.shim.fail_requests(3).await;
-    let before = env.shim.requests();
+    env.node.fail_requests(3).await;
+    let before = env.node.requests();
     env.rpc
         .slot()
         .await
         .expect("succeeds on the fourth attempt");
-    assert_eq!(env.shim.requests() - before, 4);
+    assert_eq!(env.node.requests() - before, 4);
 
     // More failures than retries: exactly max_retries + 1 attempts, then Transport.
-    env.shim.fail_requests(100).await;
-    let before = env.shim.requests();
+    env.node.fail_requests(100).await;
+    let before = env.node.requests();
     let err = env.rpc.slot().await.expect_err("still failing");
     assert!(matches!(err, ChainError::Transport(_)), "{err:?}");
-    assert_eq!(env.shim.requests() - before, 4);
-    env.shim.fail_requests(0).await;
+    assert_eq!(env.node.requests() - before, 4);
+    env.node.fail_requests(0).await;
 
     // A transfer whose requests hit 503s along the way still executes exactly once.
     let sender = Keypair::new();
     let from = env.quote_account(&sender.pubkey(), 10).await;
     let to = env.quote_account(&Pubkey::new_unique(), 0).await;
-    env.shim.fail_requests(2).await;
+    env.node.fail_requests(2).await;
     env.rpc
         .send(
             &[transfer(&from, &to, &sender, 4)],
@@ -721,7 +722,7 @@ async fn events_come_back_oldest_first_with_working_cursors() {
     for e in &all {
         assert_eq!(e.cursor, e.signature);
         let record = env
-            .shim
+            .node
             .transaction(&e.signature.parse().unwrap())
             .await
             .unwrap();
@@ -797,7 +798,7 @@ async fn identical_consecutive_sends_both_execute() {
         .unwrap();
     // The node keeps answering the same blockhash: the same instructions would sign into the same
     // transaction, which the cluster would take for a replay of the first.
-    env.shim.freeze_blockhash(true).await;
+    env.node.freeze_blockhash(true).await;
     let second = {
         let (rpc, payer, sender) = (
             env.rpc.clone(),
@@ -806,9 +807,9 @@ async fn identical_consecutive_sends_both_execute() {
         );
         tokio::spawn(async move { rpc.send(&[ix], &[&payer, &sender], &[]).await })
     };
-    let asked = env.shim.calls("getLatestBlockhash").await;
+    let asked = env.node.calls("getLatestBlockhash").await;
     for _ in 0..2_000 {
-        if second.is_finished() || env.shim.calls("getLatestBlockhash").await >= asked + 5 {
+        if second.is_finished() || env.node.calls("getLatestBlockhash").await >= asked + 5 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -818,12 +819,12 @@ async fn identical_consecutive_sends_both_execute() {
         "the second call must wait for a new blockhash"
     );
     assert_eq!(
-        env.shim.sends().await.len(),
+        env.node.sends().await.len(),
         1,
         "nothing sent with the used blockhash"
     );
-    env.shim.freeze_blockhash(false).await;
-    env.shim.advance_block_height(1).await; // a new slot, so a new blockhash
+    env.node.freeze_blockhash(false).await;
+    env.node.advance_block_height(1).await; // a new slot, so a new blockhash
     let b = second.await.unwrap().unwrap();
     assert_ne!(
         a.signature, b.signature,

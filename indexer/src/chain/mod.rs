@@ -22,6 +22,9 @@ use stk::{client::StkEvent, error::StkError};
 pub mod local;
 pub mod ops;
 pub mod rpc;
+/// A Solana JSON-RPC endpoint over the in-process chain (`serve --local --rpc-listen`).
+#[cfg(feature = "local")]
+pub mod rpc_server;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {

@@ -9,7 +9,9 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::store::Store;
 
+mod admin;
 mod bench;
+mod cluster;
 mod demo;
 mod epoch;
 mod explain;
@@ -20,8 +22,11 @@ mod migrate;
 mod oracle;
 mod rules;
 mod serve;
+mod wallet_cmds;
 
+pub use admin::AdminAction;
 pub use bench::BenchAction;
+pub use cluster::{ClusterArgs, TxArgs};
 pub use epoch::EpochAction;
 pub use ingest::{ingest_file, IngestSummary};
 pub use keys::KeysAction;
@@ -61,6 +66,10 @@ pub enum Command {
         /// and run the epoch pipeline against it; no cluster needed.
         #[arg(long)]
         local: bool,
+        /// With --local: where the Solana JSON-RPC endpoint over the in-process chain listens (the
+        /// Solana CLI, wallets and `stk-indexer admin|balance|sell-back|... -u URL` talk to it).
+        #[arg(long, default_value = "127.0.0.1:8899")]
+        rpc_listen: std::net::SocketAddr,
     },
     /// Apply database migrations.
     Migrate,
@@ -107,6 +116,61 @@ pub enum Command {
         #[command(subcommand)]
         action: BenchAction,
     },
+    /// Operator commands on a cluster (Solana CLI flags: -u URL, -k KEYPAIR, --dry-run, --sign-only).
+    Admin {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        tx: TxArgs,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// SOL, STK and quote balances of a wallet (default: the keypair's).
+    Balance {
+        wallet: Option<solana_sdk::pubkey::Pubkey>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// Sell STK back to the vault in the open window (shows window, price and quote first).
+    SellBack {
+        /// STK to sell (decimals allowed).
+        amount: String,
+        /// Accepted shortfall from the quote, in percent (sets min_quote_out).
+        #[arg(long, default_value = "0")]
+        slippage: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Buy STK at the premium price (investors).
+    BuyPremium {
+        /// STK to buy (decimals allowed).
+        amount: String,
+        /// Accepted excess over the quote, in percent (sets max_quote_in).
+        #[arg(long, default_value = "0")]
+        slippage: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Pay for access in STK (burned).
+    PayAccess {
+        /// STK to pay (decimals allowed).
+        amount: String,
+        #[arg(long)]
+        plan: u32,
+        /// Payment reference: 64 hex digits, or any text (its SHA-256 is used).
+        #[arg(long)]
+        reference: String,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
 }
 
 /// Parses the command line and runs it.
@@ -118,7 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             epochs,
             database,
         } => demo::run(members, epochs, database).await,
-        Command::Serve { local } => serve::run(cfg, local).await,
+        Command::Serve { local, rpc_listen } => serve::run(cfg, local, rpc_listen).await,
         Command::Migrate => migrate::run(&cfg).await,
         Command::Ingest {
             file,
@@ -132,6 +196,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain { member, epoch } => explain::run(&cfg, member, epoch).await,
         Command::Rules { action } => rules::run(&cfg, action).await,
         Command::Bench { action } => bench::run(&cfg, action).await,
+        Command::Admin {
+            cluster,
+            tx,
+            action,
+        } => {
+            // `status` only reads: no keypair needed.
+            let session = if matches!(action, AdminAction::Status { .. }) {
+                cluster::Session::open_read_only(&cluster)?
+            } else {
+                cluster::Session::open(&cluster, &tx)?
+            };
+            admin::run(&session, action).await
+        }
+        Command::Balance {
+            wallet,
+            json,
+            cluster,
+        } => {
+            let session = cluster::Session::open_read_only(&cluster)?;
+            wallet_cmds::balance(&session, wallet, json).await
+        }
+        Command::SellBack {
+            amount,
+            slippage,
+            cluster,
+            tx,
+        } => {
+            wallet_cmds::sell_back(&cluster::Session::open(&cluster, &tx)?, &amount, &slippage)
+                .await
+        }
+        Command::BuyPremium {
+            amount,
+            slippage,
+            cluster,
+            tx,
+        } => {
+            wallet_cmds::buy_premium(&cluster::Session::open(&cluster, &tx)?, &amount, &slippage)
+                .await
+        }
+        Command::PayAccess {
+            amount,
+            plan,
+            reference,
+            cluster,
+            tx,
+        } => {
+            let session = cluster::Session::open(&cluster, &tx)?;
+            wallet_cmds::pay_access(&session, &amount, plan, &reference).await
+        }
     }
 }
 

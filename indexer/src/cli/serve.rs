@@ -7,13 +7,21 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 
-pub(super) async fn run(mut cfg: Config, local: bool) -> anyhow::Result<()> {
+pub(super) async fn run(
+    mut cfg: Config,
+    local: bool,
+    rpc_listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
     let rules = Arc::new(crate::epoch::load_rules(&cfg.scoring.rules_path)?);
     let rules_text = std::fs::read_to_string(&cfg.scoring.rules_path)?;
     let token = CancellationToken::new();
     // The chain: an in-process one (--local), the configured cluster, or none (API only).
+    // Keeps the local JSON-RPC endpoint running while the service runs.
+    let mut _rpc_endpoint = None;
     let pipeline_parts = if local {
-        Some(local_parts(&mut cfg).await?)
+        let (parts, endpoint) = local_parts(&mut cfg, rpc_listen).await?;
+        _rpc_endpoint = Some(endpoint);
+        Some(parts)
     } else if cfg.chain.rpc_url.is_some() {
         let (chain, payer, oracle) = super::rpc_parts(&cfg)?;
         Some((chain, payer, oracle))
@@ -80,8 +88,14 @@ pub(super) async fn run(mut cfg: Config, local: bool) -> anyhow::Result<()> {
 
 /// `--local`: an in-process chain with the STK program initialized and this service its one oracle;
 /// epoch 0 starts now (`cfg.epoch.genesis` is set to it).
+/// A running endpoint, held until the service stops.
+type Endpoint = Box<dyn std::any::Any + Send>;
+
 #[cfg(feature = "local")]
-async fn local_parts(cfg: &mut Config) -> anyhow::Result<super::ChainParts> {
+async fn local_parts(
+    cfg: &mut Config,
+    rpc_listen: std::net::SocketAddr,
+) -> anyhow::Result<(super::ChainParts, Endpoint)> {
     use solana_sdk::signer::Signer as _;
 
     use crate::dev::local::{EconomyOptions, LocalEconomy};
@@ -102,16 +116,38 @@ async fn local_parts(cfg: &mut Config) -> anyhow::Result<super::ChainParts> {
             economy.oracles[0].pubkey(),
             cfg.epoch.duration_secs
         );
+    // The accounts set up before the endpoint existed, for its account scans.
+    let mut known = vec![
+        economy.admin.pubkey(),
+        economy.payer.pubkey(),
+        economy.quote_mint,
+        economy.quote_authority.pubkey(),
+    ];
+    known.extend(economy.oracles.iter().map(|o| o.pubkey()));
+    economy.chain.note_accounts(&known);
+    let endpoint = crate::chain::rpc_server::RpcServer::start(economy.chain.clone(), rpc_listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("JSON-RPC endpoint on {rpc_listen}: {e}"))?;
+    println!(
+        "Solana JSON-RPC endpoint on the in-process chain: {} (e.g. `solana -u {} balance`)",
+        endpoint.url, endpoint.url
+    );
     let chain: Arc<dyn crate::chain::Chain> = Arc::new(economy.chain.clone());
     Ok((
-        chain,
-        economy.payer.clone(),
-        Some(economy.oracles[0].clone()),
+        (
+            chain,
+            economy.payer.clone(),
+            Some(economy.oracles[0].clone()),
+        ),
+        Box::new(endpoint),
     ))
 }
 
 #[cfg(not(feature = "local"))]
-async fn local_parts(_cfg: &mut Config) -> anyhow::Result<super::ChainParts> {
+async fn local_parts(
+    _cfg: &mut Config,
+    _rpc_listen: std::net::SocketAddr,
+) -> anyhow::Result<(super::ChainParts, Endpoint)> {
     anyhow::bail!("serve --local: {}", super::NO_LOCAL)
 }
 

@@ -1,0 +1,577 @@
+//! `stk-indexer admin …`: the operator's commands on any cluster (see `cluster.rs` for the flags).
+use anchor_spl::associated_token::get_associated_token_address;
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+use solana_sdk::{instruction::AccountMeta, pubkey::Pubkey};
+use stk::{
+    client,
+    constants::{PAUSE_ACCESS, PAUSE_ALL, PAUSE_BUYBACK, PAUSE_EMISSION, PAUSE_SALE, STK_DECIMALS},
+    InitializeArgs, Limits, OpenBuybackWindowArgs,
+};
+
+use super::cluster::{fmt_amount, parse_amount, Session};
+use crate::chain::Chain;
+
+/// The upgradeable loader (its ProgramData account proves who may initialize).
+const BPF_LOADER_UPGRADEABLE: Pubkey =
+    solana_sdk::pubkey!("BPFLoaderUpgradeab1e11111111111111111111111");
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Flow {
+    Emission,
+    Buyback,
+    Sale,
+    Access,
+    All,
+}
+
+impl Flow {
+    fn mask(self) -> u8 {
+        match self {
+            Self::Emission => PAUSE_EMISSION,
+            Self::Buyback => PAUSE_BUYBACK,
+            Self::Sale => PAUSE_SALE,
+            Self::Access => PAUSE_ACCESS,
+            Self::All => PAUSE_ALL,
+        }
+    }
+}
+
+/// Limits; amounts in whole STK (decimals allowed). In `update-limits` an omitted one keeps its value.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    #[arg(long)]
+    pub max_emission_per_epoch: Option<String>,
+    #[arg(long)]
+    pub rate_window_secs: Option<u64>,
+    #[arg(long)]
+    pub rate_threshold: Option<String>,
+    #[arg(long)]
+    pub max_supply: Option<String>,
+    /// Premium price over the buyback price in bps (100000 = 10x; 10000..=1000000).
+    #[arg(long)]
+    pub premium_bps: Option<u64>,
+    #[arg(long)]
+    pub investor_allocation: Option<String>,
+    /// true: only allowlisted investors may buy at the premium.
+    #[arg(long)]
+    pub investor_allowlist: Option<bool>,
+}
+
+impl LimitArgs {
+    fn apply(&self, base: Limits) -> anyhow::Result<Limits> {
+        let stk = |v: &Option<String>, current: u64| -> anyhow::Result<u64> {
+            v.as_deref()
+                .map_or(Ok(current), |s| parse_amount(s, STK_DECIMALS))
+        };
+        Ok(Limits {
+            max_emission_per_epoch: stk(&self.max_emission_per_epoch, base.max_emission_per_epoch)?,
+            rate_window_secs: self.rate_window_secs.unwrap_or(base.rate_window_secs),
+            rate_threshold: stk(&self.rate_threshold, base.rate_threshold)?,
+            max_supply: stk(&self.max_supply, base.max_supply)?,
+            premium_bps: self.premium_bps.unwrap_or(base.premium_bps),
+            investor_allocation_remaining: stk(
+                &self.investor_allocation,
+                base.investor_allocation_remaining,
+            )?,
+            investor_allowlist: self.investor_allowlist.unwrap_or(base.investor_allowlist),
+        })
+    }
+}
+
+/// The defaults of `admin init` (whole STK): 250,000 per epoch, 500,000 per 7-day window, 100 M max
+/// supply, premium 10x, 10 M for investors, no allowlist.
+fn default_limits() -> Limits {
+    const STK: u64 = stk::constants::STK_UNIT;
+    Limits {
+        max_emission_per_epoch: 250_000 * STK,
+        rate_window_secs: 7 * 86_400,
+        rate_threshold: 500_000 * STK,
+        max_supply: 100_000_000 * STK,
+        premium_bps: 100_000,
+        investor_allocation_remaining: 10_000_000 * STK,
+        investor_allowlist: false,
+    }
+}
+
+fn current_limits(c: &stk::state::Config) -> Limits {
+    Limits {
+        max_emission_per_epoch: c.max_emission_per_epoch,
+        rate_window_secs: c.mint_rate.window_secs,
+        rate_threshold: c.mint_rate.threshold,
+        max_supply: c.max_supply,
+        premium_bps: c.premium_bps,
+        investor_allocation_remaining: c.investor_allocation_remaining,
+        investor_allowlist: c.investor_allowlist,
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Initialize the program (signer: the program's upgrade authority, who becomes the admin).
+    Init {
+        /// The quote token (e.g. USDC) mint of the buyback vault and the treasury.
+        #[arg(long)]
+        quote_mint: Pubkey,
+        /// Oracle keys, comma-separated (1..=10).
+        #[arg(long, value_delimiter = ',', required = true)]
+        oracles: Vec<Pubkey>,
+        #[arg(long)]
+        threshold: u8,
+        /// Start of epoch 0 (unix seconds; default: the cluster's clock now).
+        #[arg(long)]
+        genesis: Option<i64>,
+        #[arg(long, default_value_t = 7 * 86_400)]
+        epoch_duration: i64,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Replace the oracle set and threshold.
+    SetOracles {
+        #[arg(long, value_delimiter = ',', required = true)]
+        oracles: Vec<Pubkey>,
+        #[arg(long)]
+        threshold: u8,
+    },
+    /// Change limits (omitted ones keep their current value).
+    UpdateLimits {
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Pause a flow: emission, buyback, sale, access or all.
+    Pause { flow: Flow },
+    /// Unpause a flow.
+    Unpause { flow: Flow },
+    /// First step of an admin transfer.
+    ProposeAdmin { new_admin: Pubkey },
+    /// Second step: the proposed admin (this keypair) accepts.
+    AcceptAdmin,
+    /// Allow (or with --remove, disallow) an investor wallet.
+    SetInvestor {
+        wallet: Pubkey,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Deposit quote tokens (revenue) into the buyback vault.
+    DepositRevenue {
+        /// Amount in quote tokens (decimals allowed).
+        amount: String,
+        /// Source token account (default: the signer's associated account of the quote mint).
+        #[arg(long)]
+        source: Option<Pubkey>,
+    },
+    /// Open a buyback window.
+    OpenWindow {
+        /// Price in quote tokens per whole STK (decimals allowed).
+        #[arg(long)]
+        price: String,
+        /// Quote tokens the window pays out in total (at most the vault balance).
+        #[arg(long)]
+        capacity: String,
+        /// Quote tokens one member may receive in this window.
+        #[arg(long)]
+        per_member_cap: String,
+        #[arg(long)]
+        duration_secs: i64,
+    },
+    /// Move quote tokens out of the treasury.
+    WithdrawTreasury {
+        amount: String,
+        /// Destination token account (default: the signer's associated account of the quote mint).
+        #[arg(long)]
+        destination: Option<Pubkey>,
+    },
+    /// Move quote tokens from the treasury to the buyback vault.
+    FundVault { amount: String },
+    /// Config, supply, epochs, vault, window and treasury.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(super) async fn run(s: &Session, action: AdminAction) -> anyhow::Result<()> {
+    let me = || s.signer();
+    match action {
+        AdminAction::Init {
+            quote_mint,
+            oracles,
+            threshold,
+            genesis,
+            epoch_duration,
+            limits,
+        } => {
+            let genesis = match genesis {
+                Some(g) => g,
+                None => s
+                    .chain
+                    .unix_time()
+                    .await
+                    .context("reading the cluster clock")?,
+            };
+            let limits = limits.apply(default_limits())?;
+            let summary = vec![
+                format!("admin: {}", me()?),
+                format!("quote mint: {quote_mint}"),
+                format!(
+                    "oracles ({threshold} of {}): {}",
+                    oracles.len(),
+                    join(&oracles)
+                ),
+                format!("epoch 0 starts at {genesis}, epochs of {epoch_duration} s"),
+                format!("limits: {}", limits_text(&limits)),
+            ];
+            let mut ix = client::initialize(
+                me()?,
+                quote_mint,
+                InitializeArgs {
+                    oracles,
+                    threshold,
+                    genesis_ts: genesis,
+                    epoch_duration,
+                    limits,
+                },
+            );
+            // An upgradeable deploy is initialized by its upgrade authority: pass the program's
+            // ProgramData account in the builder's optional `program_data` slot (index 8, which the
+            // builder fills with the program id for "none").
+            if s.account(&stk::ID)
+                .await?
+                .is_some_and(|a| a.owner == BPF_LOADER_UPGRADEABLE)
+            {
+                let program_data =
+                    Pubkey::find_program_address(&[stk::ID.as_ref()], &BPF_LOADER_UPGRADEABLE).0;
+                let slot = ix
+                    .accounts
+                    .get_mut(8)
+                    .filter(|m| m.pubkey == stk::ID)
+                    .ok_or_else(|| {
+                        anyhow!("initialize's account list changed: update admin init")
+                    })?;
+                *slot = AccountMeta::new_readonly(program_data, false);
+            }
+            s.execute("initialize", &[ix], &summary, false).await?;
+        }
+        AdminAction::SetOracles { oracles, threshold } => {
+            let summary = vec![format!(
+                "oracles ({threshold} of {}): {}",
+                oracles.len(),
+                join(&oracles)
+            )];
+            let ix = client::set_oracles(me()?, oracles, threshold);
+            s.execute("set oracles", &[ix], &summary, false).await?;
+        }
+        AdminAction::UpdateLimits { limits } => {
+            let config = s.config().await?;
+            let limits = limits.apply(current_limits(&config))?;
+            let summary = vec![format!("limits: {}", limits_text(&limits))];
+            let ix = client::update_limits(me()?, limits);
+            s.execute("update limits", &[ix], &summary, false).await?;
+        }
+        AdminAction::Pause { flow } | AdminAction::Unpause { flow } => {
+            let pause = matches!(action, AdminAction::Pause { .. });
+            let config = s.config().await?;
+            let paused = if pause {
+                config.paused | flow.mask()
+            } else {
+                config.paused & !flow.mask()
+            };
+            let summary = vec![format!(
+                "paused flows: {} -> {}",
+                flows_text(config.paused),
+                flows_text(paused)
+            )];
+            let ix = client::set_paused(me()?, paused);
+            let what = if pause { "pause" } else { "unpause" };
+            s.execute(what, &[ix], &summary, false).await?;
+        }
+        AdminAction::ProposeAdmin { new_admin } => {
+            let ix = client::propose_admin(me()?, new_admin);
+            let summary = vec![format!(
+                "proposed admin: {new_admin} (must run accept-admin)"
+            )];
+            s.execute("propose admin", &[ix], &summary, false).await?;
+        }
+        AdminAction::AcceptAdmin => {
+            let ix = client::accept_admin(me()?);
+            let summary = vec![format!("new admin: {}", me()?)];
+            s.execute("accept admin", &[ix], &summary, false).await?;
+        }
+        AdminAction::SetInvestor { wallet, remove } => {
+            let ix = client::set_investor(me()?, wallet, !remove);
+            let summary = vec![format!(
+                "investor {wallet}: {}",
+                if remove { "not allowed" } else { "allowed" }
+            )];
+            s.execute("set investor", &[ix], &summary, false).await?;
+        }
+        AdminAction::DepositRevenue { amount, source } => {
+            let config = s.config().await?;
+            let decimals = s.mint_decimals(&config.quote_mint).await?;
+            let units = parse_amount(&amount, decimals)?;
+            let source = source.unwrap_or_else(|| {
+                get_associated_token_address(&me_or_default(s), &config.quote_mint)
+            });
+            let held = s.token_balance(&source).await?;
+            let summary = vec![
+                format!(
+                    "deposit {} quote from {source} (holds {})",
+                    fmt_amount(units, decimals),
+                    fmt_amount(held, decimals)
+                ),
+                format!("to the buyback vault {}", config.vault),
+                format!("expected: {source} -{units}, vault +{units} (base units)"),
+            ];
+            if held < units {
+                bail!(
+                    "insufficient funds: {source} holds {} quote, cannot deposit {}",
+                    fmt_amount(held, decimals),
+                    fmt_amount(units, decimals)
+                );
+            }
+            let ix = client::deposit_revenue(me()?, source, units);
+            s.execute("deposit revenue", &[ix], &summary, true).await?;
+        }
+        AdminAction::OpenWindow {
+            price,
+            capacity,
+            per_member_cap,
+            duration_secs,
+        } => {
+            let config = s.config().await?;
+            let decimals = s.mint_decimals(&config.quote_mint).await?;
+            let args = OpenBuybackWindowArgs {
+                price: parse_amount(&price, decimals)?,
+                capacity: parse_amount(&capacity, decimals)?,
+                per_member_cap: parse_amount(&per_member_cap, decimals)?,
+                duration_secs,
+            };
+            let vault = s.token_balance(&config.vault).await?;
+            let summary = vec![
+                format!("price {} quote per STK, pays out at most {} quote, {} quote per member, for {duration_secs} s", fmt_amount(args.price, decimals), fmt_amount(args.capacity, decimals), fmt_amount(args.per_member_cap, decimals)),
+                format!("vault holds {} quote", fmt_amount(vault, decimals)),
+            ];
+            let ix = client::open_buyback_window(me()?, args);
+            s.execute("open buyback window", &[ix], &summary, false)
+                .await?;
+        }
+        AdminAction::WithdrawTreasury {
+            amount,
+            destination,
+        } => {
+            let config = s.config().await?;
+            let decimals = s.mint_decimals(&config.quote_mint).await?;
+            let units = parse_amount(&amount, decimals)?;
+            let destination = destination.unwrap_or_else(|| {
+                get_associated_token_address(&me_or_default(s), &config.quote_mint)
+            });
+            let treasury = s.token_balance(&config.treasury).await?;
+            let summary = vec![
+                format!(
+                    "withdraw {} quote from the treasury (holds {}) to {destination}",
+                    fmt_amount(units, decimals),
+                    fmt_amount(treasury, decimals)
+                ),
+                format!("expected: treasury -{units}, {destination} +{units} (base units)"),
+            ];
+            let ix = client::withdraw_treasury(me()?, destination, units);
+            s.execute("withdraw treasury", &[ix], &summary, true)
+                .await?;
+        }
+        AdminAction::FundVault { amount } => {
+            let config = s.config().await?;
+            let decimals = s.mint_decimals(&config.quote_mint).await?;
+            let units = parse_amount(&amount, decimals)?;
+            let treasury = s.token_balance(&config.treasury).await?;
+            let summary = vec![
+                format!(
+                    "move {} quote from the treasury (holds {}) to the buyback vault",
+                    fmt_amount(units, decimals),
+                    fmt_amount(treasury, decimals)
+                ),
+                format!("expected: treasury -{units}, vault +{units} (base units)"),
+            ];
+            let ix = client::fund_vault_from_treasury(me()?, units);
+            s.execute("fund vault", &[ix], &summary, true).await?;
+        }
+        AdminAction::Status { json } => status(s, json).await?,
+    }
+    Ok(())
+}
+
+fn me_or_default(s: &Session) -> Pubkey {
+    s.signer().unwrap_or_default()
+}
+
+fn join(keys: &[Pubkey]) -> String {
+    keys.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn limits_text(l: &Limits) -> String {
+    format!(
+        "max emission/epoch {} STK, rate {} STK per {} s, max supply {} STK, premium {} bps, investor allocation {} STK, allowlist {}",
+        fmt_amount(l.max_emission_per_epoch, STK_DECIMALS),
+        fmt_amount(l.rate_threshold, STK_DECIMALS),
+        l.rate_window_secs,
+        fmt_amount(l.max_supply, STK_DECIMALS),
+        l.premium_bps,
+        fmt_amount(l.investor_allocation_remaining, STK_DECIMALS),
+        l.investor_allowlist
+    )
+}
+
+fn flows_text(mask: u8) -> String {
+    let names: Vec<&str> = [
+        (PAUSE_EMISSION, "emission"),
+        (PAUSE_BUYBACK, "buyback"),
+        (PAUSE_SALE, "sale"),
+        (PAUSE_ACCESS, "access"),
+    ]
+    .iter()
+    .filter(|(bit, _)| mask & bit != 0)
+    .map(|(_, n)| *n)
+    .collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+async fn status(s: &Session, as_json: bool) -> anyhow::Result<()> {
+    let c = s.config().await?;
+    let now = s
+        .chain
+        .unix_time()
+        .await
+        .context("reading the cluster clock")?;
+    let supply = crate::chain::ops::mint_supply(s.chain.as_ref(), &c.stk_mint)
+        .await
+        .context("reading the STK supply")?;
+    let decimals = s.mint_decimals(&c.quote_mint).await?;
+    let vault = s.token_balance(&c.vault).await?;
+    let treasury = s.token_balance(&c.treasury).await?;
+    let current_epoch = if now >= c.genesis_ts && c.epoch_duration > 0 {
+        Some((now - c.genesis_ts) / c.epoch_duration)
+    } else {
+        None
+    };
+    let window_open = c.window_closes_at > now;
+    let oracles: Vec<String> = c.oracles[..usize::from(c.oracle_count).min(c.oracles.len())]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let value = json!({
+        "url": s.url,
+        "program": stk::ID.to_string(),
+        "admin": c.admin.to_string(),
+        "pending_admin": (c.pending_admin != Pubkey::default()).then(|| c.pending_admin.to_string()),
+        "oracles": oracles,
+        "threshold": c.threshold,
+        "config_version": c.config_version,
+        "paused": flows_text(c.paused),
+        "paused_mask": c.paused,
+        "stk_mint": c.stk_mint.to_string(),
+        "stk_supply": supply,
+        "max_supply": c.max_supply,
+        "quote_mint": c.quote_mint.to_string(),
+        "quote_decimals": decimals,
+        "genesis_ts": c.genesis_ts,
+        "epoch_duration": c.epoch_duration,
+        "chain_time": now,
+        "current_epoch": current_epoch,
+        "next_epoch_to_attest": c.next_epoch,
+        "max_emission_per_epoch": c.max_emission_per_epoch,
+        "rate_window_secs": c.mint_rate.window_secs,
+        "rate_threshold": c.mint_rate.threshold,
+        "premium_bps": c.premium_bps,
+        "investor_allocation_remaining": c.investor_allocation_remaining,
+        "investor_allowlist": c.investor_allowlist,
+        "vault": { "address": c.vault.to_string(), "balance": vault },
+        "treasury": { "address": c.treasury.to_string(), "balance": treasury },
+        "window": {
+            "id": c.window_id,
+            "open": window_open,
+            "closes_at": c.window_closes_at,
+            "price": c.buyback_price,
+            "capacity": c.window_capacity,
+            "used": c.window_used,
+            "per_member_cap": c.window_member_cap,
+        },
+        "totals": {
+            "distributed": c.total_distributed,
+            "premium_minted": c.total_premium_minted,
+            "burned_sell_back": c.total_burned_sell_back,
+            "burned_access": c.total_burned_access,
+            "revenue_deposited": c.total_revenue_deposited,
+            "quote_paid_out": c.total_quote_paid_out,
+            "premium_quote_in": c.total_premium_quote_in,
+        },
+    });
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let q = |v: u64| fmt_amount(v, decimals);
+    let t = |v: u64| fmt_amount(v, STK_DECIMALS);
+    println!("STK program {} on {}", stk::ID, s.url);
+    println!("admin            {}", c.admin);
+    if c.pending_admin != Pubkey::default() {
+        println!("pending admin    {}", c.pending_admin);
+    }
+    println!(
+        "oracles          {} of {}: {}",
+        c.threshold,
+        oracles.len(),
+        oracles.join(", ")
+    );
+    println!("config version   {}", c.config_version);
+    println!("paused           {}", flows_text(c.paused));
+    println!(
+        "STK supply       {} of max {} (mint {})",
+        t(supply),
+        t(c.max_supply),
+        c.stk_mint
+    );
+    match current_epoch {
+        Some(e) => println!(
+            "epochs           current {e}, next to attest {} ({} s each, genesis {})",
+            c.next_epoch, c.epoch_duration, c.genesis_ts
+        ),
+        None => println!(
+            "epochs           epoch 0 starts at {} (chain time {now})",
+            c.genesis_ts
+        ),
+    }
+    println!(
+        "emission limits  {} STK per epoch, {} STK per {} s window",
+        t(c.max_emission_per_epoch),
+        t(c.mint_rate.threshold),
+        c.mint_rate.window_secs
+    );
+    println!(
+        "premium          {} bps, investor allocation left {} STK, allowlist {}",
+        c.premium_bps,
+        t(c.investor_allocation_remaining),
+        c.investor_allowlist
+    );
+    println!("vault            {} quote ({})", q(vault), c.vault);
+    println!("treasury         {} quote ({})", q(treasury), c.treasury);
+    if window_open {
+        println!(
+            "window           #{} open until {} ({} s left): price {} quote/STK, paid {} of {} quote, {} quote per member",
+            c.window_id, c.window_closes_at, c.window_closes_at - now, q(c.buyback_price), q(c.window_used), q(c.window_capacity), q(c.window_member_cap)
+        );
+    } else {
+        println!(
+            "window           closed (last #{}, price {} quote/STK)",
+            c.window_id,
+            q(c.buyback_price)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! Member and investor commands on any cluster: `balance`, `sell-back`, `buy-premium`, `pay-access`
+//! (see `cluster.rs` for the flags).
+use anchor_spl::associated_token::{
+    get_associated_token_address, spl_associated_token_account as ata,
+};
+use anyhow::{anyhow, bail, Context};
+use serde_json::json;
+use sha2::Digest;
+use solana_sdk::pubkey::Pubkey;
+use stk::{
+    client,
+    constants::{BPS_DENOMINATOR, STK_DECIMALS},
+    math::{premium_quote, sell_back_quote},
+    BuyPremiumArgs, PayAccessArgs, SellBackArgs,
+};
+
+use super::cluster::{fmt_amount, parse_amount, parse_percent_bps, Session};
+use crate::chain::Chain;
+
+fn create_ata(
+    payer: &Pubkey,
+    owner: &Pubkey,
+    mint: &Pubkey,
+) -> solana_sdk::instruction::Instruction {
+    ata::instruction::create_associated_token_account_idempotent(
+        payer,
+        owner,
+        mint,
+        &anchor_spl::token::ID,
+    )
+}
+
+/// `balance [WALLET]`: SOL, STK and quote of a wallet, and its sell-back state.
+pub(super) async fn balance(
+    s: &Session,
+    wallet: Option<Pubkey>,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let wallet = match wallet {
+        Some(w) => w,
+        None => s.signer()?,
+    };
+    let config = s.config().await?;
+    let decimals = s.mint_decimals(&config.quote_mint).await?;
+    let sol = s.account(&wallet).await?.map_or(0, |a| a.lamports);
+    let stk_account = client::stk_ata(&wallet);
+    let quote_account = get_associated_token_address(&wallet, &config.quote_mint);
+    let stk = s.token_balance(&stk_account).await?;
+    let quote = s.token_balance(&quote_account).await?;
+    let member: Option<stk::state::Member> =
+        crate::chain::ops::anchor_account(s.chain.as_ref(), &client::member_address(&wallet))
+            .await
+            .context("reading the member account")?;
+    let (sold, received, access) = member.as_ref().map_or((0, 0, 0), |m| {
+        (
+            m.total_sold_stk,
+            m.total_quote_received,
+            m.total_access_paid,
+        )
+    });
+    if as_json {
+        let value = json!({
+            "wallet": wallet.to_string(),
+            "lamports": sol,
+            "stk": { "account": stk_account.to_string(), "amount": stk },
+            "quote": { "account": quote_account.to_string(), "mint": config.quote_mint.to_string(), "amount": quote, "decimals": decimals },
+            "total_sold_stk": sold,
+            "total_quote_received": received,
+            "total_access_paid": access,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    println!("wallet  {wallet}");
+    println!("SOL     {}", fmt_amount(sol, 9));
+    println!("STK     {} ({stk_account})", fmt_amount(stk, STK_DECIMALS));
+    println!("quote   {} ({quote_account})", fmt_amount(quote, decimals));
+    if member.is_some() {
+        println!(
+            "sold back {} STK for {} quote; paid {} STK for access",
+            fmt_amount(sold, STK_DECIMALS),
+            fmt_amount(received, decimals),
+            fmt_amount(access, STK_DECIMALS)
+        );
+    }
+    Ok(())
+}
+
+/// `sell-back AMOUNT [--slippage PCT]`: shows the window, the price and the quote, then sells.
+pub(super) async fn sell_back(s: &Session, amount: &str, slippage: &str) -> anyhow::Result<()> {
+    let me = s.signer()?;
+    let config = s.config().await?;
+    let decimals = s.mint_decimals(&config.quote_mint).await?;
+    let stk_amount = parse_amount(amount, STK_DECIMALS)?;
+    let bps = parse_percent_bps(slippage)?;
+    let quote =
+        sell_back_quote(stk_amount, config.buyback_price).map_err(|e| anyhow!("quote: {e}"))?;
+    // Accept down to quote × (1 − slippage), rounded down.
+    let min_quote_out = u64::try_from(
+        u128::from(quote) * u128::from(BPS_DENOMINATOR - bps) / u128::from(BPS_DENOMINATOR),
+    )?;
+    let now = s
+        .chain
+        .unix_time()
+        .await
+        .context("reading the cluster clock")?;
+    let open = config.window_id > 0 && now < config.window_closes_at;
+    let member_stk = client::stk_ata(&me);
+    let member_quote = get_associated_token_address(&me, &config.quote_mint);
+    let held = s.token_balance(&member_stk).await?;
+    let q = |v: u64| fmt_amount(v, decimals);
+    let mut summary = vec![if open {
+        format!(
+            "window #{} open until {} ({} s left): paid {} of {} quote, {} quote per member",
+            config.window_id,
+            config.window_closes_at,
+            config.window_closes_at - now,
+            q(config.window_used),
+            q(config.window_capacity),
+            q(config.window_member_cap)
+        )
+    } else {
+        format!(
+            "window: closed (last #{}); the program will refuse",
+            config.window_id
+        )
+    }];
+    summary.push(format!("price {} quote per STK", q(config.buyback_price)));
+    summary.push(format!(
+        "sell {} STK (you hold {}) for {} quote; at least {} with {slippage}% slippage",
+        fmt_amount(stk_amount, STK_DECIMALS),
+        fmt_amount(held, STK_DECIMALS),
+        q(quote),
+        q(min_quote_out)
+    ));
+    summary.push(format!(
+        "expected: {member_stk} -{stk_amount} STK units (burned), {member_quote} +{quote} quote units"
+    ));
+    if held < stk_amount {
+        bail!(
+            "insufficient funds: {me} holds {} STK, cannot sell {}",
+            fmt_amount(held, STK_DECIMALS),
+            fmt_amount(stk_amount, STK_DECIMALS)
+        );
+    }
+    let ixs = vec![
+        create_ata(&me, &me, &config.quote_mint),
+        client::sell_back(
+            me,
+            member_stk,
+            member_quote,
+            SellBackArgs {
+                stk_amount,
+                min_quote_out,
+            },
+        ),
+    ];
+    s.execute("sell back", &ixs, &summary, true).await?;
+    Ok(())
+}
+
+/// `buy-premium AMOUNT [--slippage PCT]`: buys STK at the premium price; `max_quote_in` from the
+/// slippage.
+pub(super) async fn buy_premium(s: &Session, amount: &str, slippage: &str) -> anyhow::Result<()> {
+    let me = s.signer()?;
+    let config = s.config().await?;
+    let decimals = s.mint_decimals(&config.quote_mint).await?;
+    let stk_amount = parse_amount(amount, STK_DECIMALS)?;
+    let bps = parse_percent_bps(slippage)?;
+    let quote = premium_quote(stk_amount, config.buyback_price, config.premium_bps)
+        .map_err(|e| anyhow!("quote: {e}"))?;
+    // Pay up to quote × (1 + slippage), rounded up.
+    let max_quote_in = u64::try_from(
+        (u128::from(quote) * u128::from(BPS_DENOMINATOR + bps))
+            .div_ceil(u128::from(BPS_DENOMINATOR)),
+    )?;
+    let investor_stk = client::stk_ata(&me);
+    let investor_quote = get_associated_token_address(&me, &config.quote_mint);
+    let held = s.token_balance(&investor_quote).await?;
+    let q = |v: u64| fmt_amount(v, decimals);
+    let price = stk::math::premium_price(config.buyback_price, config.premium_bps);
+    let summary = vec![
+        format!(
+            "premium price {} quote per STK ({} bps of the buyback price {})",
+            fmt_amount(u64::try_from(price).unwrap_or(u64::MAX), decimals),
+            config.premium_bps,
+            q(config.buyback_price)
+        ),
+        format!(
+            "buy {} STK for {} quote (you hold {}); at most {} with {slippage}% slippage",
+            fmt_amount(stk_amount, STK_DECIMALS),
+            q(quote),
+            q(held),
+            q(max_quote_in)
+        ),
+        format!("expected: {investor_quote} -{quote} quote units, {investor_stk} +{stk_amount} STK units (minted)"),
+    ];
+    if config.investor_allowlist && s.account(&client::investor_address(&me)).await?.is_none() {
+        bail!("the investor allowlist is on and {me} is not on it (admin: `stk-indexer admin set-investor {me}`)");
+    }
+    if held < max_quote_in {
+        bail!(
+            "insufficient funds: {me} holds {} quote, the purchase may cost up to {}",
+            q(held),
+            q(max_quote_in)
+        );
+    }
+    let ixs = vec![
+        create_ata(&me, &me, &config.stk_mint),
+        client::buy_premium(
+            me,
+            investor_stk,
+            investor_quote,
+            config.investor_allowlist,
+            BuyPremiumArgs {
+                stk_amount,
+                max_quote_in,
+            },
+        ),
+    ];
+    s.execute("buy at the premium", &ixs, &summary, true)
+        .await?;
+    Ok(())
+}
+
+/// The 32-byte payment reference: 64 hex digits as given, or the SHA-256 of the text.
+pub fn reference_bytes(text: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if text.len() == 64 {
+        if let Ok(bytes) = hex::decode(text) {
+            out.copy_from_slice(&bytes);
+            return out;
+        }
+    }
+    out.copy_from_slice(&sha2::Sha256::digest(text.as_bytes()));
+    out
+}
+
+/// `pay-access AMOUNT --plan N --reference REF`: burns STK for access.
+pub(super) async fn pay_access(
+    s: &Session,
+    amount: &str,
+    plan: u32,
+    reference: &str,
+) -> anyhow::Result<()> {
+    let me = s.signer()?;
+    s.config().await?;
+    let stk_amount = parse_amount(amount, STK_DECIMALS)?;
+    let member_stk = client::stk_ata(&me);
+    let held = s.token_balance(&member_stk).await?;
+    let reference = reference_bytes(reference);
+    let summary = vec![
+        format!(
+            "pay {} STK (you hold {}) for plan {plan}, reference {}",
+            fmt_amount(stk_amount, STK_DECIMALS),
+            fmt_amount(held, STK_DECIMALS),
+            hex::encode(reference)
+        ),
+        format!("expected: {member_stk} -{stk_amount} STK units (burned)"),
+    ];
+    if held < stk_amount {
+        bail!(
+            "insufficient funds: {me} holds {} STK, cannot pay {}",
+            fmt_amount(held, STK_DECIMALS),
+            fmt_amount(stk_amount, STK_DECIMALS)
+        );
+    }
+    let ix = client::pay_access(
+        me,
+        member_stk,
+        PayAccessArgs {
+            stk_amount,
+            plan,
+            reference,
+        },
+    );
+    s.execute("pay for access", &[ix], &summary, true).await?;
+    Ok(())
+}

@@ -1,0 +1,627 @@
+//! The operator, member and investor commands end to end: the real `stk-indexer` binary, talking
+//! JSON-RPC over HTTP to the project's endpoint on the in-process chain (the real STK program and SPL
+//! Token), with keypair files like the Solana CLI's. Error paths included: wrong signer, paused flow,
+//! closed window, insufficient funds, a refused confirmation.
+
+use std::{path::PathBuf, process::Stdio};
+
+use anchor_spl::associated_token::get_associated_token_address;
+use base64::{prelude::BASE64_STANDARD, Engine};
+use serde_json::Value;
+use solana_commitment_config::CommitmentConfig;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_sdk::{
+    pubkey::Pubkey, signature::Keypair, signer::Signer, transaction::VersionedTransaction,
+};
+use stk::client;
+use stk_indexer::chain::rpc_server::RpcServer;
+use stk_localnet::LocalChain;
+use tokio::io::AsyncWriteExt;
+
+const SOL: u64 = 1_000_000_000;
+const USDC: u64 = 1_000_000;
+const STK: u64 = 1_000_000;
+
+struct Env {
+    node: RpcServer,
+    dir: tempfile::TempDir,
+    admin: Keypair,
+    oracles: Vec<Keypair>,
+    member: Keypair,
+    quote_mint: Pubkey,
+}
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let mut chain = LocalChain::start().await;
+        let admin = Keypair::new();
+        let member = Keypair::new();
+        let oracles: Vec<Keypair> = (0..3).map(|_| Keypair::new()).collect();
+        for k in [&admin, &member].into_iter().chain(&oracles) {
+            chain.airdrop(&k.pubkey(), 10 * SOL).await.unwrap();
+        }
+        let quote_mint = Keypair::new();
+        chain
+            .create_mint(&quote_mint, &admin.pubkey(), 6)
+            .await
+            .unwrap();
+        // Revenue for the admin to deposit, quote for the member to buy with.
+        chain
+            .mint_to(&quote_mint.pubkey(), &admin, &admin.pubkey(), 1_000 * USDC)
+            .await
+            .unwrap();
+        chain
+            .mint_to(&quote_mint.pubkey(), &admin, &member.pubkey(), 100 * USDC)
+            .await
+            .unwrap();
+        let node = RpcServer::start_local(chain).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let env = Self {
+            node,
+            dir,
+            admin,
+            oracles,
+            member,
+            quote_mint: quote_mint.pubkey(),
+        };
+        env.write_key("admin", &env.admin);
+        env.write_key("member", &env.member);
+        env
+    }
+
+    fn write_key(&self, name: &str, k: &Keypair) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.json"));
+        std::fs::write(
+            &path,
+            serde_json::to_string(&k.to_bytes().to_vec()).unwrap(),
+        )
+        .unwrap();
+        path
+    }
+
+    fn key(&self, name: &str) -> String {
+        self.dir
+            .path()
+            .join(format!("{name}.json"))
+            .display()
+            .to_string()
+    }
+
+    /// Runs the binary as `name` (a keypair file), with `stdin` typed in.
+    async fn run(&self, name: &str, args: &[&str], stdin: &str) -> Out {
+        let key = self.key(name);
+        let mut all = args.to_vec();
+        all.extend(["-u", &self.node.url, "-k", &key]);
+        self.run_raw(&all, stdin).await
+    }
+
+    /// Runs the binary with exactly `args` (HOME is the test's directory).
+    async fn run_raw(&self, args: &[&str], stdin: &str) -> Out {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_stk-indexer"));
+        cmd.args(args)
+            .env("HOME", self.dir.path())
+            .env_remove("STK_CONFIG")
+            .env_remove("STK_RPC_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).await.unwrap();
+        drop(input);
+        let out = child.wait_with_output().await.unwrap();
+        Out {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    }
+
+    async fn ok(&self, name: &str, args: &[&str]) -> String {
+        let out = self.run(name, args, "").await;
+        assert!(out.ok, "{args:?} failed:\n{}\n{}", out.stdout, out.stderr);
+        out.stdout
+    }
+
+    async fn fails(&self, name: &str, args: &[&str], expect: &str) -> Out {
+        let out = self.run(name, args, "").await;
+        assert!(!out.ok, "{args:?} should fail:\n{}", out.stdout);
+        assert!(
+            out.stderr.contains(expect),
+            "{args:?}: expected {expect:?} in:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+        out
+    }
+
+    async fn status(&self) -> Value {
+        serde_json::from_str(&self.ok("admin", &["admin", "status", "--json"]).await).unwrap()
+    }
+
+    async fn token(&self, account: &Pubkey) -> u64 {
+        self.node
+            .with_chain(async |c| c.token_balance(account).await)
+            .await
+    }
+
+    async fn init(&self) {
+        let oracles = self
+            .oracles
+            .iter()
+            .map(|o| o.pubkey().to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let out = self
+            .ok(
+                "admin",
+                &[
+                    "admin",
+                    "init",
+                    "--quote-mint",
+                    &self.quote_mint.to_string(),
+                    "--oracles",
+                    &oracles,
+                    "--threshold",
+                    "2",
+                ],
+            )
+            .await;
+        assert!(out.contains("confirmed:"), "{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_commands_end_to_end() {
+    let env = Env::new().await;
+    env.fails("admin", &["admin", "status"], "not initialized")
+        .await;
+    env.init().await;
+    let status = env.status().await;
+    let version = status["config_version"].as_u64().unwrap();
+    assert_eq!(status["admin"], env.admin.pubkey().to_string());
+    assert_eq!(status["threshold"], 2);
+    assert_eq!(status["oracles"].as_array().unwrap().len(), 3);
+    assert_eq!(status["paused"], "none");
+    assert_eq!(status["stk_supply"], 0);
+    // Status only reads: no keypair needed (this HOME has no ~/.config/solana/id.json).
+    let keyless = env
+        .run_raw(&["admin", "status", "--json", "-u", &env.node.url], "")
+        .await;
+    assert!(keyless.ok, "{}", keyless.stderr);
+    // Sending does need one.
+    let out = env
+        .run_raw(&["admin", "pause", "all", "-u", &env.node.url], "")
+        .await;
+    assert!(!out.ok && out.stderr.contains("id.json"), "{}", out.stderr);
+    let pretty = env.ok("admin", &["admin", "status"]).await;
+    assert!(pretty.contains("window           closed"), "{pretty}");
+
+    // Wrong signer: the program's error by name.
+    let o0 = env.oracles[0].pubkey().to_string();
+    env.fails(
+        "member",
+        &["admin", "set-oracles", "--oracles", &o0, "--threshold", "1"],
+        "StkError::Unauthorized",
+    )
+    .await;
+    env.ok(
+        "admin",
+        &["admin", "set-oracles", "--oracles", &o0, "--threshold", "1"],
+    )
+    .await;
+    let status = env.status().await;
+    assert_eq!(status["threshold"], 1);
+    assert_eq!(
+        status["config_version"],
+        version + 1,
+        "a new oracle set bumps the version"
+    );
+
+    // Limits: omitted ones keep their value.
+    env.ok(
+        "admin",
+        &["admin", "update-limits", "--premium-bps", "20000"],
+    )
+    .await;
+    let status = env.status().await;
+    assert_eq!(status["premium_bps"], 20_000);
+    assert_eq!(status["max_supply"], 100_000_000 * STK);
+
+    // Pause and unpause.
+    env.ok("admin", &["admin", "pause", "buyback"]).await;
+    assert_eq!(env.status().await["paused"], "buyback");
+    env.ok("admin", &["admin", "pause", "all"]).await;
+    assert_eq!(env.status().await["paused_mask"], 15);
+    env.ok("admin", &["admin", "unpause", "all"]).await;
+    assert_eq!(env.status().await["paused"], "none");
+
+    // Revenue into the vault: asks first; "n" sends nothing, --yes sends.
+    let admin_quote = get_associated_token_address(&env.admin.pubkey(), &env.quote_mint);
+    let sends = env.node.sends().await.len();
+    let out = env
+        .run("admin", &["admin", "deposit-revenue", "500"], "n\n")
+        .await;
+    assert!(!out.ok && out.stderr.contains("aborted"), "{}", out.stderr);
+    assert_eq!(env.node.sends().await.len(), sends, "nothing sent");
+    let out = env
+        .run("admin", &["admin", "deposit-revenue", "500"], "y\n")
+        .await;
+    assert!(out.ok, "{}", out.stderr);
+    assert_eq!(env.token(&admin_quote).await, 500 * USDC);
+    env.fails(
+        "admin",
+        &["admin", "deposit-revenue", "600", "--yes"],
+        "insufficient funds",
+    )
+    .await;
+    assert_eq!(env.status().await["vault"]["balance"], 500 * USDC);
+
+    // A window: 0.25 quote per STK, 100 quote in total, 10 per member.
+    env.ok(
+        "admin",
+        &[
+            "admin",
+            "open-window",
+            "--price",
+            "0.25",
+            "--capacity",
+            "100",
+            "--per-member-cap",
+            "10",
+            "--duration-secs",
+            "3600",
+        ],
+    )
+    .await;
+    let status = env.status().await;
+    assert_eq!(status["window"]["open"], true);
+    assert_eq!(status["window"]["price"], 250_000);
+    assert_eq!(status["window"]["capacity"], 100 * USDC);
+
+    // The treasury fills from premium sales (member buys 10 STK at 2x0.25 = 5 quote).
+    env.ok("member", &["buy-premium", "10", "--yes"]).await;
+    assert_eq!(env.status().await["treasury"]["balance"], 5 * USDC);
+    env.ok("admin", &["admin", "fund-vault", "2", "--yes"])
+        .await;
+    let status = env.status().await;
+    assert_eq!(status["treasury"]["balance"], 3 * USDC);
+    assert_eq!(status["vault"]["balance"], 502 * USDC);
+    env.ok("admin", &["admin", "withdraw-treasury", "1", "--yes"])
+        .await;
+    assert_eq!(env.status().await["treasury"]["balance"], 2 * USDC);
+    assert_eq!(env.token(&admin_quote).await, 501 * USDC);
+    env.fails(
+        "admin",
+        &["admin", "withdraw-treasury", "3", "--yes"],
+        "StkError::InsufficientTreasury",
+    )
+    .await;
+
+    // Investor allowlist.
+    let member = env.member.pubkey().to_string();
+    env.ok("admin", &["admin", "set-investor", &member]).await;
+    assert!(env
+        .node
+        .with_chain(async |c| c
+            .account(&client::investor_address(&env.member.pubkey()))
+            .await)
+        .await
+        .is_some());
+
+    // Admin transfer: propose, a wrong key cannot accept, the proposed one can.
+    let new_admin = Keypair::new();
+    env.write_key("new-admin", &new_admin);
+    env.node
+        .with_chain(async |c| c.airdrop(&new_admin.pubkey(), SOL).await.unwrap())
+        .await;
+    env.ok(
+        "admin",
+        &["admin", "propose-admin", &new_admin.pubkey().to_string()],
+    )
+    .await;
+    assert_eq!(
+        env.status().await["pending_admin"],
+        new_admin.pubkey().to_string()
+    );
+    env.fails(
+        "member",
+        &["admin", "accept-admin"],
+        "StkError::NotPendingAdmin",
+    )
+    .await;
+    env.ok("new-admin", &["admin", "accept-admin"]).await;
+    assert_eq!(env.status().await["admin"], new_admin.pubkey().to_string());
+    env.fails(
+        "admin",
+        &["admin", "pause", "all"],
+        "StkError::Unauthorized",
+    )
+    .await;
+
+    // Priority fee: the compute-unit price x limit is paid on top of the signature fee.
+    let out = env
+        .ok(
+            "new-admin",
+            &[
+                "admin",
+                "pause",
+                "emission",
+                "--with-compute-unit-price",
+                "1000",
+                "--compute-unit-limit",
+                "50000",
+            ],
+        )
+        .await;
+    let signature: solana_sdk::signature::Signature = out
+        .lines()
+        .find_map(|l| l.strip_prefix("confirmed: "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the signature is printed")
+        .parse()
+        .unwrap();
+    let sent = env.node.transaction(&signature).await.unwrap();
+    assert_eq!(
+        sent.fee,
+        5_000 + 50,
+        "1,000 micro-lamports x 50,000 CU = 50 lamports"
+    );
+    env.ok("new-admin", &["admin", "unpause", "emission"]).await;
+    env.fails(
+        "new-admin",
+        &["admin", "status", "--commitment", "max"],
+        "use processed, confirmed or finalized",
+    )
+    .await;
+
+    // --sign-only for a multisig: the unsigned v0 transaction; signed elsewhere, it works.
+    let sends = env.node.sends().await.len();
+    let out = env
+        .ok(
+            "admin",
+            &[
+                "admin",
+                "pause",
+                "sale",
+                "--sign-only",
+                "--authority",
+                &new_admin.pubkey().to_string(),
+            ],
+        )
+        .await;
+    assert_eq!(env.node.sends().await.len(), sends, "nothing sent");
+    let b64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("transaction (base64): "))
+        .expect("base64 line");
+    let b58 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("transaction (base58): "))
+        .expect("base58 line");
+    let bytes = BASE64_STANDARD.decode(b64).unwrap();
+    assert_eq!(bs58::decode(b58).into_vec().unwrap(), bytes);
+    let mut tx: VersionedTransaction = bincode::deserialize(&bytes).unwrap();
+    assert!(matches!(
+        tx.message,
+        solana_sdk::message::VersionedMessage::V0(_)
+    ));
+    assert_eq!(tx.message.static_account_keys()[0], new_admin.pubkey());
+    tx.signatures[0] = new_admin.sign_message(&tx.message.serialize());
+    let rpc = RpcClient::new_with_commitment(env.node.url.clone(), CommitmentConfig::confirmed());
+    rpc.send_and_confirm_transaction(&tx).await.unwrap();
+    assert_eq!(env.status().await["paused"], "sale");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_and_investor_commands_end_to_end() {
+    let env = Env::new().await;
+    env.init().await;
+    env.ok("admin", &["admin", "deposit-revenue", "200", "--yes"])
+        .await;
+    let member_stk = client::stk_ata(&env.member.pubkey());
+    let member_quote = get_associated_token_address(&env.member.pubkey(), &env.quote_mint);
+
+    // No window yet: no price, the sale is refused by the program.
+    env.fails(
+        "member",
+        &["buy-premium", "10", "--yes"],
+        "StkError::PriceNotSet",
+    )
+    .await;
+    env.ok(
+        "admin",
+        &[
+            "admin",
+            "open-window",
+            "--price",
+            "0.5",
+            "--capacity",
+            "100",
+            "--per-member-cap",
+            "3",
+            "--duration-secs",
+            "3600",
+        ],
+    )
+    .await;
+
+    // Buy 40 STK at 10x0.5 = 5 quote per STK: 200 quote; the member holds 100.
+    env.fails(
+        "member",
+        &["buy-premium", "40", "--yes"],
+        "insufficient funds",
+    )
+    .await;
+    let out = env
+        .ok("member", &["buy-premium", "12", "--slippage", "1", "--yes"])
+        .await;
+    assert!(out.contains("buy 12 STK for 60 quote"), "{out}");
+    assert!(out.contains("at most 60.6"), "{out}");
+    assert_eq!(env.token(&member_stk).await, 12 * STK);
+    assert_eq!(env.token(&member_quote).await, 40 * USDC);
+
+    // balance
+    let b: Value = serde_json::from_str(&env.ok("member", &["balance", "--json"]).await).unwrap();
+    assert_eq!(b["stk"]["amount"], 12 * STK);
+    assert_eq!(b["quote"]["amount"], 40 * USDC);
+    let pretty = env
+        .ok("admin", &["balance", &env.member.pubkey().to_string()])
+        .await;
+    assert!(pretty.contains("STK     12 "), "{pretty}");
+
+    // The Solana CLI's default keypair (~/.config/solana/id.json) and the URL from the environment.
+    let solana_dir = env.dir.path().join(".config/solana");
+    std::fs::create_dir_all(&solana_dir).unwrap();
+    std::fs::copy(env.key("member"), solana_dir.join("id.json")).unwrap();
+    let out = env
+        .run_raw(&["balance", "--json", "-u", &env.node.url], "")
+        .await;
+    assert!(out.ok, "{}", out.stderr);
+    let b: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(b["wallet"], env.member.pubkey().to_string());
+
+    // Sell-back: shows the window, the price and the quote first.
+    let out = env.run("member", &["sell-back", "2"], "no\n").await;
+    assert!(!out.ok);
+    assert!(
+        out.stdout.contains("window #1 open until"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("price 0.5 quote per STK"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("sell 2 STK (you hold 12) for 1 quote"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        env.token(&member_stk).await,
+        12 * STK,
+        "refused: nothing sold"
+    );
+    // Dry run: simulated, compute units shown, nothing moves.
+    let out = env.ok("member", &["sell-back", "2", "--dry-run"]).await;
+    assert!(
+        out.contains("compute units:") && out.contains("simulation: ok"),
+        "{out}"
+    );
+    assert!(out.contains("fee: 5000 lamports"), "{out}");
+    // Balance changes read from the simulated instructions: 2 STK burned, 1 quote paid out.
+    assert!(
+        out.contains(&format!("token {member_stk}: -2000000 (base units)")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("token {member_quote}: +1000000 (base units)")),
+        "{out}"
+    );
+    let vault = client::vault_address();
+    assert!(
+        out.contains(&format!("token {vault}: -1000000 (base units)")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("lamports {}: -", env.member.pubkey())),
+        "the fee and the member account's rent: {out}"
+    );
+    assert_eq!(env.token(&member_stk).await, 12 * STK);
+    let out = env.run("member", &["sell-back", "2"], "y\n").await;
+    assert!(out.ok, "{}", out.stderr);
+    assert_eq!(env.token(&member_stk).await, 10 * STK);
+    assert_eq!(env.token(&member_quote).await, 41 * USDC);
+
+    // The per-member cap is 3 quote: 6 STK more would pay 3, total 4.
+    env.fails(
+        "member",
+        &["sell-back", "6", "--yes"],
+        "StkError::MemberCapExceeded",
+    )
+    .await;
+    // A dry run shows the program's error too, and sends nothing.
+    env.fails(
+        "member",
+        &["sell-back", "6", "--dry-run"],
+        "StkError::MemberCapExceeded",
+    )
+    .await;
+    env.fails(
+        "member",
+        &["sell-back", "50", "--yes"],
+        "insufficient funds",
+    )
+    .await;
+
+    // Paused flow.
+    env.ok("admin", &["admin", "pause", "buyback"]).await;
+    env.fails("member", &["sell-back", "1", "--yes"], "StkError::Paused")
+        .await;
+    env.ok("admin", &["admin", "unpause", "buyback"]).await;
+    env.ok("member", &["sell-back", "1", "--yes"]).await;
+    assert_eq!(env.token(&member_stk).await, 9 * STK);
+
+    // Pay for access (burned).
+    let supply_before = env.status().await["stk_supply"].as_u64().unwrap();
+    env.ok(
+        "member",
+        &[
+            "pay-access",
+            "4",
+            "--plan",
+            "2",
+            "--reference",
+            "order-17",
+            "--yes",
+        ],
+    )
+    .await;
+    assert_eq!(env.token(&member_stk).await, 5 * STK);
+    assert_eq!(
+        env.status().await["stk_supply"].as_u64().unwrap(),
+        supply_before - 4 * STK
+    );
+    env.ok("admin", &["admin", "pause", "access"]).await;
+    env.fails(
+        "member",
+        &[
+            "pay-access",
+            "1",
+            "--plan",
+            "2",
+            "--reference",
+            "order-18",
+            "--yes",
+        ],
+        "StkError::Paused",
+    )
+    .await;
+
+    // The window closes: the program refuses by name.
+    let closes = env.status().await["window"]["closes_at"].as_i64().unwrap();
+    env.node
+        .with_chain(async |c| c.set_time(closes + 1).await)
+        .await;
+    let out = env
+        .fails(
+            "member",
+            &["sell-back", "1", "--yes"],
+            "StkError::WindowClosed",
+        )
+        .await;
+    assert!(out.stdout.contains("window: closed"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("No buyback window is open"),
+        "the message too: {}",
+        out.stderr
+    );
+}
