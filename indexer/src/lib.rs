@@ -10,6 +10,7 @@ pub mod auth;
 pub mod chain;
 pub mod cli;
 pub mod config;
+pub mod discourse;
 #[cfg(feature = "local")]
 pub mod dev;
 pub mod epoch;
