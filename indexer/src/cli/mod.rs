@@ -20,6 +20,7 @@ mod migrate;
 mod oracle;
 mod rules;
 mod serve;
+mod sources;
 
 pub use bench::BenchAction;
 pub use epoch::EpochAction;
@@ -27,6 +28,7 @@ pub use ingest::{ingest_file, IngestSummary};
 pub use keys::KeysAction;
 pub use member::MemberAction;
 pub use oracle::OracleAction;
+pub use sources::{backfill_with_progress, DiscourseAction, SourcesAction};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -102,6 +104,11 @@ pub enum Command {
         #[command(subcommand)]
         action: OracleAction,
     },
+    /// Activity sources: `sources discourse backfill|unknown-users`.
+    Sources {
+        #[command(subcommand)]
+        action: SourcesAction,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -132,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain { member, epoch } => explain::run(&cfg, member, epoch).await,
         Command::Rules { action } => rules::run(&cfg, action).await,
         Command::Bench { action } => bench::run(&cfg, action).await,
+        Command::Sources { action } => sources::run(&cfg, action).await,
     }
 }
 
