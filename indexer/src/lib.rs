@@ -10,9 +10,9 @@ pub mod auth;
 pub mod chain;
 pub mod cli;
 pub mod config;
-pub mod discourse;
 #[cfg(feature = "local")]
 pub mod dev;
+pub mod discourse;
 pub mod epoch;
 pub mod evidence;
 pub mod fmt;

@@ -37,7 +37,8 @@ pub use v2::input::{
 };
 pub use v2::rules::{
     isqrt, Calendar, Ceiling, ConfirmationsV2, DiminishingV2, Eligibility, Evidence, ForumMap,
-    ForumRule, KindRuleV2, RuleSet, RulesV2, SourceRule, Tenure, TrustRule, RULES_V2_DOMAIN, TRUST_ONE,
+    ForumRule, KindRuleV2, RuleSet, RulesV2, SourceRule, Tenure, TrustRule, RULES_V2_DOMAIN,
+    TRUST_ONE,
 };
 pub use v2::score::{
     score_epoch_v2, CapHit, ConfirmationOutcome, ConfirmationStatus, CountedEventV2, DropReasonV2,

@@ -146,7 +146,10 @@ impl Api<'_> {
             let sent = self
                 .http
                 .get(&url)
-                .header("Api-Key", String::from_utf8_lossy(self.opts.api_key.expose()).as_ref())
+                .header(
+                    "Api-Key",
+                    String::from_utf8_lossy(self.opts.api_key.expose()).as_ref(),
+                )
                 .header("Api-Username", &self.opts.api_username)
                 .header("Accept", "application/json")
                 .send()
@@ -324,7 +327,8 @@ pub async fn run(
                                 id: None,
                                 username: username.clone(),
                             };
-                            forum.like(store, cfg, &a.post(), &liker).await?
+                            let at = crate::ingest::parse_timestamp(&a.created_at);
+                            forum.like(store, cfg, &a.post(), &liker, at).await?
                         }
                         (ACTION_SOLVED, ACTION_SOLVED) => {
                             forum.solution(store, cfg, &a.post(), &a.created_at).await?

@@ -203,7 +203,9 @@ impl Outcome {
 pub enum ForumError {
     #[error("no Discourse source {0:?} is configured ([discourse.sources.{0}])")]
     NotConfigured(String),
-    #[error("the rules define no forum mapping for source {0:?} ([sources.{0}.forum], rules format 2)")]
+    #[error(
+        "the rules define no forum mapping for source {0:?} ([sources.{0}.forum], rules format 2)"
+    )]
     NoMapping(String),
 }
 
@@ -309,9 +311,7 @@ impl<'a> Forum<'a> {
             user_id: p.user_id,
             occurred_at: p.created_at.clone(),
             excluded,
-            gone: p.deleted_at.is_some()
-                || p.user_deleted == Some(true)
-                || p.hidden == Some(true),
+            gone: p.deleted_at.is_some() || p.user_deleted == Some(true) || p.hidden == Some(true),
         }
     }
 
@@ -453,29 +453,27 @@ impl<'a> Forum<'a> {
     }
 
     async fn withdraw(&self, store: &Store, id: &str, why: &str) -> StoreResult<Outcome> {
-        Ok(
-            match store.withdraw_activity(id, self.name, why).await? {
-                Withdrawal::Withdrawn { epoch } => Outcome {
-                    epoch: Some(epoch),
-                    ..Outcome::status(
-                        Status::Withdrawn,
-                        format!("{why}: removed from open epoch {epoch}"),
-                    )
-                },
-                Withdrawal::NotStored => Outcome::status(
-                    Status::Ignored,
-                    format!("{why}: it was not counted; it will not count later"),
-                ),
-                Withdrawal::Kept { epoch, state } => Outcome {
-                    epoch: Some(epoch),
-                    ..Outcome::status(
-                        Status::Kept,
-                        format!("{why}, but epoch {epoch} is {state}: it stays as scored"),
-                    )
-                },
-            }
-            .on(id),
-        )
+        Ok(match store.withdraw_activity(id, self.name, why).await? {
+            Withdrawal::Withdrawn { epoch } => Outcome {
+                epoch: Some(epoch),
+                ..Outcome::status(
+                    Status::Withdrawn,
+                    format!("{why}: removed from open epoch {epoch}"),
+                )
+            },
+            Withdrawal::NotStored => Outcome::status(
+                Status::Ignored,
+                format!("{why}: it was not counted; it will not count later"),
+            ),
+            Withdrawal::Kept { epoch, state } => Outcome {
+                epoch: Some(epoch),
+                ..Outcome::status(
+                    Status::Kept,
+                    format!("{why}, but epoch {epoch} is {state}: it stays as scored"),
+                )
+            },
+        }
+        .on(id))
     }
 
     /// A post seen by the back-fill (or created/recovered/edited).
@@ -490,16 +488,22 @@ impl<'a> Forum<'a> {
             .await
     }
 
-    /// A like of `post` by `liker`: the liker's confirmation of the post's activity.
+    /// A like of `post` by `liker`: the liker's confirmation of the post's activity, confirmed at
+    /// `liked_at` when the forum says when (back-fill; never later than now), else now (webhooks:
+    /// Discourse's like payload carries no time). Scoring counts a confirmation in the epoch of
+    /// its event only when it was given within that epoch.
     pub async fn like(
         &self,
         store: &Store,
         cfg: &Config,
         post: &Post,
         liker: &ForumUser,
+        liked_at: Option<i64>,
     ) -> StoreResult<Outcome> {
         if !self.rule.likes_confirm {
-            return Ok(Outcome::ignored("the rules do not count likes (likes_confirm)"));
+            return Ok(Outcome::ignored(
+                "the rules do not count likes (likes_confirm)",
+            ));
         }
         let id = self.post_activity_id(post);
         let Some(event) = store.event_brief(&id).await? else {
@@ -510,7 +514,9 @@ impl<'a> Forum<'a> {
             Err(o) => return Ok(o.on(&id)),
         };
         if confirmer == event.member {
-            return Ok(Outcome::ignored("a member's like of their own post does not count").on(&id));
+            return Ok(
+                Outcome::ignored("a member's like of their own post does not count").on(&id),
+            );
         }
         let who = liker
             .id
@@ -530,7 +536,8 @@ impl<'a> Forum<'a> {
             wallet: None,
             message: None,
             signature: None,
-            confirmed_at: crate::store::now_unix(),
+            confirmed_at: liked_at
+                .map_or_else(crate::store::now_unix, |t| t.min(crate::store::now_unix())),
         };
         let mut o = match store
             .record_confirmation(&record, crate::epoch::template(cfg))
@@ -639,7 +646,7 @@ impl<'a> Forum<'a> {
                     Ok(l) => l,
                     Err(e) => return Ok(Err(e)),
                 };
-                self.like(store, cfg, &l.post, &l.user).await?
+                self.like(store, cfg, &l.post, &l.user, None).await?
             }
             "accepted_solution" => {
                 let p: Post = match part(body, "solved") {

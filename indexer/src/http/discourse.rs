@@ -120,8 +120,8 @@ pub(super) async fn post_webhook(
             format!("the webhook body exceeds {limit} bytes"),
         )
     };
-    let declared = header_str(&headers, header::CONTENT_LENGTH.as_str())?
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        header_str(&headers, header::CONTENT_LENGTH.as_str())?.and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
@@ -180,7 +180,10 @@ pub(super) async fn post_webhook(
         .and_then(|v| v.parse::<i64>().ok())
         .filter(|&v| v >= 0)
         .ok_or_else(|| {
-            ApiError::bad_request("bad_header", "X-Discourse-Event-Id is missing or not a number")
+            ApiError::bad_request(
+                "bad_header",
+                "X-Discourse-Event-Id is missing or not a number",
+            )
         })?;
     if let Some((stored_event, outcome)) = st.store().discourse_delivery(&source, delivery).await? {
         let outcome: Outcome = serde_json::from_str(&outcome).map_err(|e| {

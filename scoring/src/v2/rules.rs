@@ -863,7 +863,11 @@ mod tests {
         assert!(!f.solution.as_ref().unwrap().counts_in(Some(7)));
         assert!(!f.topic.as_ref().unwrap().counts_in(None));
         assert!(f.likes_confirm);
-        assert_ne!(plain.hash(), r.hash(), "the mapping is part of the rules hash");
+        assert_ne!(
+            plain.hash(),
+            r.hash(),
+            "the mapping is part of the rules hash"
+        );
         let moved = RulesV2::from_toml(&with_forum(&FORUM.replace("[7, 5, 5]", "[7]"))).unwrap();
         assert_ne!(moved.hash(), r.hash());
     }
@@ -872,10 +876,22 @@ mod tests {
     fn forum_mapping_is_validated() {
         for (bad, field) in [
             // Observed by another source only / claimed kinds / unknown kinds.
-            (FORUM.replace("\"help_given\"", "\"self_report\""), "forum.reply.kind"),
-            (FORUM.replace("\"help_given\"", "\"nope\""), "forum.reply.kind"),
-            (FORUM.replace("[7, 5, 5]", "[0]"), "forum.topic.categories[0]"),
-            (FORUM.replace("likes_confirm = true", "likes = true"), "likes"),
+            (
+                FORUM.replace("\"help_given\"", "\"self_report\""),
+                "forum.reply.kind",
+            ),
+            (
+                FORUM.replace("\"help_given\"", "\"nope\""),
+                "forum.reply.kind",
+            ),
+            (
+                FORUM.replace("[7, 5, 5]", "[0]"),
+                "forum.topic.categories[0]",
+            ),
+            (
+                FORUM.replace("likes_confirm = true", "likes = true"),
+                "likes",
+            ),
         ] {
             let e = RulesV2::from_toml(&with_forum(&bad)).unwrap_err();
             assert!(e.to_string().contains(field), "{field}: {e}");
@@ -894,6 +910,9 @@ mod tests {
             1,
         );
         let e = RulesV2::from_toml(&app_only).unwrap_err();
-        assert!(e.to_string().contains("sources.app.forum.topic.kind"), "{e}");
+        assert!(
+            e.to_string().contains("sources.app.forum.topic.kind"),
+            "{e}"
+        );
     }
 }
