@@ -137,7 +137,7 @@ impl DiscourseConfig {
                     )))
                 }
             }
-            for (k, _) in &s.user_ids {
+            for k in s.user_ids.keys() {
                 if k.parse::<i64>().is_err() {
                     return Err(ConfigError::Invalid(format!(
                         "discourse.sources.{name}.user_ids: {k:?} is not a Discourse user id"
@@ -146,5 +146,49 @@ impl DiscourseConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn secrets_come_from_a_file_or_the_environment_and_are_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[discourse.sources.discourse]\nsecret = \"in-the-file-123\"\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&path)).unwrap_err();
+        assert!(e.to_string().contains("secret_file"), "{e}");
+
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "from-a-file-0123\n").unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "[discourse.sources.discourse]\nsecret_file = {:?}\ninstance = \"https://f.example\"\n\
+                 [discourse.sources.discourse.users]\nAlice = \"alice\"\n\
+                 [discourse.sources.discourse.user_ids]\n\"77\" = \"bob\"\n",
+                secret.display().to_string()
+            ),
+        )
+        .unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        let s = &c.discourse.sources["discourse"];
+        assert_eq!(s.secret.as_ref().unwrap().expose(), b"from-a-file-0123");
+        assert_eq!(s.member_of("ALICE", None), Some("alice"));
+        assert_eq!(s.member_of("renamed", Some(77)), Some("bob"));
+        assert_eq!(s.member_of("nobody", Some(1)), None);
+        let printed = format!("{c:?} {}", serde_json::to_string(&c).unwrap());
+        assert!(!printed.contains("from-a-file-0123"), "{printed}");
+
+        // Too short (Discourse's own minimum is 12) or missing.
+        std::fs::write(&secret, "short").unwrap();
+        let e = Config::load(Some(&path)).unwrap_err();
+        assert!(e.to_string().contains("at least 12"), "{e}");
     }
 }
