@@ -123,6 +123,14 @@ fn topic(id: i64, user: (&str, i64), category: i64, at: i64) -> Value {
     })
 }
 
+/// The body Discourse sends for post_destroyed: the post with `deleted_at` set.
+fn deleted(body: &Value) -> Value {
+    let mut b = body.clone();
+    b["post"]["deleted_at"] = json!(rfc3339(now()));
+    b["post"]["deleted_by"] = json!(basic_user("moderator", 1));
+    b
+}
+
 fn basic_user(name: &str, id: i64) -> Value {
     json!({"id": id, "username": name, "name": name, "avatar_template": "/a.png"})
 }
@@ -416,14 +424,20 @@ async fn posts_topics_replays_edits_and_deletions(backend: Backend) {
     assert_eq!(status_of(&r), "ignored", "{}", r.text);
     assert_eq!(app.activities_count().await, 1);
 
+    // A captured post_created body relabeled post_destroyed (headers are not signed): refused.
+    let r = deliver(&app, 29, "post_destroyed", &reply).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.body["error"], "invalid_body");
+    assert_eq!(app.activities_count().await, 1);
     // The reply is deleted, its deletion delivered twice, then recovered.
-    let r = deliver(&app, 22, "post_destroyed", &reply).await;
+    let deleted = deleted(&reply);
+    let r = deliver(&app, 22, "post_destroyed", &deleted).await;
     assert_eq!(status_of(&r), "withdrawn", "{}", r.text);
     assert!(r.body["outcome"]["detail"]
         .as_str()
         .unwrap()
         .contains("open epoch"));
-    let r = deliver(&app, 23, "post_destroyed", &reply).await;
+    let r = deliver(&app, 23, "post_destroyed", &deleted).await;
     assert_eq!(status_of(&r), "ignored", "{}", r.text);
     assert_eq!(app.activities_count().await, 0);
     assert_eq!(epoch_events(&app, epoch).await, 0);
@@ -488,7 +502,28 @@ async fn likes_confirm_and_solutions_count(backend: Backend) {
     );
 
     // Bob's reply is accepted as the solution (discourse-solved: type "solved").
-    let r = deliver(&app, 36, "accepted_solution", &json!({ "solved": reply })).await;
+    let mut accepted = reply.clone();
+    accepted["accepted_answer"] = json!(true);
+    accepted["topic_accepted_answer"] = json!(true);
+    let mut unaccepted = reply.clone();
+    unaccepted["accepted_answer"] = json!(false);
+    unaccepted["topic_accepted_answer"] = json!(false);
+    // The acceptance relabeled as an unacceptance is refused.
+    let r = deliver(
+        &app,
+        40,
+        "unaccepted_solution",
+        &json!({ "solved": accepted }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = deliver(
+        &app,
+        36,
+        "accepted_solution",
+        &json!({ "solved": accepted }),
+    )
+    .await;
     assert_eq!(status_of(&r), "accepted", "{}", r.text);
     assert_eq!(r.body["outcome"]["kind"], "solution_accepted");
     assert_eq!(r.body["outcome"]["member"], "bob");
@@ -502,7 +537,13 @@ async fn likes_confirm_and_solutions_count(backend: Backend) {
     let r = deliver(&app, 37, "accepted_solution", &json!({ "solved": other })).await;
     assert_eq!(status_of(&r), "ignored", "{}", r.text);
     // Unaccepted: withdrawn.
-    let r = deliver(&app, 38, "unaccepted_solution", &json!({ "solved": reply })).await;
+    let r = deliver(
+        &app,
+        38,
+        "unaccepted_solution",
+        &json!({ "solved": unaccepted }),
+    )
+    .await;
     assert_eq!(status_of(&r), "withdrawn", "{}", r.text);
     assert!(!app
         .store
@@ -510,7 +551,13 @@ async fn likes_confirm_and_solutions_count(backend: Backend) {
         .await
         .unwrap());
     // Deleting the liked reply removes it and the confirmation of it.
-    let r = deliver(&app, 39, "post_destroyed", &json!({ "post": reply })).await;
+    let r = deliver(
+        &app,
+        39,
+        "post_destroyed",
+        &deleted(&json!({ "post": reply })),
+    )
+    .await;
     assert_eq!(status_of(&r), "withdrawn", "{}", r.text);
     assert!(app
         .store
@@ -586,7 +633,7 @@ async fn an_epoch_is_scored_from_forum_activity_only(backend: Backend) {
     assert_eq!(total, app.config.epoch.budget);
 
     // A deletion after the epoch was scored: the activity stays as scored, and the answer says so.
-    let r = send("post_destroyed", json!({ "post": reply })).await;
+    let r = send("post_destroyed", deleted(&json!({ "post": reply }))).await;
     assert_eq!(status_of(&r), "kept", "{}", r.text);
     assert!(r.body["outcome"]["detail"]
         .as_str()

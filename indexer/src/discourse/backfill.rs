@@ -123,6 +123,7 @@ impl UserAction {
             deleted_at: self.deleted.filter(|&d| d).map(|_| "deleted".to_owned()),
             user_deleted: None,
             hidden: self.hidden,
+            accepted_answer: None,
         }
     }
 }

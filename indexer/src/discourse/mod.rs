@@ -28,6 +28,12 @@ use crate::ingest::{self, EventIn, Intake, ItemStatus, RejectReason, Reporter};
 use crate::store::discourse::Withdrawal;
 use crate::store::{ConfirmVerdict, NewConfirmation, Store, StoreResult};
 
+/// Discourse signs the body only, not the headers: a body relabeled with another event name must
+/// not undo what it reported. Deletions must carry `deleted_at`, solution events a consistent
+/// `accepted_answer`.
+const MISMATCH: &str = "the body does not describe this event (X-Discourse-Event is not signed: \
+     a deletion carries deleted_at, an (un)accepted solution its accepted_answer)";
+
 /// Why a signature header is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -97,6 +103,9 @@ pub struct Post {
     pub user_deleted: Option<bool>,
     #[serde(default)]
     pub hidden: Option<bool>,
+    /// discourse-solved: whether this post is its topic's accepted answer.
+    #[serde(default)]
+    pub accepted_answer: Option<bool>,
 }
 
 /// A topic (webhook `topic` payloads).
@@ -612,6 +621,9 @@ impl<'a> Forum<'a> {
                     Ok(p) => p,
                     Err(e) => return Ok(Err(e)),
                 };
+                if p.deleted_at.is_none() && p.user_deleted != Some(true) {
+                    return Ok(Err(MISMATCH.into()));
+                }
                 // A deleted answer is no solution either.
                 let sol = self.activity_id(Entry::Solution, p.id);
                 if store.event_brief(&sol).await?.is_some() {
@@ -634,6 +646,9 @@ impl<'a> Forum<'a> {
                     Ok(t) => t,
                     Err(e) => return Ok(Err(e)),
                 };
+                if t.deleted_at.is_none() {
+                    return Ok(Err(MISMATCH.into()));
+                }
                 self.withdraw(
                     store,
                     &self.activity_id(Entry::Topic, t.id),
@@ -653,6 +668,9 @@ impl<'a> Forum<'a> {
                     Ok(p) => p,
                     Err(e) => return Ok(Err(e)),
                 };
+                if p.accepted_answer == Some(false) {
+                    return Ok(Err(MISMATCH.into()));
+                }
                 self.solution(store, cfg, &p, &now).await?
             }
             "unaccepted_solution" => {
@@ -660,6 +678,9 @@ impl<'a> Forum<'a> {
                     Ok(p) => p,
                     Err(e) => return Ok(Err(e)),
                 };
+                if p.accepted_answer == Some(true) {
+                    return Ok(Err(MISMATCH.into()));
+                }
                 self.withdraw(
                     store,
                     &self.activity_id(Entry::Solution, p.id),
