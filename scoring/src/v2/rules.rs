@@ -905,8 +905,8 @@ mod tests {
         assert!(e.to_string().contains("likes_confirm"), "{e}");
         // An observed kind the source does not observe.
         let app_only = with_forum(FORUM).replacen(
-            "[sources.discourse.forum]",
-            "[sources.app.forum]\ntopic = { kind = \"solution_accepted\" }\n\n[sources.discourse.forum]",
+            "\n[sources.discourse.forum]",
+            "\n[sources.app.forum]\ntopic = { kind = \"solution_accepted\" }\n\n[sources.discourse.forum]",
             1,
         );
         let e = RulesV2::from_toml(&app_only).unwrap_err();
