@@ -5,7 +5,7 @@
 #![recursion_limit = "256"]
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -654,6 +654,7 @@ struct Forum429 {
     actions: Arc<Vec<(String, u32, Value)>>,
     requests: Arc<AtomicU64>,
     throttled: Arc<AtomicU64>,
+    lowest_before: Arc<AtomicI64>,
 }
 
 async fn posts_json(
@@ -677,6 +678,7 @@ async fn posts_json(
         .get("before")
         .and_then(|b| b.parse().ok())
         .unwrap_or(i64::MAX);
+    f.lowest_before.fetch_min(before, Ordering::SeqCst);
     let page: Vec<Value> = f
         .posts
         .iter()
@@ -706,11 +708,10 @@ async fn user_actions_json(
     axum::Json(json!({ "user_actions": items })).into_response()
 }
 
-async fn backfill_pages_the_forum_through_the_same_mapping(backend: Backend) {
-    let app = app(backend).await;
-    let base = now() - 3 * DAY;
-    // 25 posts, newest first (ids 125..101): topics 1..=5 (first posts) and replies; the oldest
-    // five were created before --since.
+/// 25 posts, newest first (ids 125..101): topics (first posts) and replies by Alice, bob and
+/// carol; the oldest five were created 20 days before `base`. User actions: carol's likes of
+/// bob's recent replies, one accepted solution of Alice's. Returns them and the likes count.
+fn forum_fixture(base: i64) -> (Vec<Value>, Vec<(String, u32, Value)>, usize) {
     let users = [("Alice", 1), ("bob", 2), ("carol", 3)];
     let mut posts = Vec::new();
     for i in (0..25i64).rev() {
@@ -730,14 +731,11 @@ async fn backfill_pages_the_forum_through_the_same_mapping(backend: Backend) {
             at,
         ));
     }
-    // Likes given by carol of bob's replies; a solution of alice's.
+    let recent = |p: &&Value| p["created_at"].as_str().unwrap() > rfc3339(base - DAY).as_str();
     let bob_replies: Vec<&Value> = posts
         .iter()
-        .filter(|p| {
-            p["username"] == "bob"
-                && p["post_number"].as_i64().unwrap() > 1
-                && p["created_at"].as_str().unwrap() > rfc3339(base - DAY).as_str()
-        })
+        .filter(|p| p["username"] == "bob" && p["post_number"].as_i64().unwrap() > 1)
+        .filter(recent)
         .collect();
     assert!(bob_replies.len() >= 3);
     let mut actions = Vec::new();
@@ -753,11 +751,8 @@ async fn backfill_pages_the_forum_through_the_same_mapping(backend: Backend) {
     }
     let alice_reply = posts
         .iter()
-        .find(|p| {
-            p["username"] == "Alice"
-                && p["post_number"].as_i64().unwrap() > 1
-                && p["created_at"].as_str().unwrap() > rfc3339(base - DAY).as_str()
-        })
+        .filter(|p| p["username"] == "Alice" && p["post_number"].as_i64().unwrap() > 1)
+        .find(recent)
         .unwrap();
     actions.push((
         "alice".to_owned(),
@@ -766,11 +761,18 @@ async fn backfill_pages_the_forum_through_the_same_mapping(backend: Backend) {
                "post_number": alice_reply["post_number"], "topic_id": alice_reply["topic_id"],
                "username": "Alice", "user_id": 1, "category_id": PRACTICE}),
     ));
+    let likes = bob_replies.len();
+    (posts, actions, likes)
+}
+
+/// Serves the fixture on 127.0.0.1:0; returns its base URL.
+async fn spawn_forum(posts: Vec<Value>, actions: Vec<(String, u32, Value)>) -> (String, Forum429) {
     let forum = Forum429 {
-        posts: Arc::new(posts.clone()),
+        posts: Arc::new(posts),
         actions: Arc::new(actions),
         requests: Arc::new(AtomicU64::new(0)),
         throttled: Arc::new(AtomicU64::new(0)),
+        lowest_before: Arc::new(AtomicI64::new(i64::MAX)),
     };
     let router = axum::Router::new()
         .route("/posts.json", axum::routing::get(posts_json))
@@ -779,9 +781,16 @@ async fn backfill_pages_the_forum_through_the_same_mapping(backend: Backend) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}/"), forum)
+}
 
+async fn backfill_pages_the_forum_through_the_same_mapping(backend: Backend) {
+    let app = app(backend).await;
+    let base = now() - 3 * DAY;
+    let (posts, actions, likes) = forum_fixture(base);
+    let (url, forum) = spawn_forum(posts, actions).await;
     let mut opts = backfill::Options {
-        url: format!("http://{addr}/"),
+        url,
         api_key: Secret::new("forum-api-key"),
         api_username: "system".into(),
         since: base - DAY,
@@ -807,13 +816,14 @@ async fn backfill_pages_the_forum_through_the_same_mapping(backend: Backend) {
     );
     assert_eq!(
         s.by_status.get("confirmed").copied().unwrap_or(0),
-        bob_replies.len() as u64,
+        likes as u64,
         "{s:?}"
     );
     assert_eq!(app.activities_count().await, 21);
     assert_eq!(bar.position(), s.items);
-    // Pages: posts stop at the first page reaching --since (3 pages: 10, 10, 5 items of which
-    // the last five are too old), no request below it.
+    // Posts stop at the first page reaching --since: pages before=∞, 116, 106 (105..101 are
+    // older than --since), none below.
+    assert_eq!(forum.lowest_before.load(Ordering::SeqCst), 106);
     let first_requests = forum.requests.load(Ordering::SeqCst);
 
     // --resume: every stream is done, nothing is read again.
@@ -838,10 +848,101 @@ async fn backfill_pages_the_forum_through_the_same_mapping(backend: Backend) {
     assert!(e.to_string().contains("403"), "{e}");
 }
 
+/// `stk-indexer sources discourse backfill` and `unknown-users`, the real binary, configured by a
+/// TOML file and the environment (the webhook secret and the forum API key).
+async fn the_backfill_command_runs_from_the_cli(backend: Backend) {
+    let app = app(backend).await;
+    let base = now() - 3 * DAY;
+    let (mut posts, actions, _) = forum_fixture(base);
+    // One post by a forum user nobody mapped.
+    posts.insert(0, post(126, 2, 14, ("zoe", 42), PRACTICE, base + 3600));
+    let (url, _forum) = spawn_forum(posts, actions).await;
+    let cfg = app.dir.path().join("stk.toml");
+    let c = &app.config;
+    std::fs::write(
+        &cfg,
+        format!(
+            "[database]\nurl = {:?}\n[scoring]\nrules_path = {:?}\n\
+             [epoch]\ngenesis = {}\nduration_secs = {}\nbudget = {}\n\
+             [discourse.sources.discourse]\ninstance = \"https://forum.example.org\"\n\
+             [discourse.sources.discourse.users]\nAlice = \"alice\"\nbob = \"bob\"\ncarol = \"carol\"\n",
+            c.database.url,
+            c.scoring.rules_path.display().to_string(),
+            c.epoch.genesis,
+            c.epoch.duration_secs,
+            c.epoch.budget
+        ),
+    )
+    .unwrap();
+    let since = rfc3339(base - DAY);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_stk-indexer"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .env("STK_DISCOURSE__SOURCES__DISCOURSE__SECRET", SECRET)
+            .env("STK_DISCOURSE_API_KEY", "forum-api-key")
+            .env_remove("STK_DATABASE__URL")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let args = [
+        "sources",
+        "discourse",
+        "backfill",
+        "--url",
+        &url,
+        "--since",
+        &since,
+    ];
+    let (ok, out, err) = tokio::task::block_in_place(|| run(&args));
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("1 rate-limit waits"), "{out}");
+    assert!(out.contains("  accepted: 21"), "{out}");
+    assert!(out.contains("  rejected unknown_user: 1"), "{out}");
+    assert!(
+        !err.contains(SECRET) && !out.contains("forum-api-key"),
+        "{err}"
+    );
+    assert_eq!(app.activities_count().await, 21);
+    let (ok, out, err) =
+        tokio::task::block_in_place(|| run(&["sources", "discourse", "unknown-users"]));
+    assert!(ok, "{err}");
+    assert!(out.starts_with("zoe\tuser_id=42\tevents=1"), "{out}");
+    // --resume: nothing left to read.
+    let mut resumed = args.to_vec();
+    resumed.push("--resume");
+    let (ok, out, err) = tokio::task::block_in_place(|| run(&resumed));
+    assert!(ok, "{err}");
+    assert!(out.contains(": 0 pages, 0 items"), "{out}");
+    // A source without a forum mapping in the rules is a clear error.
+    let (ok, _, err) = tokio::task::block_in_place(|| {
+        run(&[
+            "sources",
+            "discourse",
+            "backfill",
+            "--source",
+            "app",
+            "--url",
+            &url,
+            "--since",
+            &since,
+        ])
+    });
+    assert!(!ok);
+    assert!(err.contains("app"), "{err}");
+}
+
 backend_tests!(
     refused_requests_store_nothing,
     posts_topics_replays_edits_and_deletions,
     likes_confirm_and_solutions_count,
     an_epoch_is_scored_from_forum_activity_only,
     backfill_pages_the_forum_through_the_same_mapping,
+    the_backfill_command_runs_from_the_cli,
 );
