@@ -64,7 +64,8 @@ pub struct DiscourseSource {
     pub secret_file: Option<PathBuf>,
     /// When set, `X-Discourse-Instance` must equal it (e.g. `https://forum.example.org`).
     pub instance: Option<String>,
-    /// Discourse username (case-insensitive) -> member id.
+    /// Discourse username (case-insensitive; lowercased when the configuration is loaded) ->
+    /// member id.
     pub users: BTreeMap<String, String>,
     /// Discourse user id -> member id (survives username changes).
     pub user_ids: BTreeMap<String, String>,
@@ -78,11 +79,10 @@ impl DiscourseSource {
                 return Some(m);
             }
         }
-        let lower = username.to_lowercase();
         self.users
-            .iter()
-            .find(|(u, _)| u.to_lowercase() == lower)
-            .map(|(_, m)| m.as_str())
+            .get(username)
+            .or_else(|| self.users.get(&username.to_lowercase()))
+            .map(String::as_str)
     }
 }
 
@@ -106,9 +106,20 @@ impl DiscourseConfig {
         Ok(())
     }
 
-    /// Reads `secret_file`s into `secret`.
+    /// Reads `secret_file`s into `secret` and lowercases the usernames (Discourse usernames are
+    /// case-insensitive; two keys differing only by case are an error).
     pub(crate) fn read_secret_files(&mut self) -> Result<(), ConfigError> {
-        for s in self.sources.values_mut() {
+        for (name, s) in self.sources.iter_mut() {
+            let mut users = BTreeMap::new();
+            for (u, m) in std::mem::take(&mut s.users) {
+                if users.insert(u.to_lowercase(), m).is_some() {
+                    return Err(ConfigError::Invalid(format!(
+                        "discourse.sources.{name}.users: {u:?} is listed twice (usernames are \
+                         case-insensitive)"
+                    )));
+                }
+            }
+            s.users = users;
             if let Some(path) = &s.secret_file {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                     path: path.clone(),

@@ -224,6 +224,7 @@ pub struct Forum<'a> {
     pub rule: &'a ForumRule,
     pub source: &'a DiscourseSource,
     pub rules: &'a RuleSet,
+    reporter: Reporter,
 }
 
 /// Which mapping entry an item falls under.
@@ -247,6 +248,9 @@ struct Item<'p> {
     excluded: Option<&'static str>,
     /// Deleted or hidden: stops counting.
     gone: bool,
+    /// Kept with the activity (timelines, receipts): where on the forum it happened.
+    topic_id: i64,
+    post_id: Option<i64>,
 }
 
 impl<'a> Forum<'a> {
@@ -261,11 +265,14 @@ impl<'a> Forum<'a> {
             .and_then(|r| r.sources.get(name))
             .and_then(|s| s.forum.as_ref())
             .ok_or_else(|| ForumError::NoMapping(name.to_owned()))?;
+        let reporter = Reporter::for_source(rules, Some(name))
+            .map_err(|_| ForumError::NoMapping(name.into()))?;
         Ok(Self {
             name,
             rule,
             source,
             rules,
+            reporter,
         })
     }
 
@@ -321,6 +328,8 @@ impl<'a> Forum<'a> {
             occurred_at: p.created_at.clone(),
             excluded,
             gone: p.deleted_at.is_some() || p.user_deleted == Some(true) || p.hidden == Some(true),
+            topic_id: p.topic_id,
+            post_id: Some(p.id),
         }
     }
 
@@ -339,6 +348,8 @@ impl<'a> Forum<'a> {
             excluded: (t.archetype.as_deref() == Some("private_message"))
                 .then_some("a private message never counts"),
             gone: t.deleted_at.is_some(),
+            topic_id: t.id,
+            post_id: None,
         }
     }
 
@@ -414,8 +425,24 @@ impl<'a> Forum<'a> {
             Ok(m) => m,
             Err(o) => return Ok(o.on(&id)),
         };
-        self.ingest(store, cfg, &id, &member, &rule.kind, &item.occurred_at)
-            .await
+        let mut attributes = serde_json::Map::new();
+        attributes.insert("topic_id".into(), item.topic_id.into());
+        if let Some(p) = item.post_id {
+            attributes.insert("post_id".into(), p.into());
+        }
+        if let Some(c) = item.category {
+            attributes.insert("category_id".into(), c.into());
+        }
+        self.ingest(
+            store,
+            cfg,
+            &id,
+            &member,
+            &rule.kind,
+            &item.occurred_at,
+            attributes,
+        )
+        .await
     }
 
     async fn ingest(
@@ -426,18 +453,18 @@ impl<'a> Forum<'a> {
         member: &str,
         kind: &str,
         occurred_at: &str,
+        attributes: serde_json::Map<String, serde_json::Value>,
     ) -> StoreResult<Outcome> {
         let intake = Intake {
             rules: self.rules,
-            reporter: Reporter::for_source(self.rules, Some(self.name))
-                .unwrap_or_else(|_| Reporter::members()),
+            reporter: self.reporter.clone(),
         };
         let ev = EventIn {
             id: id.to_owned(),
             member: member.to_owned(),
             kind: kind.to_owned(),
             occurred_at: occurred_at.to_owned(),
-            attributes: None,
+            attributes: Some(attributes),
             confirmations: Vec::new(),
             signature: None,
         };

@@ -665,16 +665,22 @@ impl RulesV2 {
                     ));
                 }
             }
-            let forum = match s.forum {
-                None => None,
-                Some(f) => Some(forum_rule(
-                    &name,
-                    f,
-                    &kinds,
-                    &observes,
-                    s.authenticates_confirmers,
-                )?),
-            };
+            let forum =
+                match s.forum {
+                    None => None,
+                    Some(_) if s.pubkey.is_some() => return Err(invalid(
+                        format!("sources.{name}.forum"),
+                        "a forum source is authenticated by its webhook secret: it cannot also \
+                         sign its events (pubkey)",
+                    )),
+                    Some(f) => Some(forum_rule(
+                        &name,
+                        f,
+                        &kinds,
+                        &observes,
+                        s.authenticates_confirmers,
+                    )?),
+                };
             sources.insert(
                 name,
                 SourceRule {
@@ -903,6 +909,14 @@ mod tests {
         );
         let e = RulesV2::from_toml(&no_auth).unwrap_err();
         assert!(e.to_string().contains("likes_confirm"), "{e}");
+        let signing = with_forum(FORUM).replacen(
+            "authenticates_confirmers = true\n# Optional forum",
+            "authenticates_confirmers = true\npubkey = \"11111111111111111111111111111111\"\n# Optional forum",
+            1,
+        );
+        assert_ne!(signing, with_forum(FORUM));
+        let e = RulesV2::from_toml(&signing).unwrap_err();
+        assert!(e.to_string().contains("sources.discourse.forum"), "{e}");
         // An observed kind the source does not observe.
         let app_only = with_forum(FORUM).replacen(
             "\n[sources.discourse.forum]",
