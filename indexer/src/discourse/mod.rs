@@ -433,46 +433,29 @@ impl<'a> Forum<'a> {
         if let Some(c) = item.category {
             attributes.insert("category_id".into(), c.into());
         }
-        self.ingest(
-            store,
-            cfg,
-            &id,
-            &member,
-            &rule.kind,
-            &item.occurred_at,
-            attributes,
-        )
-        .await
-    }
-
-    async fn ingest(
-        &self,
-        store: &Store,
-        cfg: &Config,
-        id: &str,
-        member: &str,
-        kind: &str,
-        occurred_at: &str,
-        attributes: serde_json::Map<String, serde_json::Value>,
-    ) -> StoreResult<Outcome> {
-        let intake = Intake {
-            rules: self.rules,
-            reporter: self.reporter.clone(),
-        };
         let ev = EventIn {
-            id: id.to_owned(),
-            member: member.to_owned(),
-            kind: kind.to_owned(),
-            occurred_at: occurred_at.to_owned(),
+            id,
+            member,
+            kind: rule.kind.clone(),
+            occurred_at: item.occurred_at,
             attributes: Some(attributes),
             confirmations: Vec::new(),
             signature: None,
+        };
+        self.ingest(store, cfg, ev).await
+    }
+
+    /// Stores one activity through [`ingest::ingest_batch`] (the one insert path).
+    async fn ingest(&self, store: &Store, cfg: &Config, ev: EventIn) -> StoreResult<Outcome> {
+        let intake = Intake {
+            rules: self.rules,
+            reporter: self.reporter.clone(),
         };
         let r = ingest::ingest_batch(store, cfg, &intake, std::slice::from_ref(&ev))
             .await?
             .pop()
             .expect("one result per event");
-        let epoch = ingest::parse_timestamp(occurred_at).and_then(|t| cfg.epoch_of(t));
+        let epoch = ingest::parse_timestamp(&ev.occurred_at).and_then(|t| cfg.epoch_of(t));
         let mut o = match r.status {
             ItemStatus::Accepted => Outcome::status(Status::Accepted, "counted"),
             ItemStatus::Duplicate => Outcome::status(Status::Duplicate, "already stored"),
@@ -481,9 +464,9 @@ impl<'a> Forum<'a> {
                 r.detail.unwrap_or_default(),
             ),
         };
-        o.activity = Some(id.to_owned());
-        o.kind = Some(kind.to_owned());
-        o.member = Some(member.to_owned());
+        o.activity = Some(ev.id);
+        o.kind = Some(ev.kind);
+        o.member = Some(ev.member);
         o.epoch = epoch;
         Ok(o)
     }
