@@ -442,7 +442,7 @@ mod tests {
                 let c = sqlite_chunk(left);
                 assert!(c <= left);
                 let sql = sqlite_insert_sql(c);
-                assert_eq!(sql.matches('?').count(), 8 * c);
+                assert_eq!(sql.matches('?').count(), 10 * c);
                 left -= c;
                 parts += 1;
             }
