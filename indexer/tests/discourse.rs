@@ -454,6 +454,24 @@ async fn posts_topics_replays_edits_and_deletions(backend: Backend) {
     let r = deliver(&app, 27, "post_edited", &hidden).await;
     assert_eq!(status_of(&r), "withdrawn", "{}", r.text);
     assert_eq!(app.activities_count().await, 0);
+    // A topic deleted (its body carries deleted_at) and recovered.
+    let t110 = json!({"topic": topic(110, ("carol", 3), PRACTICE, t)});
+    let r = deliver(&app, 50, "topic_created", &t110).await;
+    assert_eq!(status_of(&r), "accepted", "{}", r.text);
+    let r = deliver(&app, 51, "topic_destroyed", &t110).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let mut gone = t110.clone();
+    gone["topic"]["deleted_at"] = json!(rfc3339(now()));
+    let r = deliver(&app, 52, "topic_destroyed", &gone).await;
+    assert_eq!(status_of(&r), "withdrawn", "{}", r.text);
+    assert!(!app
+        .store
+        .activity_exists("discourse:discourse:topic:110")
+        .await
+        .unwrap());
+    let r = deliver(&app, 53, "topic_recovered", &t110).await;
+    assert_eq!(status_of(&r), "accepted", "{}", r.text);
+    assert_eq!(app.activities_count().await, 1);
     // Events the mapping does not read are answered, not stored.
     let r = deliver(&app, 28, "user_created", &json!({"user": {"id": 5}})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
