@@ -36,6 +36,8 @@ pub struct Config {
     pub scoring: ScoringConfig,
     pub wallet: WalletConfig,
     pub chain: ChainConfig,
+    /// Discourse forum sources (webhook secrets, forum user -> member maps).
+    pub discourse: crate::discourse::DiscourseConfig,
 }
 
 /// The Solana cluster the epoch pipeline talks to. Keys are read from files or from the environment
@@ -244,6 +246,7 @@ impl Default for Config {
             scoring: ScoringConfig::default(),
             wallet: WalletConfig::default(),
             chain: ChainConfig::default(),
+            discourse: Default::default(),
         }
     }
 }
@@ -281,6 +284,7 @@ impl Config {
             })?;
             config.database.url = url.trim().to_owned();
         }
+        config.discourse.read_secret_files()?;
         config.validate()?;
         Ok(config)
     }
@@ -300,7 +304,7 @@ impl Config {
                     .into(),
             ));
         }
-        Ok(())
+        crate::discourse::DiscourseConfig::check_no_secrets_in_toml(&value)
     }
 
     /// Checks values that would make the service misbehave.
@@ -351,7 +355,7 @@ impl Config {
         {
             return bad("database.url must start with sqlite:, postgres:// or postgresql://");
         }
-        Ok(())
+        self.discourse.validate()
     }
 
     /// Epoch index of a unix timestamp, `None` before genesis.

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "local")]
 pub mod dev;
+pub mod discourse;
 pub mod epoch;
 pub mod evidence;
 pub mod fmt;

@@ -36,8 +36,9 @@ pub use v2::input::{
     ACTIVITY_V2_DOMAIN, LOG_V2_FORMAT,
 };
 pub use v2::rules::{
-    isqrt, Calendar, Ceiling, ConfirmationsV2, DiminishingV2, Eligibility, Evidence, KindRuleV2,
-    RuleSet, RulesV2, SourceRule, Tenure, TrustRule, RULES_V2_DOMAIN, TRUST_ONE,
+    isqrt, Calendar, Ceiling, ConfirmationsV2, DiminishingV2, Eligibility, Evidence, ForumMap,
+    ForumRule, KindRuleV2, RuleSet, RulesV2, SourceRule, Tenure, TrustRule, RULES_V2_DOMAIN,
+    TRUST_ONE,
 };
 pub use v2::score::{
     score_epoch_v2, CapHit, ConfirmationOutcome, ConfirmationStatus, CountedEventV2, DropReasonV2,

@@ -22,6 +22,7 @@ mod migrate;
 mod oracle;
 mod rules;
 mod serve;
+mod sources;
 mod wallet_cmds;
 
 pub use admin::AdminAction;
@@ -32,6 +33,7 @@ pub use ingest::{ingest_file, IngestSummary};
 pub use keys::KeysAction;
 pub use member::MemberAction;
 pub use oracle::OracleAction;
+pub use sources::{backfill_with_progress, DiscourseAction, SourcesAction};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -110,6 +112,11 @@ pub enum Command {
     Oracle {
         #[command(subcommand)]
         action: OracleAction,
+    },
+    /// Activity sources: `sources discourse backfill|unknown-users`.
+    Sources {
+        #[command(subcommand)]
+        action: SourcesAction,
     },
     /// Benchmarks.
     Bench {
@@ -245,6 +252,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let session = cluster::Session::open(&cluster, &tx)?;
             wallet_cmds::pay_access(&session, &amount, plan, &reference).await
         }
+        Command::Sources { action } => sources::run(&cfg, action).await,
     }
 }
 

@@ -39,6 +39,16 @@ pub(super) async fn run(
     store
         .save_rules_text(&hex::encode(rules.hash()), &rules_text)
         .await?;
+    for name in cfg.discourse.sources.keys() {
+        match crate::discourse::Forum::new(&cfg, &rules, name) {
+            Ok(_) => {
+                tracing::info!(source = %name, "Discourse webhook: POST /v1/sources/discourse/{name}")
+            }
+            Err(e) => {
+                tracing::warn!(source = %name, error = %e, "Discourse source without a forum mapping: its webhooks are refused")
+            }
+        }
+    }
     let state = crate::http::AppState::new(store.clone(), cfg.clone(), rules.clone());
     state
         .set_rules_toml(&rules_text)

@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::store::Store;
 
 mod activities;
+mod discourse;
 mod epochs;
 pub mod error;
 pub mod extract;
@@ -144,7 +145,7 @@ impl utoipa::Modify for SecurityAddon {
           members::deactivate_member, members::get_member, wallets::wallet_challenge,
           wallets::bind_wallet, epochs::list_epochs, epochs::get_epoch, epochs::get_receipt,
           epochs::get_epoch_log, members::get_timeline, records::post_confirmation,
-          records::post_vouch, records::put_subscription, records::post_manifest, ops::healthz,
+          records::post_vouch, records::put_subscription, records::post_manifest, discourse::post_webhook, ops::healthz,
           ops::readyz, ops::metrics),
     components(schemas(ErrorBody, crate::ingest::ActivityBatch, crate::ingest::EventIn,
         crate::ingest::BatchResponse, crate::ingest::ItemResult, crate::ingest::ItemStatus,
@@ -154,7 +155,8 @@ impl utoipa::Modify for SecurityAddon {
         crate::oracle::ServedAllocation, crate::watcher::Timeline, crate::watcher::TimelineItem,
         crate::watcher::TimelineTotals, crate::records::ConfirmationIn,
         crate::records::ConfirmationView, crate::records::VouchIn, crate::records::SubscriptionIn,
-        crate::records::ManifestIn, records::Ack)),
+        crate::records::ManifestIn, records::Ack, discourse::WebhookAnswer,
+        crate::discourse::Outcome, crate::discourse::Status)),
     modifiers(&SecurityAddon),
 )]
 pub struct ApiDoc;
@@ -203,6 +205,7 @@ pub fn router(state: AppState) -> Router {
         .merge(members::router())
         .merge(wallets::router())
         .merge(records::router())
+        .merge(discourse::router())
         .merge(public)
         .merge(ops::router())
         .fallback(fallback)

@@ -9,6 +9,7 @@
 //! | [`distribution`] | an epoch's tree: recipients, chunks and their payments, lookup tables |
 //! | [`records`] | scoring v2's records: confirmations, vouches, subscriptions, member states, source manifests |
 //! | [`logs`] | the canonical activity log kept per scored epoch, recipients' binding proofs |
+//! | [`discourse`] | Discourse sources: webhook deliveries, unknown forum users, withdrawn activities, back-fill cursors |
 //! | [`chain_events`] | program events, the member ledger, the watcher's cursor |
 //! | [`scratch`] | scratch PostgreSQL databases for benchmarks |
 //!
@@ -159,6 +160,7 @@ macro_rules! write_pool {
 
 pub mod activities;
 pub mod chain_events;
+pub mod discourse;
 pub mod distribution;
 pub mod epochs;
 pub mod logs;

@@ -69,6 +69,47 @@ pub struct SourceRule {
     /// per-epoch manifest must carry its signature, which every oracle checks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pubkey: Option<String>,
+    /// A forum source (Discourse): which forum events become which activity kinds. Absent from
+    /// the canonical JSON when not set, so rules without a forum hash as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forum: Option<ForumRule>,
+}
+
+/// Maximum categories listed in one forum mapping.
+pub const MAX_FORUM_CATEGORIES: usize = 1_000;
+
+/// The mapping of a forum source's events to activity kinds (`[sources.<name>.forum]`). Every
+/// entry is optional; an absent entry means the forum event counts for nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForumRule {
+    /// A topic opened (its first post) in one of `categories`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<ForumMap>,
+    /// A reply (a regular post after the first) in one of `categories`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ForumMap>,
+    /// An answer accepted as the solution of a topic in one of `categories` (discourse-solved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solution: Option<ForumMap>,
+    /// A like received from another (mapped) member is that member's accountable confirmation
+    /// (`auth = "source:<name>"`) of the liked post's activity; requires
+    /// `authenticates_confirmers`.
+    pub likes_confirm: bool,
+}
+
+/// One forum event's kind and the category ids (Discourse `category_id`) it counts in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForumMap {
+    pub kind: String,
+    /// Sorted, deduplicated; empty = every category.
+    pub categories: Vec<u64>,
+}
+
+impl ForumMap {
+    /// Whether a post in `category` (None: uncategorized/private) counts.
+    pub fn counts_in(&self, category: Option<u64>) -> bool {
+        self.categories.is_empty() || category.is_some_and(|c| self.categories.contains(&c))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -288,6 +329,27 @@ struct RawSource {
     authenticates_confirmers: bool,
     #[serde(default)]
     pubkey: Option<String>,
+    #[serde(default)]
+    forum: Option<RawForum>,
+}
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForum {
+    #[serde(default)]
+    topic: Option<RawForumMap>,
+    #[serde(default)]
+    reply: Option<RawForumMap>,
+    #[serde(default)]
+    solution: Option<RawForumMap>,
+    #[serde(default)]
+    likes_confirm: bool,
+}
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForumMap {
+    kind: String,
+    #[serde(default)]
+    categories: Vec<i64>,
 }
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -310,6 +372,63 @@ fn valid_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Validates `[sources.<name>.forum]`: each mapped kind is observed by this source or is a
+/// confirmed kind (its activity then counts only with confirmations); categories are ids >= 1.
+fn forum_rule(
+    name: &str,
+    f: RawForum,
+    kinds: &BTreeMap<String, KindRuleV2>,
+    observes: &[String],
+    authenticates_confirmers: bool,
+) -> Result<ForumRule, RulesError> {
+    let map = |what: &str, m: Option<RawForumMap>| -> Result<Option<ForumMap>, RulesError> {
+        let Some(m) = m else { return Ok(None) };
+        let field = format!("sources.{name}.forum.{what}");
+        match kinds.get(&m.kind).map(|k| k.evidence) {
+            Some(Evidence::Observed) if observes.contains(&m.kind) => {}
+            Some(Evidence::Confirmed) => {}
+            _ => {
+                return Err(invalid(
+                    format!("{field}.kind"),
+                    format!(
+                        "{:?} must be a kind this source observes or a confirmed kind",
+                        m.kind
+                    ),
+                ))
+            }
+        }
+        if m.categories.len() > MAX_FORUM_CATEGORIES {
+            return Err(invalid(
+                format!("{field}.categories"),
+                format!("at most {MAX_FORUM_CATEGORIES} category ids"),
+            ));
+        }
+        let mut categories = Vec::with_capacity(m.categories.len());
+        for (i, &c) in m.categories.iter().enumerate() {
+            categories.push(range(&format!("{field}.categories[{i}]"), c, 1, i64::MAX)?);
+        }
+        categories.sort_unstable();
+        categories.dedup();
+        Ok(Some(ForumMap {
+            kind: m.kind,
+            categories,
+        }))
+    };
+    let rule = ForumRule {
+        topic: map("topic", f.topic)?,
+        reply: map("reply", f.reply)?,
+        solution: map("solution", f.solution)?,
+        likes_confirm: f.likes_confirm,
+    };
+    if rule.likes_confirm && !authenticates_confirmers {
+        return Err(invalid(
+            format!("sources.{name}.forum.likes_confirm"),
+            "likes are confirmations posted by the source: set authenticates_confirmers = true",
+        ));
+    }
+    Ok(rule)
 }
 
 impl RulesV2 {
@@ -546,12 +665,29 @@ impl RulesV2 {
                     ));
                 }
             }
+            let forum =
+                match s.forum {
+                    None => None,
+                    Some(_) if s.pubkey.is_some() => return Err(invalid(
+                        format!("sources.{name}.forum"),
+                        "a forum source is authenticated by its webhook secret: it cannot also \
+                         sign its events (pubkey)",
+                    )),
+                    Some(f) => Some(forum_rule(
+                        &name,
+                        f,
+                        &kinds,
+                        &observes,
+                        s.authenticates_confirmers,
+                    )?),
+                };
             sources.insert(
                 name,
                 SourceRule {
                     observes,
                     authenticates_confirmers: s.authenticates_confirmers,
                     pubkey: s.pubkey,
+                    forum,
                 },
             );
         }
@@ -707,5 +843,90 @@ mod tests {
         assert_eq!(r.tenure_bps(full + 1000), r.tenure.curve.last().unwrap().1);
         let e = RulesV2::from_toml(&V2.replacen("[104, 16_000]", "[104, 12_000]", 1)).unwrap_err();
         assert!(e.to_string().contains("concave"), "{e}");
+    }
+
+    const FORUM: &str = "[sources.discourse.forum]\n\
+        topic = { kind = \"practice_session\", categories = [7, 5, 5] }\n\
+        reply = { kind = \"help_given\" }\n\
+        solution = { kind = \"solution_accepted\", categories = [5] }\n\
+        likes_confirm = true\n";
+
+    fn with_forum(forum: &str) -> String {
+        V2.replacen("\n# Kinds.", &format!("\n{forum}\n# Kinds."), 1)
+    }
+
+    #[test]
+    fn forum_mapping_parses_and_only_its_presence_changes_the_hash() {
+        let plain = RulesV2::from_toml(V2).unwrap();
+        assert!(!String::from_utf8(plain.canonical_bytes())
+            .unwrap()
+            .contains("forum"));
+        let r = RulesV2::from_toml(&with_forum(FORUM)).unwrap();
+        let f = r.sources["discourse"].forum.as_ref().unwrap();
+        assert_eq!(f.topic.as_ref().unwrap().categories, vec![5, 7]);
+        assert!(f.reply.as_ref().unwrap().counts_in(None));
+        assert!(f.solution.as_ref().unwrap().counts_in(Some(5)));
+        assert!(!f.solution.as_ref().unwrap().counts_in(Some(7)));
+        assert!(!f.topic.as_ref().unwrap().counts_in(None));
+        assert!(f.likes_confirm);
+        assert_ne!(
+            plain.hash(),
+            r.hash(),
+            "the mapping is part of the rules hash"
+        );
+        let moved = RulesV2::from_toml(&with_forum(&FORUM.replace("[7, 5, 5]", "[7]"))).unwrap();
+        assert_ne!(moved.hash(), r.hash());
+    }
+
+    #[test]
+    fn forum_mapping_is_validated() {
+        for (bad, field) in [
+            // Observed by another source only / claimed kinds / unknown kinds.
+            (
+                FORUM.replace("\"help_given\"", "\"self_report\""),
+                "forum.reply.kind",
+            ),
+            (
+                FORUM.replace("\"help_given\"", "\"nope\""),
+                "forum.reply.kind",
+            ),
+            (
+                FORUM.replace("[7, 5, 5]", "[0]"),
+                "forum.topic.categories[0]",
+            ),
+            (
+                FORUM.replace("likes_confirm = true", "likes = true"),
+                "likes",
+            ),
+        ] {
+            let e = RulesV2::from_toml(&with_forum(&bad)).unwrap_err();
+            assert!(e.to_string().contains(field), "{field}: {e}");
+        }
+        let no_auth = with_forum(FORUM).replacen(
+            "observes = [\"practice_session\", \"solution_accepted\"]\nauthenticates_confirmers = true",
+            "observes = [\"practice_session\", \"solution_accepted\"]\nauthenticates_confirmers = false",
+            1,
+        );
+        let e = RulesV2::from_toml(&no_auth).unwrap_err();
+        assert!(e.to_string().contains("likes_confirm"), "{e}");
+        let signing = with_forum(FORUM).replacen(
+            "authenticates_confirmers = true\n# Optional forum",
+            "authenticates_confirmers = true\npubkey = \"11111111111111111111111111111111\"\n# Optional forum",
+            1,
+        );
+        assert_ne!(signing, with_forum(FORUM));
+        let e = RulesV2::from_toml(&signing).unwrap_err();
+        assert!(e.to_string().contains("sources.discourse.forum"), "{e}");
+        // An observed kind the source does not observe.
+        let app_only = with_forum(FORUM).replacen(
+            "\n[sources.discourse.forum]",
+            "\n[sources.app.forum]\ntopic = { kind = \"solution_accepted\" }\n\n[sources.discourse.forum]",
+            1,
+        );
+        let e = RulesV2::from_toml(&app_only).unwrap_err();
+        assert!(
+            e.to_string().contains("sources.app.forum.topic.kind"),
+            "{e}"
+        );
     }
 }
