@@ -528,6 +528,23 @@ pub fn explain_any(r: &AnyReceipt) -> String {
     }
 }
 
+/// The "dropped events" section of an explanation: id, kind, reason and the points it would have
+/// earned.
+fn write_dropped<'a>(
+    out: &mut String,
+    kind_width: usize,
+    dropped: impl ExactSizeIterator<Item = (&'a str, &'a str, &'a dyn std::fmt::Debug, u64)>,
+) {
+    let _ = writeln!(out, "dropped events ({}):", dropped.len());
+    for (id, kind, reason, pts) in dropped {
+        let _ = write!(out, "  - {id:<28} {kind:<kind_width$} {reason:?}");
+        if pts > 0 {
+            let _ = write!(out, " (would have been {} points)", points(pts));
+        }
+        out.push('\n');
+    }
+}
+
 /// A receipt explained line by line.
 pub fn explain(r: &Receipt) -> String {
     let mut out = String::new();
@@ -550,14 +567,11 @@ pub fn explain(r: &Receipt) -> String {
             points(c.diminished_points)
         );
     }
-    let _ = writeln!(out, "dropped events ({}):", r.dropped.len());
-    for d in &r.dropped {
-        let _ = write!(out, "  - {:<28} {:<16} {:?}", d.id, d.kind, d.reason);
-        if d.points > 0 {
-            let _ = write!(out, " (would have been {} points)", points(d.points));
-        }
-        out.push('\n');
-    }
+    write_dropped(
+        &mut out,
+        16,
+        r.dropped.iter().map(|d| (&*d.id, &*d.kind, &d.reason as _, d.points)),
+    );
     let _ = writeln!(out, "raw points:              {}", points(r.raw_points));
     let _ = writeln!(
         out,
@@ -619,14 +633,11 @@ pub fn explain_v2(r: &ReceiptV2) -> String {
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "dropped events ({}):", r.dropped.len());
-    for d in &r.dropped {
-        let _ = write!(out, "  - {:<28} {:<18} {:?}", d.id, d.kind, d.reason);
-        if d.points > 0 {
-            let _ = write!(out, " (would have been {} points)", points(d.points));
-        }
-        out.push('\n');
-    }
+    write_dropped(
+        &mut out,
+        18,
+        r.dropped.iter().map(|d| (&*d.id, &*d.kind, &d.reason as _, d.points)),
+    );
     if !r.caps_hit.is_empty() {
         let _ = writeln!(out, "caps hit:");
         for c in &r.caps_hit {

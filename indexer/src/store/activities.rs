@@ -157,24 +157,6 @@ fn classify(
         .collect()
 }
 
-/// Creates epoch `$e`'s row (state `open`) in transaction `$tx` if it is missing; evaluates to the
-/// epoch as `i64`. A macro because the two backends' transactions are different types.
-macro_rules! open_epoch {
-    ($tx:ident, $e:expr, $template:expr, $budget:expr, $now:expr) => {{
-        let (starts, ends) = $template.window($e);
-        let ep = to_i64($e, "epoch")?;
-        sqlx::query(INSERT_OPEN_EPOCH)
-            .bind(ep)
-            .bind(starts)
-            .bind(ends)
-            .bind($budget)
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
-        ep
-    }};
-}
-
 /// Adds the rows a batch inserted to `epoch_activity_counts`, in transaction `$tx`.
 macro_rules! bump_activity_counts {
     ($tx:ident, $cands:expr, $todo:expr, $inserted:expr) => {

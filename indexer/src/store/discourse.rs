@@ -169,15 +169,7 @@ impl Store {
                 None => Withdrawal::NotStored,
                 Some(ep) => {
                     let epoch = to_u64(ep, "epoch")?;
-                    let state: String = sqlx::query_scalar(if self.is_postgres() {
-                        "SELECT state FROM epochs WHERE epoch = $1 FOR SHARE"
-                    } else {
-                        "SELECT state FROM epochs WHERE epoch = $1"
-                    })
-                    .bind(ep)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let state = state_of(epoch, &state)?;
+                    let state = locked_epoch_state!(self, tx, epoch);
                     if state != EpochState::Open {
                         return Ok(Withdrawal::Kept { epoch, state });
                     }

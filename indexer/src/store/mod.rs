@@ -158,6 +158,43 @@ macro_rules! write_pool {
     };
 }
 
+/// Creates epoch `$e`'s row (state `open`) in transaction `$tx` if it is missing; evaluates to the
+/// epoch as `i64`. A macro because the two backends' transactions are different types. Call sites
+/// import `INSERT_OPEN_EPOCH` and `to_i64`.
+macro_rules! open_epoch {
+    ($tx:ident, $e:expr, $template:expr, $budget:expr, $now:expr) => {{
+        let (starts, ends) = $template.window($e);
+        let ep = to_i64($e, "epoch")?;
+        sqlx::query(INSERT_OPEN_EPOCH)
+            .bind(ep)
+            .bind(starts)
+            .bind(ends)
+            .bind($budget)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        ep
+    }};
+}
+
+/// The state of epoch `$e` (an existing row) read in transaction `$tx` so that it cannot change before
+/// the transaction ends: SQLite's write transaction holds the lock already; on PostgreSQL the row is
+/// read `FOR SHARE` (a freeze waits for the transaction). Call sites import `state_of`.
+macro_rules! locked_epoch_state {
+    ($store:expr, $tx:ident, $e:expr) => {{
+        let e: u64 = $e;
+        let state: String = sqlx::query_scalar(if $store.is_postgres() {
+            "SELECT state FROM epochs WHERE epoch = $1 FOR SHARE"
+        } else {
+            "SELECT state FROM epochs WHERE epoch = $1"
+        })
+        .bind(to_i64(e, "epoch")?)
+        .fetch_one(&mut *$tx)
+        .await?;
+        state_of(e, &state)?
+    }};
+}
+
 pub mod activities;
 pub mod chain_events;
 pub mod discourse;

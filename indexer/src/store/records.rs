@@ -173,7 +173,6 @@ impl Store {
         let budget = to_i64(template.budget, "budget")?;
         let e = c.event.epoch;
         let ep = to_i64(e, "epoch")?;
-        let (starts, ends) = template.window(e);
         write_pool!(self, p => {
             let mut tx = p.begin_with(begin_write(p)).await?;
             let known: Option<String> = sqlx::query_scalar("SELECT id FROM members WHERE id = $1")
@@ -183,23 +182,8 @@ impl Store {
             if known.is_none() {
                 return Ok(ConfirmVerdict::UnknownConfirmer);
             }
-            sqlx::query(INSERT_OPEN_EPOCH)
-                .bind(ep)
-                .bind(starts)
-                .bind(ends)
-                .bind(budget)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let state: String = sqlx::query_scalar(if self.is_postgres() {
-                "SELECT state FROM epochs WHERE epoch = $1 FOR SHARE"
-            } else {
-                "SELECT state FROM epochs WHERE epoch = $1"
-            })
-            .bind(ep)
-            .fetch_one(&mut *tx)
-            .await?;
-            let state = state_of(e, &state)?;
+            open_epoch!(tx, e, template, budget, now);
+            let state = locked_epoch_state!(self, tx, e);
             if state != EpochState::Open {
                 return Ok(ConfirmVerdict::FrozenEpoch { epoch: e, state });
             }
@@ -471,27 +455,12 @@ impl Store {
         template: EpochTemplate,
     ) -> StoreResult<Result<(), EpochState>> {
         let ep = to_i64(m.epoch, "epoch")?;
-        let (starts, ends) = template.window(m.epoch);
         let now = now_unix();
         write_pool!(self, p => {
             let mut tx = p.begin_with(begin_write(p)).await?;
-            sqlx::query(INSERT_OPEN_EPOCH)
-                .bind(ep)
-                .bind(starts)
-                .bind(ends)
-                .bind(to_i64(template.budget, "budget")?)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let state: String = sqlx::query_scalar(if self.is_postgres() {
-                "SELECT state FROM epochs WHERE epoch = $1 FOR SHARE"
-            } else {
-                "SELECT state FROM epochs WHERE epoch = $1"
-            })
-            .bind(ep)
-            .fetch_one(&mut *tx)
-            .await?;
-            let state = state_of(m.epoch, &state)?;
+            let budget = to_i64(template.budget, "budget")?;
+            open_epoch!(tx, m.epoch, template, budget, now);
+            let state = locked_epoch_state!(self, tx, m.epoch);
             // A frozen epoch takes no more events, so a manifest of what was sent can still come.
             if !matches!(state, EpochState::Open | EpochState::Frozen) {
                 return Ok(Err(state));
