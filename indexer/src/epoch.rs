@@ -570,7 +570,9 @@ pub fn explain(r: &Receipt) -> String {
     write_dropped(
         &mut out,
         16,
-        r.dropped.iter().map(|d| (&*d.id, &*d.kind, &d.reason as _, d.points)),
+        r.dropped
+            .iter()
+            .map(|d| (&*d.id, &*d.kind, &d.reason as _, d.points)),
     );
     let _ = writeln!(out, "raw points:              {}", points(r.raw_points));
     let _ = writeln!(
@@ -636,7 +638,9 @@ pub fn explain_v2(r: &ReceiptV2) -> String {
     write_dropped(
         &mut out,
         18,
-        r.dropped.iter().map(|d| (&*d.id, &*d.kind, &d.reason as _, d.points)),
+        r.dropped
+            .iter()
+            .map(|d| (&*d.id, &*d.kind, &d.reason as _, d.points)),
     );
     if !r.caps_hit.is_empty() {
         let _ = writeln!(out, "caps hit:");

@@ -12,6 +12,9 @@
 //!   `{"source":…,"epoch":N,"events":COUNT,"digest":"<hex>"}`, where `digest` is
 //!   `sha256("stk-source-manifest-v1" || for each event of that source in the epoch, ordered by
 //!   (occurred_at, id): the event's JSON above || "\n")`.
+//! * **Source confirmation**: a signing source that posts a confirmation for a confirmer it
+//!   authenticated signs `stk-source-confirmation-v1\n` followed by
+//!   `{"source":…,"id":…,"confirmer":…,"claimant":…,"kind":…,"event":…}`.
 //! * **Confirmation** signed by the confirmer's bound wallet (a wallet's `signMessage`):
 //!   ```text
 //!   SysTok confirmation
@@ -36,6 +39,7 @@ use sha2::{Digest, Sha256};
 
 pub const SOURCE_EVENT_DOMAIN: &str = "stk-source-event-v1";
 pub const SOURCE_MANIFEST_DOMAIN: &str = "stk-source-manifest-v1";
+pub const SOURCE_CONFIRMATION_DOMAIN: &str = "stk-source-confirmation-v1";
 
 /// The fields of an event a source signs.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -93,6 +97,27 @@ pub fn manifest_message(source: &str, epoch: u64, events: u64, digest_hex: &str)
         })
         .expect("plain struct serializes"),
     );
+    out
+}
+
+/// The fields of a confirmation a signing source signs when it posts one for a confirmer it
+/// authenticated.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SourceConfirmation<'a> {
+    pub source: &'a str,
+    pub id: &'a str,
+    pub confirmer: &'a str,
+    pub claimant: &'a str,
+    pub kind: &'a str,
+    pub event: &'a str,
+}
+
+/// The bytes a signing source signs for a confirmation it relays.
+pub fn source_confirmation_message(c: &SourceConfirmation<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160);
+    out.extend_from_slice(SOURCE_CONFIRMATION_DOMAIN.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(&serde_json::to_vec(c).expect("plain struct serializes"));
     out
 }
 

@@ -53,6 +53,15 @@ pub struct ConfirmationIn {
     )]
     #[schema(max_length = 88)]
     pub signature: Option<String>,
+    /// Posted by a source that signs (a `pubkey` in the rules) without a wallet signature: the
+    /// source's signature (base58) over `evidence::source_confirmation_message`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "limits::opt_string::<_, { limits::MAX_SIGNATURE_CHARS }>"
+    )]
+    #[schema(max_length = 88)]
+    pub source_signature: Option<String>,
 }
 
 /// A stored confirmation.
@@ -146,6 +155,8 @@ pub enum RecordError {
     Signature(#[from] SignatureError),
     #[error("not authenticated: sign with the member's wallet, or post with a key whose rules source authenticates confirmers")]
     Unauthenticated,
+    #[error("this key's source signs what it reports: source_signature is required")]
+    SourceSignatureRequired,
     #[error("issued_at: {0}")]
     BadTime(String),
     #[error("a newer statement about this voucher and member is already stored")]
@@ -197,7 +208,7 @@ pub async fn confirm(
         .member(&c.confirmer)
         .await?
         .ok_or_else(|| RecordError::UnknownMember(c.confirmer.clone()))?;
-    let (auth, wallet, message) = match &c.signature {
+    let (auth, wallet, message, signature) = match &c.signature {
         Some(sig) => {
             let wallet = confirmer
                 .wallet
@@ -210,13 +221,43 @@ pub async fn confirm(
                 &event.id,
             );
             evidence::verify(&evidence::parse_pubkey(&wallet)?, message.as_bytes(), sig)?;
-            ("wallet".to_owned(), Some(wallet), Some(message))
+            (
+                "wallet".to_owned(),
+                Some(wallet),
+                Some(message),
+                Some(sig.clone()),
+            )
         }
-        None => (
-            source_auth(rules, key).ok_or(RecordError::Unauthenticated)?,
-            None,
-            None,
-        ),
+        None => {
+            let auth = source_auth(rules, key).ok_or(RecordError::Unauthenticated)?;
+            // A source that signs its events signs the confirmations it relays too.
+            let source = key.source.as_deref().unwrap_or_default();
+            let pubkey = rules
+                .v2()
+                .and_then(|r| r.sources.get(source))
+                .and_then(|s| s.pubkey.as_deref());
+            let signature = match pubkey {
+                None => None,
+                Some(pk) => {
+                    let sig = c
+                        .source_signature
+                        .as_deref()
+                        .ok_or(RecordError::SourceSignatureRequired)?;
+                    let bytes =
+                        evidence::source_confirmation_message(&evidence::SourceConfirmation {
+                            source,
+                            id: &c.id,
+                            confirmer: &c.confirmer,
+                            claimant: &event.member,
+                            kind: &event.kind,
+                            event: &event.id,
+                        });
+                    evidence::verify(&evidence::parse_pubkey(pk)?, &bytes, sig)?;
+                    Some(sig.to_owned())
+                }
+            };
+            (auth, None, None, signature)
+        }
     };
     let record = NewConfirmation {
         id: c.id.clone(),
@@ -225,7 +266,7 @@ pub async fn confirm(
         auth: auth.clone(),
         wallet,
         message,
-        signature: c.signature.clone(),
+        signature,
         confirmed_at: crate::store::now_unix(),
     };
     let status = match store

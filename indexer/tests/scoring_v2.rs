@@ -210,13 +210,30 @@ async fn scoring_v2_end_to_end(b: Backend) {
         )
         .await;
     assert_eq!(again.body["status"], "duplicate", "{}", again.text);
-    let r = post_as(
+    // The app signs what it reports, so the confirmations it relays carry its signature too.
+    let unsigned = post_as(
         &app,
         &app_key,
         "/v1/confirmations",
         &confirmation("c2", "mallory", "help-bob", None),
     )
     .await;
+    assert_eq!(
+        unsigned.body["error"], "invalid_signature",
+        "{}",
+        unsigned.text
+    );
+    let relayed = evidence::source_confirmation_message(&evidence::SourceConfirmation {
+        source: "app",
+        id: "c2",
+        confirmer: "mallory",
+        claimant: "bob",
+        kind: "help_given",
+        event: "help-bob",
+    });
+    let mut c2 = confirmation("c2", "mallory", "help-bob", None);
+    c2["source_signature"] = json!(evidence::sign(&source_key(), &relayed));
+    let r = post_as(&app, &app_key, "/v1/confirmations", &c2).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["auth"], "source:app");
     // Refusals.
@@ -433,6 +450,17 @@ async fn scoring_v2_end_to_end(b: Backend) {
     assert!(
         d.iter()
             .any(|x| x.contains("signed 2 events") && x.contains("holds 1")),
+        "{d:?}"
+    );
+    assert_eq!(ev.source_confirmations.len(), 1, "c2, relayed by the app");
+    let redirected = forge(&served, |i| {
+        let c = i.confirmations.iter_mut().find(|c| c.id == "c2").unwrap();
+        c.confirmer = "master-b".into();
+    });
+    let d = evidence_diffs(&verify(&redirected, None).unwrap_err());
+    assert!(
+        d.iter()
+            .any(|x| x.contains("confirmation c2 relayed by source app")),
         "{d:?}"
     );
     let mut unsigned = served.clone();

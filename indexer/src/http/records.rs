@@ -41,7 +41,9 @@ impl From<RecordError> for ApiError {
             RecordError::FrozenEpoch { .. } => ApiError::conflict("frozen_epoch", msg),
             RecordError::Conflict(_) => ApiError::conflict("conflict", msg),
             RecordError::NoWallet(_) => ApiError::bad_request("no_wallet", msg),
-            RecordError::Signature(_) => ApiError::bad_request("invalid_signature", msg),
+            RecordError::Signature(_) | RecordError::SourceSignatureRequired => {
+                ApiError::bad_request("invalid_signature", msg)
+            }
             RecordError::Unauthenticated => {
                 ApiError::new(StatusCode::FORBIDDEN, "unauthenticated_record", msg)
             }

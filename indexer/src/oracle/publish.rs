@@ -182,7 +182,17 @@ pub async fn evidence(store: &Store, cfg: &Config, n: u64) -> Result<EpochEviden
         })
         .collect();
     let mut signed_records = Vec::new();
+    let mut source_confirmations = Vec::new();
     for c in store.scoring_confirmations(n).await? {
+        if c.auth.starts_with("source:") {
+            if let Some(signature) = c.signature {
+                source_confirmations.push(EventSignature {
+                    id: c.id,
+                    signature,
+                });
+            }
+            continue;
+        }
         if let (Some(wallet), Some(message), Some(signature)) = (c.wallet, c.message, c.signature) {
             signed_records.push(SignedRecord {
                 kind: "confirmation".into(),
@@ -225,6 +235,7 @@ pub async fn evidence(store: &Store, cfg: &Config, n: u64) -> Result<EpochEviden
     Ok(EpochEvidence {
         event_signatures,
         manifests: store.manifests(n).await?,
+        source_confirmations,
         signed_records,
         bindings,
     })

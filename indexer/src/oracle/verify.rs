@@ -586,6 +586,39 @@ pub fn check_evidence(
             }
         }
     }
+    let relayed: HashMap<&str, &str> = ev
+        .source_confirmations
+        .iter()
+        .map(|s| (s.id.as_str(), s.signature.as_str()))
+        .collect();
+    for c in &input.confirmations {
+        if let stk_scoring::Auth::Source(name) = &c.auth {
+            let Some(pk) = rules.sources.get(name).and_then(|s| s.pubkey.as_deref()) else {
+                continue;
+            };
+            let bytes = evd::source_confirmation_message(&evd::SourceConfirmation {
+                source: name,
+                id: &c.id,
+                confirmer: &c.confirmer,
+                claimant: &c.claimant,
+                kind: &c.kind,
+                event: &c.event,
+            });
+            let checked = match (evd::parse_pubkey(pk), relayed.get(c.id.as_str())) {
+                (_, None) => Err("has no source signature".to_owned()),
+                (Err(e), _) => Err(e.to_string()),
+                (Ok(key), Some(sig)) => {
+                    evd::verify(&key, &bytes, sig).map_err(|e| format!("{e} (altered or invented)"))
+                }
+            };
+            if let Err(e) = checked {
+                push(format!(
+                    "confirmation {} relayed by source {name} {e}",
+                    c.id
+                ));
+            }
+        }
+    }
     let proven: HashMap<(&str, &str), ()> = ev
         .bindings
         .iter()

@@ -43,6 +43,9 @@ pub struct EpochEvidence {
     pub event_signatures: Vec<EventSignature>,
     /// Each signing source's signed statement of what it sent for the epoch.
     pub manifests: Vec<crate::store::ManifestRow>,
+    /// The signing sources' signatures of the confirmations they relayed, by confirmation id.
+    #[serde(default)]
+    pub source_confirmations: Vec<EventSignature>,
     /// Wallet-signed confirmations and vouches of the log.
     pub signed_records: Vec<SignedRecord>,
     /// Proofs that the wallets of `signed_records` belong to their signers.
