@@ -650,6 +650,48 @@ async fn an_epoch_is_scored_from_forum_activity_only(backend: Backend) {
     let total: u64 = allocs.iter().map(|a| a.amount).sum();
     assert_eq!(total, app.config.epoch.budget);
 
+    // An oracle re-checks the forum events against the forum itself (Discourse cannot sign).
+    let served: stk_indexer::oracle::EpochLogResponse =
+        serde_json::from_str(&app.get("/v1/epochs/2/log").await.text).unwrap();
+    let links = &served.evidence.as_ref().unwrap().forum_users;
+    assert_eq!(links.len(), 3, "{links:?}");
+    let honest: Vec<(&str, Value)> = vec![
+        (
+            "/posts/by_number/300/1.json",
+            post(3000, 1, 300, ("Alice", 1), PRACTICE, t),
+        ),
+        (
+            "/posts/by_number/301/1.json",
+            post(3010, 1, 301, ("carol", 3), PRACTICE, t + 3600),
+        ),
+        ("/posts/3001.json", reply.clone()),
+    ];
+    let forum = serve_posts(honest.clone()).await;
+    let diffs = stk_indexer::oracle::forum::check_forum(&served, &[("discourse".into(), forum)])
+        .await
+        .unwrap();
+    assert!(diffs.is_empty(), "{diffs:?}");
+    // The same log against a forum where one post is someone else's, one is deleted, one missing.
+    let mut altered = honest;
+    altered[0].1["username"] = json!("mallory");
+    altered[1].1["deleted_at"] = json!(rfc3339(now()));
+    altered.pop();
+    let forum = serve_posts(altered).await;
+    let diffs = stk_indexer::oracle::forum::check_forum(&served, &[("discourse".into(), forum)])
+        .await
+        .unwrap();
+    let text: Vec<String> = diffs.iter().map(|d| d.to_string()).collect();
+    assert_eq!(text.len(), 3, "{text:?}");
+    assert!(
+        text[0].contains("\"mallory\", who is not mapped"),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|d| d.contains("deleted or hidden")),
+        "{text:?}"
+    );
+    assert!(text.iter().any(|d| d.contains("404")), "{text:?}");
+
     // A deletion after the epoch was scored: the activity stays as scored, and the answer says so.
     let r = send("post_destroyed", deleted(&json!({ "post": reply }))).await;
     assert_eq!(status_of(&r), "kept", "{}", r.text);
@@ -662,6 +704,26 @@ async fn an_epoch_is_scored_from_forum_activity_only(backend: Backend) {
         .activity_exists("discourse:discourse:post:3001")
         .await
         .unwrap());
+}
+
+/// Serves the given post documents by path (`/posts/<id>.json`, `/posts/by_number/<t>/<n>.json`),
+/// 404 for anything else; returns the base URL.
+async fn serve_posts(docs: Vec<(&str, Value)>) -> String {
+    let docs: Arc<std::collections::HashMap<String, Value>> =
+        Arc::new(docs.into_iter().map(|(p, v)| (p.to_owned(), v)).collect());
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let docs = docs.clone();
+        async move {
+            match docs.get(uri.path()) {
+                Some(v) => axum::Json(v.clone()).into_response(),
+                None => (AxStatus::NOT_FOUND, "not found").into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
 }
 
 /// A Discourse-shaped API: `/posts.json` (pages of 10, newest first, `before`), and

@@ -29,7 +29,22 @@ pub enum OracleAction {
         /// Verify and recompute only; attest nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Re-check the events of a forum source against the forum itself: `NAME=URL` (e.g.
+        /// `discourse=https://forum.example.org`; repeat for several). Every post must exist, be by
+        /// the forum user mapped to the event's member, at the logged time.
+        #[arg(long = "forum", value_parser = parse_forum)]
+        forums: Vec<(String, String)>,
     },
+}
+
+fn parse_forum(s: &str) -> Result<(String, String), String> {
+    let (name, url) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not NAME=URL"))?;
+    if name.is_empty() || !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(format!("{s:?} is not NAME=http(s)://…"));
+    }
+    Ok((name.to_owned(), url.to_owned()))
 }
 
 pub(super) async fn run(action: OracleAction) -> anyhow::Result<()> {
@@ -40,8 +55,24 @@ pub(super) async fn run(action: OracleAction) -> anyhow::Result<()> {
         cluster,
         compare,
         dry_run,
+        forums,
     } = action;
     let served = crate::oracle::fetch(&source, epoch).await?;
+    if !forums.is_empty() {
+        let diffs = crate::oracle::forum::check_forum(&served, &forums)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        if !diffs.is_empty() {
+            for d in &diffs {
+                println!("  {d}");
+            }
+            anyhow::bail!(
+                "epoch {epoch}: refused to attest ({} forum difference(s))",
+                diffs.len()
+            );
+        }
+        println!("epoch {epoch}: forum events re-checked against the forum");
+    }
     let reference = match &compare {
         Some(url) => Some(crate::oracle::fetch(url, epoch).await?.log),
         None => None,

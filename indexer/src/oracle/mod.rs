@@ -13,6 +13,7 @@
 //! | [`attest`] | comparing with the chain and attesting |
 pub mod attest;
 pub mod fetch;
+pub mod forum;
 pub mod publish;
 pub mod verify;
 pub mod wire;

@@ -170,9 +170,25 @@ pub async fn epoch_log(
 /// The evidence of a v2 epoch: source signatures and manifests, wallet-signed records and the
 /// binding proofs of their wallets.
 pub async fn evidence(store: &Store, cfg: &Config, n: u64) -> Result<EpochEvidence, StoreError> {
-    let event_signatures = store
-        .scoring_events_v2(n)
-        .await?
+    let events = store.scoring_events_v2(n).await?;
+    let mut forum_users = Vec::new();
+    for (name, src) in &cfg.discourse.sources {
+        let members: std::collections::BTreeSet<&str> = events
+            .iter()
+            .filter(|e| e.source == *name)
+            .map(|e| e.member.as_str())
+            .collect();
+        for (username, member) in &src.users {
+            if members.contains(member.as_str()) {
+                forum_users.push(super::wire::ForumUserLink {
+                    source: name.clone(),
+                    username: username.clone(),
+                    member: member.clone(),
+                });
+            }
+        }
+    }
+    let event_signatures = events
         .into_iter()
         .filter_map(|e| {
             e.signature.map(|signature| EventSignature {
@@ -236,6 +252,7 @@ pub async fn evidence(store: &Store, cfg: &Config, n: u64) -> Result<EpochEviden
         event_signatures,
         manifests: store.manifests(n).await?,
         source_confirmations,
+        forum_users,
         signed_records,
         bindings,
     })

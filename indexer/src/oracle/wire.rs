@@ -50,6 +50,17 @@ pub struct EpochEvidence {
     pub signed_records: Vec<SignedRecord>,
     /// Proofs that the wallets of `signed_records` belong to their signers.
     pub bindings: Vec<BindingProof>,
+    /// For forum sources (which cannot sign): the forum usernames mapped to the members with forum
+    /// activity in the epoch, so an oracle can re-check each post against the forum.
+    #[serde(default)]
+    pub forum_users: Vec<ForumUserLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ForumUserLink {
+    pub source: String,
+    pub username: String,
+    pub member: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
