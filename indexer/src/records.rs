@@ -145,6 +145,8 @@ pub enum RecordError {
     UnknownMember(String),
     #[error("a member cannot confirm or vouch for themselves")]
     SelfRecord,
+    #[error("the event's epoch {epoch} ended at {ends_at}; a confirmation counts only within it")]
+    EpochEnded { epoch: u64, ends_at: String },
     #[error("epoch {epoch} is {state} and takes no more records")]
     FrozenEpoch { epoch: u64, state: EpochState },
     #[error("record id {0:?} is taken by another record, or this confirmer already confirmed this event")]
@@ -203,6 +205,15 @@ pub async fn confirm(
         .ok_or_else(|| RecordError::UnknownEvent(c.event.clone()))?;
     if event.member == c.confirmer {
         return Err(RecordError::SelfRecord);
+    }
+    // A confirmation counts only when given within its event's epoch (scoring refuses it as
+    // `OutsideEpoch` otherwise): say so now rather than store a record that cannot count.
+    let (_, ends_at) = cfg.epoch_window(event.epoch);
+    if crate::store::now_unix() >= ends_at {
+        return Err(RecordError::EpochEnded {
+            epoch: event.epoch,
+            ends_at: crate::wallet::rfc3339(ends_at),
+        });
     }
     let confirmer = store
         .member(&c.confirmer)

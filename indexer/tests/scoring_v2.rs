@@ -311,6 +311,21 @@ async fn scoring_v2_end_to_end(b: Backend) {
     if wait > 0 {
         tokio::time::sleep(std::time::Duration::from_secs(wait as u64)).await;
     }
+    // A confirmation after the epoch ended could not count: refused with the reason.
+    let msg8 = evidence::confirmation_message("c8", "master-b", "bob", "help_given", "help-bob");
+    let late = app
+        .post(
+            "/v1/confirmations",
+            &confirmation(
+                "c8",
+                "master-b",
+                "help-bob",
+                Some(evidence::sign(&wallets["master-b"], msg8.as_bytes())),
+            ),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.text);
+    assert_eq!(late.body["error"], "epoch_ended", "{}", late.text);
     let err = stk_indexer::epoch::score(&app.store, &app.config, &app.rules, 1, false)
         .await
         .unwrap_err();

@@ -39,6 +39,7 @@ impl From<RecordError> for ApiError {
             RecordError::UnknownMember(_) => ApiError::not_found("member_not_found", msg),
             RecordError::SelfRecord => ApiError::bad_request("self_record", msg),
             RecordError::FrozenEpoch { .. } => ApiError::conflict("frozen_epoch", msg),
+            RecordError::EpochEnded { .. } => ApiError::conflict("epoch_ended", msg),
             RecordError::Conflict(_) => ApiError::conflict("conflict", msg),
             RecordError::NoWallet(_) => ApiError::bad_request("no_wallet", msg),
             RecordError::Signature(_) | RecordError::SourceSignatureRequired => {
@@ -66,7 +67,7 @@ impl From<RecordError> for ApiError {
         (status = 400, description = "invalid_id, self_record, no_wallet, invalid_signature", body = ErrorBody),
         (status = 403, description = "forbidden (no `confirm` scope) or unauthenticated_record", body = ErrorBody),
         (status = 404, description = "unknown_event, member_not_found", body = ErrorBody),
-        (status = 409, description = "conflict (id taken, or already confirmed), frozen_epoch", body = ErrorBody),
+        (status = 409, description = "conflict (id taken, or already confirmed), epoch_ended, frozen_epoch", body = ErrorBody),
         (status = 429, description = "rate_limited", body = ErrorBody),
     ))]
 pub(super) async fn post_confirmation(
