@@ -10,6 +10,7 @@ async fn the_economy_holds_its_invariants() {
         epochs: 3,
         database: None,
         progress: false,
+        rules_v2: false,
     })
     .await
     .expect("the demo flow runs");

@@ -5,6 +5,7 @@ pub(super) async fn run(
     members: usize,
     epochs: u64,
     database: Option<String>,
+    rules_v2: bool,
 ) -> anyhow::Result<()> {
     use anyhow::bail;
 
@@ -18,6 +19,7 @@ pub(super) async fn run(
         epochs,
         database,
         progress: true,
+        rules_v2,
     })
     .await?;
     println!("{}", demo::report(&outcome));
@@ -32,6 +34,7 @@ pub(super) async fn run(
     _members: usize,
     _epochs: u64,
     _database: Option<String>,
+    _rules_v2: bool,
 ) -> anyhow::Result<()> {
     anyhow::bail!("demo: {}", super::NO_LOCAL)
 }

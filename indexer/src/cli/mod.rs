@@ -61,6 +61,10 @@ pub enum Command {
         /// sqlite://... or postgres://... (default: a temporary SQLite file).
         #[arg(long)]
         database: Option<String>,
+        /// The scoring rules: `v1` (rules/rules.v1.toml) or `v2` (rules/rules.v2.toml with the demo's
+        /// masters; subscriptions, vouches, an observed source, signed confirmations).
+        #[arg(long, default_value = "v1", value_parser = ["v1", "v2"])]
+        rules: String,
     },
     /// Run the HTTP API (migrates first). Stops gracefully on ctrl-c / SIGTERM.
     Serve {
@@ -188,7 +192,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             members,
             epochs,
             database,
-        } => demo::run(members, epochs, database).await,
+            rules,
+        } => demo::run(members, epochs, database, rules == "v2").await,
         Command::Serve { local, rpc_listen } => serve::run(cfg, local, rpc_listen).await,
         Command::Migrate => migrate::run(&cfg).await,
         Command::Ingest {

@@ -205,8 +205,23 @@ pub mod members;
 pub mod records;
 pub mod scratch;
 
+/// Seconds added to the wall clock by [`now_unix`]: 0 in the service. Only the local demo moves it
+/// ([`set_clock`]), to replay past weeks of a community in order.
+static CLOCK_OFFSET: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// The service's clock (Unix seconds): what ingestion stamps as `received_at`, what confirmations,
+/// vouches and the end-of-epoch checks compare with.
 pub fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+        + CLOCK_OFFSET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets the service's clock to `at` (Unix seconds) for this process — the local demo's replay of past
+/// weeks (rules v2 check every record's time against it). Not for a running service.
+#[cfg(feature = "local")]
+pub fn set_clock(at: Option<i64>) {
+    let offset = at.map_or(0, |t| t - time::OffsetDateTime::now_utc().unix_timestamp());
+    CLOCK_OFFSET.store(offset, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn to_i64(v: u64, what: &str) -> StoreResult<i64> {

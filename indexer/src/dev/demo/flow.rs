@@ -28,7 +28,18 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             eprintln!("{s}");
         }
     };
-    let rules = Arc::new(stk_scoring::RuleSet::from_toml(DEMO_RULES).context("demo rules")?);
+    // The member ids are fixed (`<profile>-<index>`), so the v2 masters are known up front.
+    let steady_names: Vec<String> = (0..options.members)
+        .filter(|i| Profile::ALL[i % 3] == Profile::Steady)
+        .map(|i| format!("{}-{i:03}", Profile::Steady.name()))
+        .collect();
+    let masters = super::v2::masters(&steady_names);
+    let rules_text = if options.rules_v2 {
+        super::v2::rules_text(&masters)?
+    } else {
+        DEMO_RULES.to_owned()
+    };
+    let rules = Arc::new(stk_scoring::RuleSet::from_toml(&rules_text).context("demo rules")?);
 
     say(
         "• starting the in-process chain and initializing the STK program (3 oracles, threshold 2)",
@@ -46,6 +57,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display()));
     let mut cfg = economy.config(&url);
+    // The rules file the service reads is the one the demo scores with.
+    let rules_path = dir.path().join("rules.toml");
+    std::fs::write(&rules_path, &rules_text)?;
+    cfg.scoring.rules_path = rules_path;
     cfg.rate_limit.per_second = 100_000.0;
     cfg.rate_limit.burst = 100_000;
     let store = Store::connect(&cfg.database).await?;
@@ -53,12 +68,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
 
     let token = CancellationToken::new();
     store
-        .save_rules_text(&hex::encode(rules.hash()), DEMO_RULES)
+        .save_rules_text(&hex::encode(rules.hash()), &rules_text)
         .await?;
     let state = AppState::new(store.clone(), cfg.clone(), rules.clone());
     // Oracles are served the exact rules text the demo scores with.
     state
-        .set_rules_toml(DEMO_RULES)
+        .set_rules_toml(&rules_text)
         .map_err(|e| anyhow::anyhow!("demo rules: {e}"))?;
     let server = Server::start("127.0.0.1:0".parse()?, state, token.clone()).await?;
     let base = format!("http://{}", server.addr);
@@ -126,6 +141,31 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             profile,
         });
     }
+    // Rules v2: an observed source (the app) reports practice; the platform reports subscriptions;
+    // the masters vouch for the members; the service's clock follows the replayed days.
+    let mut app_key = String::new();
+    let replay = if options.rules_v2 {
+        app_key = crate::auth::create_key_with_scopes(
+            &store,
+            "demo-app",
+            &[crate::auth::Scope::Ingest],
+            Some("app"),
+        )
+        .await?
+        .context("creating the app's key")?
+        .key;
+        let replay = super::v2::Replay;
+        crate::store::set_clock(Some(cfg.epoch_window(0).0 + 60));
+        say(&format!(
+            "• rules v2: subscriptions reported, {} masters vouch for the members",
+            masters.len()
+        ));
+        let paid_until = cfg.epoch_window(options.epochs).1 + 7 * 86_400;
+        super::v2::onboard(&http, &base, &key, &members, &masters, paid_until).await?;
+        Some(replay)
+    } else {
+        None
+    };
     let steady_ids: Vec<String> = members
         .iter()
         .filter(|m| m.profile == Profile::Steady)
@@ -145,6 +185,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             events.extend(a);
         }
         per_epoch_events[epoch as usize] = events.len() as u64;
+        if options.rules_v2 {
+            super::v2::post_epoch(&http, &base, &key, &app_key, &members, start, events).await?;
+            continue;
+        }
         for batch in events.chunks(1_000) {
             let r: serde_json::Value = expect_ok(
                 http.post(format!("{base}/v1/activities"))
@@ -161,6 +205,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             }
         }
     }
+    // The replay is over: the wall clock again (every epoch has ended by it).
+    drop(replay);
     say(&format!(
         "• {} events posted over {} epochs (steady {}, bursty {}, farmer {})",
         per_epoch_events.iter().sum::<u64>(),

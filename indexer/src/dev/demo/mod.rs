@@ -15,12 +15,18 @@
 //!    investor buys at the premium; a member pays for access in STK.
 //! 6. The tables: STK per profile, supply, vault and its coverage, treasury — and the invariants.
 //!
+//! With `rules_v2` (`demo --rules v2`) the same community is scored with rules v2 (`v2.rs`): the
+//! platform reports subscriptions, the masters vouch for the members, practice sessions come from
+//! an observed source, help is confirmed by the helped member's wallet-signed record, and the
+//! service's clock follows the replayed days.
+//!
 //! Files: `flow.rs` runs the steps above, `activity.rs` generates each profile's events,
-//! `report.rs` prints the tables.
+//! `v2.rs` the rules-v2 records, `report.rs` prints the tables.
 
 mod activity;
 mod flow;
 mod report;
+mod v2;
 
 pub use crate::fmt::fmt_units;
 pub use flow::run;
@@ -54,6 +60,8 @@ pub struct DemoOptions {
     /// `sqlite://...` or `postgres://...`; `None`: a temporary SQLite file.
     pub database: Option<String>,
     pub progress: bool,
+    /// Score with rules v2 (`rules/rules.v2.toml` with the demo's masters) instead of v1.
+    pub rules_v2: bool,
 }
 
 impl Default for DemoOptions {
@@ -63,6 +71,7 @@ impl Default for DemoOptions {
             epochs: 4,
             database: None,
             progress: true,
+            rules_v2: false,
         }
     }
 }
