@@ -1,11 +1,8 @@
 //! Member and investor commands on any cluster: `balance`, `sell-back`, `buy-premium`, `pay-access`
 //! (see `cluster.rs` for the flags).
-use anchor_spl::associated_token::{
-    get_associated_token_address, spl_associated_token_account as ata,
-};
+use anchor_spl::associated_token::get_associated_token_address;
 use anyhow::{anyhow, bail, Context};
 use serde_json::json;
-use sha2::Digest;
 use solana_sdk::pubkey::Pubkey;
 use stk::{
     client,
@@ -22,12 +19,7 @@ fn create_ata(
     owner: &Pubkey,
     mint: &Pubkey,
 ) -> solana_sdk::instruction::Instruction {
-    ata::instruction::create_associated_token_account_idempotent(
-        payer,
-        owner,
-        mint,
-        &anchor_spl::token::ID,
-    )
+    crate::member_tx::create_ata(payer, owner, mint)
 }
 
 /// `balance [WALLET]`: SOL, STK and quote of a wallet, and its sell-back state.
@@ -225,15 +217,7 @@ pub(super) async fn buy_premium(s: &Session, amount: &str, slippage: &str) -> an
 
 /// The 32-byte payment reference: 64 hex digits as given, or the SHA-256 of the text.
 pub fn reference_bytes(text: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    if text.len() == 64 {
-        if let Ok(bytes) = hex::decode(text) {
-            out.copy_from_slice(&bytes);
-            return out;
-        }
-    }
-    out.copy_from_slice(&sha2::Sha256::digest(text.as_bytes()));
-    out
+    crate::member_tx::reference_bytes(text)
 }
 
 /// `pay-access AMOUNT --plan N --reference REF`: burns STK for access.

@@ -24,6 +24,7 @@ use crate::auth::RateLimiter;
 use crate::config::Config;
 use crate::store::Store;
 
+mod actions;
 mod activities;
 mod epochs;
 pub mod error;
@@ -33,6 +34,7 @@ mod ops;
 mod records;
 mod serve;
 mod wallets;
+pub mod web;
 pub mod wire;
 
 use error::{ApiError, ErrorBody};
@@ -53,6 +55,8 @@ struct Inner {
     /// Public reads, per client address.
     public_limiter: RateLimiter,
     metrics: PrometheusHandle,
+    /// The web app: member sessions, the cluster connection.
+    web: web::WebState,
 }
 
 /// Why a rules text is not served with epoch logs.
@@ -80,6 +84,7 @@ impl AppState {
                 limiter,
                 public_limiter,
                 metrics,
+                web: web::WebState::default(),
             }),
         };
         // The rules text for oracles: the configured rules file, if it is the rules being run.
@@ -121,6 +126,9 @@ impl AppState {
     }
     fn metrics(&self) -> &PrometheusHandle {
         &self.inner.metrics
+    }
+    fn web(&self) -> &web::WebState {
+        &self.inner.web
     }
 }
 
@@ -194,6 +202,7 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .merge(members::public_router())
         .merge(epochs::router())
+        .merge(web::public_router())
         .route_layer(axum::middleware::from_fn_with_state(
             limited,
             public_rate_limit,
@@ -205,6 +214,8 @@ pub fn router(state: AppState) -> Router {
         .merge(records::router())
         .merge(public)
         .merge(ops::router())
+        .merge(web::router())
+        .merge(actions::router(state.clone()))
         .fallback(fallback)
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::disable())
