@@ -37,8 +37,14 @@ pub struct Web {
 }
 
 pub async fn web(members: usize) -> Web {
+    let s = web_unpaid(members).await;
+    finish(&s.w, 0).await;
+    s
+}
+
+/// Like [`web`], epoch 0 not yet run through the pipeline.
+pub async fn web_unpaid(members: usize) -> Web {
     let w = world(WorldOptions::new(members)).await;
-    finish(&w, 0).await;
     let node = RpcServer::start(w.economy.chain.clone(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -652,4 +658,473 @@ async fn actions_sell_back_pay_access_buy_premium_on_chain() {
     assert_eq!(e.body["total_premium_minted"], 12 * STK);
     assert_eq!(e.body["total_burned_sell_back"], STK);
     assert_eq!(e.body["total_burned_access"], plan1.price);
+}
+
+// ---------- the real browser ----------
+
+/// A WebDriver session on headless Chromium through `chromedriver` (the W3C protocol over HTTP).
+struct Browser {
+    driver: std::process::Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+/// Chromium and its driver, or why the browser test cannot run.
+fn browser_binaries() -> Result<(String, String), String> {
+    let find = |names: &[&str]| {
+        names
+            .iter()
+            .map(std::path::Path::new)
+            .find(|p| p.exists())
+            .map(|p| p.display().to_string())
+    };
+    let chromium = find(&["/usr/bin/chromium", "/usr/bin/chromium-browser"])
+        .ok_or("chromium is not installed (scripts/install-chromium.sh)")?;
+    let driver = find(&["/usr/bin/chromedriver"])
+        .ok_or("chromedriver is not installed (scripts/install-chromium.sh)")?;
+    Ok((chromium, driver))
+}
+
+impl Browser {
+    async fn start(chromium: &str, driver: &str) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let b = Browser {
+            driver: child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        };
+        for _ in 0..100 {
+            if let Ok(r) = b.http.get(format!("{}/status", b.base)).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = chromium;
+        b
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let v: Value = rb.send().await.unwrap().json().await.unwrap();
+        if v["value"]["error"].is_string() {
+            panic!("webdriver {path}: {}", v["value"]);
+        }
+        v["value"].clone()
+    }
+
+    /// A new browser window `width` × `height` CSS pixels (a phone's viewport when narrow).
+    async fn session(&self, chromium: &str, width: u32, height: u32) -> Tab<'_> {
+        let mut options = json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     format!("--window-size={width},{height}"), "--hide-scrollbars",
+                     "--force-device-scale-factor=1"],
+        });
+        if width < 500 {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0, "touch": true }
+            });
+        }
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": options,
+        }}});
+        let v = self.call(Method::POST, "/session", Some(caps)).await;
+        Tab {
+            b: self,
+            id: v["sessionId"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+struct Tab<'a> {
+    b: &'a Browser,
+    id: String,
+}
+
+impl Tab<'_> {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        self.b
+            .call(method, &format!("/session/{}{path}", self.id), body)
+            .await
+    }
+    async fn goto(&self, url: &str) {
+        self.call(Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+    async fn js(&self, script: &str, args: Value) -> Value {
+        self.call(
+            Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+    async fn js_async(&self, script: &str, args: Value) -> Value {
+        self.call(
+            Method::POST,
+            "/execute/async",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+    /// Waits (up to 30 s) until `cond` (a JS expression) is true.
+    async fn wait(&self, cond: &str) {
+        for _ in 0..300 {
+            if self.js(&format!("return !!({cond});"), json!([])).await == true {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let text = self.js("return document.body.innerText;", json!([])).await;
+        panic!("timed out waiting for {cond}; page: {text}");
+    }
+    async fn element(&self, css: &str) -> String {
+        let v = self
+            .call(
+                Method::POST,
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        v.as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+    async fn click(&self, css: &str) {
+        let e = self.element(css).await;
+        self.call(
+            Method::POST,
+            &format!("/element/{e}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+    /// Presses Enter on the element (keyboard use, not a click).
+    async fn enter(&self, css: &str) {
+        let e = self.element(css).await;
+        self.call(
+            Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": "\u{E007}" })),
+        )
+        .await;
+    }
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self.element(css).await;
+        self.call(
+            Method::POST,
+            &format!("/element/{e}/clear"),
+            Some(json!({})),
+        )
+        .await;
+        self.call(
+            Method::POST,
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+    async fn text(&self) -> String {
+        self.js(
+            "return document.querySelector('main').innerText;",
+            json!([]),
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+    }
+    async fn screenshot(&self, path: &std::path::Path) {
+        let v = self.call(Method::GET, "/screenshot", None).await;
+        let png = BASE64_STANDARD.decode(v.as_str().unwrap()).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        std::fs::write(path, png).unwrap();
+    }
+    async fn a11y(&self, what: &str) {
+        let problems = self.js(include_str!("browser/a11y.js"), json!([])).await;
+        assert_eq!(problems, json!([]), "accessibility problems on {what}");
+    }
+    async fn install_wallet(&self, k: &Keypair) {
+        let bytes = k.to_bytes();
+        let r = self
+            .js_async(
+                include_str!("browser/test_wallet.js"),
+                json!([
+                    hex::encode(&bytes[..32]),
+                    k.pubkey().to_string(),
+                    hex::encode(&bytes[32..])
+                ]),
+            )
+            .await;
+        assert_eq!(r, true, "test wallet: {r}");
+    }
+    async fn close(self) {
+        self.call(Method::DELETE, "", None).await;
+    }
+}
+
+/// Where screenshots go: `docs/screenshots/` with `STK_SCREENSHOTS=update`, else a temporary
+/// directory (they are taken and checked either way).
+fn screenshot_dir(tmp: &tempfile::TempDir) -> std::path::PathBuf {
+    if std::env::var("STK_SCREENSHOTS").as_deref() == Ok("update") {
+        let d = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    } else {
+        tmp.path().to_path_buf()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_member_binds_earns_sells_pays_and_invests() {
+    let (chromium, driver) = match browser_binaries() {
+        Ok(b) => b,
+        Err(why) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIPPED browser test: {why}; CI runs it after scripts/install-chromium.sh");
+            return;
+        }
+        Err(why) => panic!("CI is set and {why}"),
+    };
+    let s = web_unpaid(3).await;
+    // A new member with activity in epoch 0 and no wallet yet; the browser's wallet is a known key.
+    let member = "web-member";
+    let wallet = Keypair::new();
+    let me = wallet.pubkey();
+    s.w.store.create_member(member).await.unwrap();
+    s.w.store.set_member_status(member, true).await.unwrap();
+    let cfg = s.w.pipeline.cfg.clone();
+    let (start, _) = cfg.epoch_window(0);
+    let events: Vec<_> = (0..5)
+        .map(|day| stk_indexer::store::NewActivity {
+            id: format!("{member}-{day}"),
+            member: member.into(),
+            kind: ["practice_session", "help_given", "review"][day % 3].into(),
+            occurred_at: start + day as i64 * 86_400 + 7_200,
+            epoch: 0,
+            attributes: None,
+            confirmations: vec![],
+            source: "member".into(),
+            signature: None,
+        })
+        .collect();
+    s.w.store
+        .ingest(&events, stk_indexer::epoch::template(&cfg))
+        .await
+        .unwrap();
+    s.w.economy
+        .chain
+        .with(async |c| c.airdrop(&me, 2 * SOL).await.unwrap())
+        .await;
+    s.w.economy.chain.note_accounts(&[me]);
+
+    // The platform opens a session for its member.
+    let auth = format!("Bearer {}", s.key);
+    let r = s
+        .req(
+            Method::POST,
+            &format!("/v1/members/{member}/web-session"),
+            &[("authorization", &auth)],
+            None,
+        )
+        .await;
+    let url = format!("{}{}", s.base, r.body["url"].as_str().unwrap());
+
+    let browser = Browser::start(&chromium, &driver).await;
+    let tab = browser.session(&chromium, 1280, 900).await;
+    tab.goto(&format!("{url}")).await;
+    tab.wait("document.querySelector('main h1') && document.querySelector('#bind-h')")
+        .await;
+    // The session left the address bar.
+    let loc = tab.js("return location.href;", json!([])).await;
+    assert!(!loc.as_str().unwrap().contains("session="), "{loc}");
+    tab.install_wallet(&wallet).await;
+    // Connect with the keyboard.
+    tab.enter("#connect").await;
+    tab.wait("document.querySelector('#bind')").await;
+    tab.enter("#bind").await;
+    tab.wait("document.querySelector('.status p.ok')").await;
+    let m = s.get(&format!("/v1/members/{member}")).await;
+    assert_eq!(m.body["wallet"], me.to_string(), "bound through the page");
+
+    // The epoch runs; the page shows the rewards, the receipt in words and the timeline.
+    finish(&s.w, 0).await;
+    stk_indexer::watcher::run_once(&s.w.store, s.chain())
+        .await
+        .unwrap();
+    let earned = s.stk_of(&me).await;
+    assert!(earned > 20 * STK, "earned {earned}");
+    tab.js("location.reload();", json!([])).await;
+    tab.wait("document.querySelector('svg.chart') && document.querySelector('details.receipt')")
+        .await;
+    tab.install_wallet(&wallet).await;
+    tab.click("#connect").await;
+    tab.wait("document.querySelector('.result')").await;
+    tab.js(
+        "document.querySelectorAll('details').forEach(d => d.open = true);",
+        json!([]),
+    )
+    .await;
+    let text = tab.text().await;
+    assert!(text.contains("Receipts, explained"), "{text}");
+    assert!(text.contains("events counted"), "{text}");
+    assert!(text.contains("Qualified"), "{text}");
+    assert!(
+        text.contains("Received"),
+        "timeline shows the payment: {text}"
+    );
+    tab.a11y("member").await;
+
+    // The check finds what it looks for: an unlabelled field and low-contrast text fail it.
+    tab.js(
+        "const i = document.createElement('input'); i.id = 'probe'; document.querySelector('main').append(i);\
+         const p = document.createElement('p'); p.id = 'probe2'; p.textContent = 'faint'; p.style.color = '#ddd'; document.querySelector('main').append(p);",
+        json!([]),
+    )
+    .await;
+    let problems = tab.js(include_str!("browser/a11y.js"), json!([])).await;
+    let problems = problems.to_string();
+    assert!(
+        problems.contains("control without a label: input#probe"),
+        "{problems}"
+    );
+    assert!(problems.contains("contrast p#probe2"), "{problems}");
+
+    // Sell back 1 STK in a window, through the page.
+    s.open_window(100 * USDC, USDC / 2, 10 * USDC).await;
+    tab.goto(&format!("{}/#/sell", s.base)).await;
+    tab.install_wallet(&wallet).await;
+    tab.click("#connect").await;
+    tab.wait("document.querySelector('#sell-amount')").await;
+    tab.fill("#sell-amount", "1").await;
+    tab.wait("document.querySelector('form.panel p').textContent.includes('0.5')")
+        .await;
+    tab.a11y("sell").await;
+    tab.click("#sell").await;
+    tab.wait("document.querySelector('.result')").await;
+    assert_eq!(s.stk_of(&me).await, earned - STK);
+    assert_eq!(s.quote_of(&me).await, USDC / 2);
+
+    // Pay for plan 1 (10 STK).
+    tab.goto(&format!("{}/#/access", s.base)).await;
+    tab.install_wallet(&wallet).await;
+    tab.click("#connect").await;
+    tab.wait("document.querySelector('#pay')").await;
+    tab.a11y("access").await;
+    tab.enter("#pay").await;
+    tab.wait("document.querySelector('.result')").await;
+    let text = tab.text().await;
+    assert!(text.contains("Receipt: plan 1"), "{text}");
+    let price = stk_indexer::member_tx::plan(1).unwrap().price;
+    assert_eq!(s.stk_of(&me).await, earned - STK - price);
+
+    // Buy 1 STK at the premium with a maximum price.
+    let config = ops::config(s.chain()).await.unwrap().unwrap();
+    let cost = stk::math::premium_quote(STK, config.buyback_price, config.premium_bps).unwrap();
+    s.w.economy.fund_quote(&me, cost).await.unwrap();
+    tab.goto(&format!("{}/#/investor", s.base)).await;
+    tab.install_wallet(&wallet).await;
+    tab.click("#connect").await;
+    tab.wait("document.querySelector('#buy')").await;
+    tab.a11y("investor").await;
+    tab.click("#buy").await;
+    tab.wait("document.querySelector('.result')").await;
+    assert_eq!(s.stk_of(&me).await, earned - STK - price + STK);
+    assert_eq!(s.quote_of(&me).await, USDC / 2);
+
+    // The member's own record now holds what the wallet did on chain.
+    stk_indexer::watcher::run_once(&s.w.store, s.chain())
+        .await
+        .unwrap();
+    tab.goto(&format!("{}/?member={member}#/member", s.base))
+        .await;
+    tab.wait("document.querySelector('main table tbody tr')")
+        .await;
+    let text = tab.text().await;
+    for what in ["Sold back", "Paid for access", "Bought at premium"] {
+        assert!(text.contains(what), "timeline lacks {what}: {text}");
+    }
+
+    // The public pages.
+    for page in ["economy", "epochs"] {
+        tab.goto(&format!("{}/#/{page}", s.base)).await;
+        tab.wait("document.querySelector('main h1') && !document.querySelector('main p.hint')")
+            .await;
+        tab.a11y(page).await;
+    }
+    tab.wait("document.querySelector('main td ul')").await;
+    let text = tab.text().await;
+    assert!(text.contains("2 of 3 (threshold 2)"), "{text}");
+    tab.close().await;
+
+    // Screenshots: every page, both languages, desktop and phone width.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = screenshot_dir(&tmp);
+    for (width, height, name) in [(1280, 1500, "desktop"), (390, 1400, "phone")] {
+        let tab = browser.session(&chromium, width, height).await;
+        for lang in ["en", "ru"] {
+            for page in ["member", "sell", "access", "investor", "economy", "epochs"] {
+                let q = if page == "member" {
+                    format!("?member={member}&lang={lang}")
+                } else {
+                    format!("?lang={lang}")
+                };
+                tab.goto(&format!("{}/{q}#/{page}", s.base)).await;
+                tab.install_wallet(&wallet).await;
+                tab.wait("document.querySelector('main h1') && !document.querySelector('main p.hint:only-of-type')")
+                    .await;
+                if page != "economy" && page != "epochs" {
+                    tab.click("#connect").await;
+                    tab.wait("document.querySelector('#connect').textContent.includes('…')")
+                        .await;
+                }
+                tab.wait(&format!("document.documentElement.lang === '{lang}'"))
+                    .await;
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                tab.a11y(&format!("{page} {lang} {name}")).await;
+                tab.screenshot(&dir.join(format!("{page}-{lang}-{name}.png")))
+                    .await;
+            }
+        }
+        tab.close().await;
+    }
+    // Russian is Russian.
+    let tab = browser.session(&chromium, 1280, 900).await;
+    tab.goto(&format!("{}/?lang=ru#/economy", s.base)).await;
+    tab.wait("document.querySelector('main h1')").await;
+    let h1 = tab
+        .js(
+            "return document.querySelector('main h1').textContent;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(h1, "Экономика");
+    tab.close().await;
 }

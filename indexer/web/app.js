@@ -225,7 +225,7 @@
     if (!choosing) { box.hidden = true; return; }
     box.hidden = false;
     box.replaceChildren(el('span', { text: t('choose_wallet') }),
-      wallets.map((w) => el('button', { type: 'button', onclick: () => connect(w) },
+      ...wallets.map((w) => el('button', { type: 'button', onclick: () => connect(w) },
         w.icon && /^data:image\/(svg\+xml|png|webp);base64,/.test(w.icon) ? el('img', { src: w.icon, alt: '', width: 20, height: 20 }) : null,
         ' ', String(w.name))));
   }
@@ -313,7 +313,7 @@
   }
 
   // ---------- widgets ----------
-  const cards = (pairs) => el('dl', { class: 'cards' }, pairs.map(([k, v]) => el('div', { class: 'card' }, el('dt', { text: k }), el('dd', { text: v }))));
+  const cards = (pairs) => el('dl', { class: 'cards' }, pairs.map(([k, v, cls]) => el('div', { class: 'card' }, el('dt', { text: k }), el('dd', { class: cls || null, text: v }))));
   function barChart(labelText, bars, colors) {
     // bars: [{label, values: [number...]}]; stacked.
     const W = 640, H = 220, pad = 36;
@@ -433,7 +433,7 @@
     if (!id) return [el('p', { text: t('member_hint') }), openForm];
     const m = await api('/v1/members/' + enc(id) + '?limit=24');
     const out = [cards([
-      [t('member_id'), m.id], [t('status'), m.status === 'active' ? t('st_active') : t('st_inactive')], [t('wallet'), m.wallet || t('none')],
+      [t('member_id'), m.id], [t('status'), m.status === 'active' ? t('st_active') : t('st_inactive')], [t('wallet'), m.wallet || t('none'), m.wallet ? 'mono' : null],
     ])];
 
     // Binding
@@ -486,9 +486,11 @@
     if (!paid.length) out.push(el('p', { text: t('rewards_none') }));
     else out.push(barChart(t('chart_rewards'), paid.map((e) => ({ label: String(e.epoch), values: [Number(e.amount)] })), ['#15803d']));
     out.push(el('h2', { text: t('receipts') }));
+    let first = true;
     for (const e of m.epochs || []) {
       if (!e.receipt) { out.push(el('p', { class: 'hint', text: t('not_scored', e.epoch, e.events) })); continue; }
-      out.push(el('details', { class: 'receipt' }, el('summary', { text: t('epoch_n', e.epoch) + ' — ' + stk(e.amount || 0) + ' STK' }), explain(e.receipt)));
+      out.push(el('details', { class: 'receipt', open: first }, el('summary', { text: t('epoch_n', e.epoch) + ' — ' + stk(e.amount || 0) + ' STK' }), explain(e.receipt)));
+      first = false;
     }
 
     // Timeline
