@@ -959,7 +959,7 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
 
     let browser = Browser::start(&chromium, &driver).await;
     let tab = browser.session(&chromium, 1280, 900).await;
-    tab.goto(&format!("{url}")).await;
+    tab.goto(&url).await;
     tab.wait("document.querySelector('main h1') && document.querySelector('#bind-h')")
         .await;
     // The session left the address bar.

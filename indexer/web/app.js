@@ -438,7 +438,9 @@
 
     // Binding
     const bindBox = el('section', { class: 'panel', 'aria-labelledby': 'bind-h' }, el('h2', { id: 'bind-h', text: t('bind_title') }));
-    if (!session || session.member !== m.id) {
+    if (m.wallet && m.wallet === address()) {
+      bindBox.append(el('p', { class: 'result', text: t('already_bound') }));
+    } else if (!session || session.member !== m.id) {
       bindBox.append(el('p', { text: t('session_none') }));
     } else {
       bindBox.append(el('p', { class: 'hint', text: t('session_for', session.member, date(session.expires_at)) }), el('p', { text: t('bind_hint') }));

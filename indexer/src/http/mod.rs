@@ -203,6 +203,7 @@ pub fn router(state: AppState) -> Router {
         .merge(members::public_router())
         .merge(epochs::router())
         .merge(web::public_router())
+        .merge(actions::router(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(
             limited,
             public_rate_limit,
@@ -215,7 +216,6 @@ pub fn router(state: AppState) -> Router {
         .merge(public)
         .merge(ops::router())
         .merge(web::router())
-        .merge(actions::router(state.clone()))
         .fallback(fallback)
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::disable())
