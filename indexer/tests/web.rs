@@ -729,12 +729,26 @@ impl Browser {
 
     /// A new browser window `width` × `height` CSS pixels (a phone's viewport when narrow).
     async fn session(&self, chromium: &str, width: u32, height: u32) -> Tab<'_> {
+        self.session_with(chromium, width, height, None).await
+    }
+
+    /// Like [`Browser::session`], asking for `accept_language` when given.
+    async fn session_with(
+        &self,
+        chromium: &str,
+        width: u32,
+        height: u32,
+        accept_language: Option<&str>,
+    ) -> Tab<'_> {
         let mut options = json!({
             "binary": chromium,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      format!("--window-size={width},{height}"), "--hide-scrollbars",
                      "--force-device-scale-factor=1"],
         });
+        if let Some(l) = accept_language {
+            options["prefs"] = json!({ "intl.accept_languages": l });
+        }
         if width < 500 {
             options["mobileEmulation"] = json!({
                 "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0, "touch": true }
@@ -1071,6 +1085,55 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
     for what in ["Sold back", "Paid for access", "Bought at premium"] {
         assert!(text.contains(what), "timeline lacks {what}: {text}");
     }
+    // Export: the member's whole record as CSV and JSON (captured from the Blob the page downloads).
+    tab.js(
+        "window.__blobs = []; const o = URL.createObjectURL; URL.createObjectURL = (b) => { window.__blobs.push(b); return o(b); };",
+        json!([]),
+    )
+    .await;
+    tab.enter("#export-csv").await;
+    tab.wait("window.__blobs.length === 1").await;
+    tab.click("#export-json").await;
+    tab.wait("window.__blobs.length === 2").await;
+    let read = "Promise.all(window.__blobs.map(b => b.text())).then(arguments[0]);";
+    let files = tab.js_async(read, json!([])).await;
+    let csv = files[0].as_str().unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "type,at,epoch,id,kind,score,amount,quote_amount,signature,slot"
+    );
+    let rows: Vec<&str> = lines.collect();
+    let exported: Value = serde_json::from_str(files[1].as_str().unwrap()).unwrap();
+    let items = exported["items"].as_array().unwrap();
+    assert_eq!(exported["member"], member);
+    assert_eq!(rows.len(), items.len());
+    let api_items = s
+        .get(&format!("/v1/members/{member}/timeline?limit=500"))
+        .await;
+    assert_eq!(items, api_items.body["items"].as_array().unwrap());
+    for kind in [
+        "activity",
+        "points",
+        "received",
+        "sold_back",
+        "paid_access",
+        "bought_premium",
+    ] {
+        assert!(
+            rows.iter().any(|r| r.starts_with(&format!("{kind},"))),
+            "{kind}: {csv}"
+        );
+    }
+    // The language switch (the select).
+    tab.click("#lang option[value=ru]").await;
+    tab.wait("document.querySelector('main h1').textContent === 'Участник' && document.querySelector('main table')")
+        .await;
+    let text = tab.text().await;
+    assert!(text.contains("Лента активности"), "{text}");
+    tab.click("#lang option[value=en]").await;
+    tab.wait("document.querySelector('main h1').textContent === 'Member' && document.querySelector('main table')")
+        .await;
 
     // The public pages.
     for page in ["economy", "epochs"] {
@@ -1115,9 +1178,11 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
         }
         tab.close().await;
     }
-    // Russian is Russian.
-    let tab = browser.session(&chromium, 1280, 900).await;
-    tab.goto(&format!("{}/?lang=ru#/economy", s.base)).await;
+    // A browser that asks for Russian (Accept-Language) gets Russian without choosing.
+    let tab = browser
+        .session_with(&chromium, 1280, 900, Some("ru-RU,ru"))
+        .await;
+    tab.goto(&format!("{}/#/economy", s.base)).await;
     tab.wait("document.querySelector('main h1')").await;
     let h1 = tab
         .js(
