@@ -220,7 +220,7 @@ async fn buy_premium_get(
             if e.investor_allowlist { " Allowlisted wallets only." } else { "" }
         ),
         label: "Buy".into(),
-        disabled: (e.investor_allocation_remaining == 0).then_some(true),
+        disabled: (e.investor_allocation_remaining == 0 || e.premium_price == 0).then_some(true),
         links: Links {
             actions: vec![LinkedAction {
                 kind: "transaction",
