@@ -245,8 +245,23 @@ async fn page_assets_language_and_security_headers() {
     ] {
         assert!(!js.contains(bad), "app.js uses {bad}");
     }
-    // Both languages have every key the English text has.
     assert!(js.contains("ru: {") && js.contains("en: {"));
+    // The JSON routes of the pages are in the OpenAPI document.
+    let doc = s.get("/openapi.json").await.body;
+    for (path, method) in [
+        ("/v1/members/{id}/web-session", "post"),
+        ("/v1/session", "get"),
+        ("/v1/session/wallet/challenge", "get"),
+        ("/v1/session/wallet", "post"),
+        ("/v1/economy", "get"),
+        ("/v1/wallets/{wallet}/state", "get"),
+        ("/v1/access/plans", "get"),
+        ("/v1/tx/send", "post"),
+        ("/v1/epochs/{n}/attestations", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    assert!(doc["components"]["schemas"]["Economy"].is_object());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

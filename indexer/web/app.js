@@ -627,7 +627,6 @@
     const maxp = el('input', { type: 'text', inputmode: 'decimal', value: units(e.premium_price, e.quote_decimals).replace(/\s/g, '').replace(',', '.'), maxlength: 24, autocomplete: 'off' });
     const preview = el('p', { 'aria-live': 'polite' });
     const result = el('div', { 'aria-live': 'polite' });
-    const dec = BigInt(e.quote_decimals);
     const update = () => {
       const a = parseUnits(amount.value, 6); const mp = parseUnits(maxp.value, e.quote_decimals);
       if (!a || a <= 0n || mp === null) { preview.textContent = t('invalid_amount'); return null; }
@@ -636,7 +635,6 @@
       preview.textContent = t('buy_preview', q(now.toString()), q(max.toString()));
       return { a, max };
     };
-    void dec;
     amount.addEventListener('input', update); maxp.addEventListener('input', update); update();
     const b = el('button', { type: 'submit', class: 'primary', id: 'buy', text: t('buy'), disabled: !ws.investor_allowed });
     const form = el('form', { class: 'panel', onsubmit: (ev) => {

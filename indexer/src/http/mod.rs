@@ -153,7 +153,9 @@ impl utoipa::Modify for SecurityAddon {
           wallets::bind_wallet, epochs::list_epochs, epochs::get_epoch, epochs::get_receipt,
           epochs::get_epoch_log, members::get_timeline, records::post_confirmation,
           records::post_vouch, records::put_subscription, records::post_manifest, ops::healthz,
-          ops::readyz, ops::metrics),
+          ops::readyz, ops::metrics, web::create_session, web::get_session,
+          web::session_challenge, web::session_bind, web::economy, web::wallet_state, web::plans,
+          web::send_tx, web::attestations),
     components(schemas(ErrorBody, crate::ingest::ActivityBatch, crate::ingest::EventIn,
         crate::ingest::BatchResponse, crate::ingest::ItemResult, crate::ingest::ItemStatus,
         crate::ingest::RejectReason, wire::CreateMember, wire::MemberView, wire::MemberSummary,
@@ -162,7 +164,10 @@ impl utoipa::Modify for SecurityAddon {
         crate::oracle::ServedAllocation, crate::watcher::Timeline, crate::watcher::TimelineItem,
         crate::watcher::TimelineTotals, crate::records::ConfirmationIn,
         crate::records::ConfirmationView, crate::records::VouchIn, crate::records::SubscriptionIn,
-        crate::records::ManifestIn, records::Ack)),
+        crate::records::ManifestIn, records::Ack, web::WebSession, web::Plans, web::SendTx,
+        web::Sent, web::Attestations, web::ChainEpoch, web::OracleApproval,
+        crate::member_tx::Economy, crate::member_tx::Window, crate::member_tx::WalletState,
+        crate::member_tx::Plan)),
     modifiers(&SecurityAddon),
 )]
 pub struct ApiDoc;

@@ -25,7 +25,7 @@ use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::transaction::VersionedTransaction;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::{scope, Authorized, JsonBody};
 use super::members::member_not_found;
 use super::wire::{BindWallet, Challenge, ChallengeQuery, MemberView};
@@ -248,7 +248,16 @@ pub struct WebSession {
 }
 
 /// Issues a member session for the web app (the platform vouches that its user is this member).
-async fn create_session(
+#[utoipa::path(post, path = "/v1/members/{id}/web-session", tag = "web",
+    params(("id" = String, Path)), security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The session: send the member to `url`", body = WebSession),
+        (status = 404, body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 403, description = "forbidden: the key lacks the `wallets` scope", body = ErrorBody),
+        (status = 503, description = "too_many_sessions", body = ErrorBody),
+    ))]
+pub(super) async fn create_session(
     State(st): State<AppState>,
     _key: Authorized<scope::Wallets>,
     Path(id): Path<String>,
@@ -328,7 +337,11 @@ impl FromRequestParts<AppState> for MemberSession {
     }
 }
 
-async fn get_session(s: MemberSession) -> Json<WebSession> {
+/// The member of the session (`X-Member-Session`).
+#[utoipa::path(get, path = "/v1/session", tag = "web",
+    params(("X-Member-Session" = String, Header)),
+    responses((status = 200, body = WebSession), (status = 401, body = ErrorBody)))]
+pub(super) async fn get_session(s: MemberSession) -> Json<WebSession> {
     Json(WebSession {
         member: s.0,
         token: None,
@@ -337,7 +350,12 @@ async fn get_session(s: MemberSession) -> Json<WebSession> {
     })
 }
 
-async fn session_challenge(
+/// A wallet binding challenge for the session's member.
+#[utoipa::path(get, path = "/v1/session/wallet/challenge", tag = "web",
+    params(("X-Member-Session" = String, Header), ChallengeQuery),
+    responses((status = 200, body = Challenge), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
+pub(super) async fn session_challenge(
     State(st): State<AppState>,
     s: MemberSession,
     Query(q): Query<ChallengeQuery>,
@@ -348,7 +366,15 @@ async fn session_challenge(
     Ok(Json(ch.into()))
 }
 
-async fn session_bind(
+/// Binds a wallet to the session's member with the signed challenge.
+#[utoipa::path(post, path = "/v1/session/wallet", tag = "web",
+    params(("X-Member-Session" = String, Header)), request_body = BindWallet,
+    responses((status = 200, body = MemberView),
+        (status = 400, description = "invalid_wallet, unknown_challenge, wallet_mismatch, invalid_signature", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 409, description = "challenge_used or wallet_in_use", body = ErrorBody),
+        (status = 410, description = "challenge_expired", body = ErrorBody)))]
+pub(super) async fn session_bind(
     State(st): State<AppState>,
     s: MemberSession,
     JsonBody(body): JsonBody<BindWallet>,
@@ -366,7 +392,15 @@ async fn session_bind(
     Ok(Json(m.into()))
 }
 
-async fn economy(State(st): State<AppState>) -> Result<Json<member_tx::Economy>, ApiError> {
+/// The economy as the program's accounts state it.
+#[utoipa::path(get, path = "/v1/economy", tag = "web",
+    responses((status = 200, body = member_tx::Economy),
+        (status = 503, description = "no_cluster, not_initialized", body = ErrorBody),
+        (status = 502, description = "cluster_unavailable", body = ErrorBody),
+        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody)))]
+pub(super) async fn economy(
+    State(st): State<AppState>,
+) -> Result<Json<member_tx::Economy>, ApiError> {
     let c = st.cluster_or_503()?;
     Ok(Json(member_tx::economy(&c.chain).await?))
 }
@@ -382,7 +416,14 @@ pub(super) fn parse_wallet(w: &str) -> Result<Pubkey, ApiError> {
         .map_err(|_| ApiError::bad_request("invalid_wallet", "not a wallet address"))
 }
 
-async fn wallet_state(
+/// A wallet's balances and standing with the program.
+#[utoipa::path(get, path = "/v1/wallets/{wallet}/state", tag = "web",
+    params(("wallet" = String, Path)),
+    responses((status = 200, body = member_tx::WalletState),
+        (status = 400, description = "invalid_wallet", body = ErrorBody),
+        (status = 503, description = "no_cluster, not_initialized", body = ErrorBody),
+        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody)))]
+pub(super) async fn wallet_state(
     State(st): State<AppState>,
     Path(w): Path<String>,
 ) -> Result<Json<member_tx::WalletState>, ApiError> {
@@ -391,30 +432,38 @@ async fn wallet_state(
     Ok(Json(member_tx::wallet_state(&c.chain, wallet).await?))
 }
 
-#[derive(Serialize)]
-struct Plans {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Plans {
     plans: Vec<member_tx::Plan>,
 }
 
-async fn plans() -> Json<Plans> {
+/// The access plans and their STK prices.
+#[utoipa::path(get, path = "/v1/access/plans", tag = "web", responses((status = 200, body = Plans)))]
+pub(super) async fn plans() -> Json<Plans> {
     Json(Plans {
         plans: member_tx::PLANS.to_vec(),
     })
 }
 
-#[derive(Deserialize)]
-struct SendTx {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SendTx {
     /// Base64 of the signed transaction.
     transaction: String,
 }
 
-#[derive(Serialize)]
-struct Sent {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Sent {
     signature: String,
 }
 
 /// Relays a wallet-signed transaction of the STK program to the cluster and waits for it.
-async fn send_tx(
+#[utoipa::path(post, path = "/v1/tx/send", tag = "web", request_body = SendTx,
+    responses((status = 200, body = Sent),
+        (status = 400, description = "invalid_transaction", body = ErrorBody),
+        (status = 422, description = "transaction_failed: the cluster refused it", body = ErrorBody),
+        (status = 503, description = "no_cluster", body = ErrorBody),
+        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody)))]
+pub(super) async fn send_tx(
     State(st): State<AppState>,
     JsonBody(body): JsonBody<SendTx>,
 ) -> Result<Json<Sent>, ApiError> {
@@ -455,8 +504,8 @@ async fn send_tx(
     }
 }
 
-#[derive(Serialize)]
-struct Attestations {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Attestations {
     epoch: u64,
     /// Root of the allocation tree (hex); `null` until the epoch is scored with someone paid.
     root: Option<String>,
@@ -466,8 +515,8 @@ struct Attestations {
     chain: Option<ChainEpoch>,
 }
 
-#[derive(Serialize)]
-struct ChainEpoch {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChainEpoch {
     threshold: u8,
     oracles: Vec<OracleApproval>,
     finalized: bool,
@@ -477,14 +526,19 @@ struct ChainEpoch {
     chunk_count: u32,
 }
 
-#[derive(Serialize)]
-struct OracleApproval {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OracleApproval {
     oracle: String,
     approved: bool,
 }
 
 /// The epoch's root and which oracles attested it on chain.
-async fn attestations(
+#[utoipa::path(get, path = "/v1/epochs/{n}/attestations", tag = "web",
+    params(("n" = u64, Path)),
+    responses((status = 200, body = Attestations),
+        (status = 502, description = "cluster_unavailable", body = ErrorBody),
+        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody)))]
+pub(super) async fn attestations(
     State(st): State<AppState>,
     Path(n): Path<u64>,
 ) -> Result<Json<Attestations>, ApiError> {
