@@ -51,6 +51,14 @@
       log_link: 'log of epoch {0}', att_of: '{0} of {1} (threshold {2})', finalized: 'finalized', details: 'Details',
       invalid_amount: 'Enter a positive amount with at most 6 decimals.', invalid_slippage: 'Slippage is a percentage from 0 to 50.',
       sign_rejected: 'The wallet did not sign: {0}',
+      reason_UnknownMember: 'unknown member', reason_InactiveMember: 'member inactive', reason_UnknownKind: 'kind not in the rules',
+      reason_OutsideEpoch: 'outside the epoch', reason_Backfilled: 'reported too late', reason_FromFuture: 'dated in the future',
+      reason_NotObserved: 'not observed by a source', reason_Unconfirmed: 'not confirmed', reason_ClaimOnly: 'a claim with no evidence',
+      reason_DailyCap: 'daily cap reached', reason_WeeklyCap: 'weekly cap reached', reason_MonthlyCap: 'monthly cap reached',
+      reason_Cooldown: 'too soon after the previous one', reason_BelowMinimumScore: 'score below the minimum', reason_NotQualified: 'score below the minimum',
+      reason_observed: 'observed', reason_confirmed: 'confirmed', reason_claimed: 'claimed',
+      r_confirmations: 'Confirmations of these events: {0} received, {1} given.',
+      state_open: 'open', state_frozen: 'frozen', state_scored: 'scored', state_attested: 'attested', state_finalized: 'finalized', state_distributing: 'distributing', state_done: 'done',
     },
     ru: {
       skip: 'К содержимому', language: 'Язык', pages: 'Разделы',
@@ -98,6 +106,14 @@
       log_link: 'журнал эпохи {0}', att_of: '{0} из {1} (порог {2})', finalized: 'завершена', details: 'Подробности',
       invalid_amount: 'Введите положительное число, не более 6 знаков после запятой.', invalid_slippage: 'Проскальзывание — процент от 0 до 50.',
       sign_rejected: 'Кошелёк не подписал: {0}',
+      reason_UnknownMember: 'неизвестный участник', reason_InactiveMember: 'участник неактивен', reason_UnknownKind: 'вид не предусмотрен правилами',
+      reason_OutsideEpoch: 'вне эпохи', reason_Backfilled: 'сообщено слишком поздно', reason_FromFuture: 'дата в будущем',
+      reason_NotObserved: 'не подтверждено источником', reason_Unconfirmed: 'не подтверждено', reason_ClaimOnly: 'только заявление, без доказательств',
+      reason_DailyCap: 'достигнут дневной лимит', reason_WeeklyCap: 'достигнут недельный лимит', reason_MonthlyCap: 'достигнут месячный лимит',
+      reason_Cooldown: 'слишком скоро после предыдущего', reason_BelowMinimumScore: 'итог ниже минимума', reason_NotQualified: 'итог ниже минимума',
+      reason_observed: 'наблюдалось', reason_confirmed: 'подтверждено', reason_claimed: 'заявлено',
+      r_confirmations: 'Подтверждения: получено {0}, дано {1}.',
+      state_open: 'открыта', state_frozen: 'закрыта для событий', state_scored: 'подсчитана', state_attested: 'подтверждается', state_finalized: 'утверждена', state_distributing: 'выплачивается', state_done: 'выплачена',
     },
   };
   const params = new URLSearchParams(location.search);
@@ -380,7 +396,10 @@
   // ---------- receipts in words ----------
   function reason(r) {
     if (r === null || r === undefined) return '';
-    if (typeof r === 'string') return r.replace(/_/g, ' ');
+    if (typeof r === 'string') {
+      const k = 'reason_' + r;
+      return (T[lang][k] || T.en[k]) ? t(k) : r.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+    }
     return Object.keys(r).map((k) => k.replace(/_/g, ' ') + (typeof r[k] === 'object' ? '' : ' ' + r[k])).join(', ');
   }
   function explain(r) {
@@ -403,6 +422,9 @@
     if (Array.isArray(r.caps_hit) && r.caps_hit.length) {
       p(t('r_caps'));
       out.push(el('ul', {}, r.caps_hit.map((c) => el('li', { text: t('r_cap', c.kind, reason(c.reason), c.events) }))));
+    }
+    if (Array.isArray(r.confirmations_received) || Array.isArray(r.confirmations_given)) {
+      p(t('r_confirmations', (r.confirmations_received || []).length, (r.confirmations_given || []).length));
     }
     if (r.raw_points !== undefined) p(t('r_raw', points(r.raw_points)));
     if (r.spread_multiplier_bps !== undefined) p(t('r_spread', times(r.spread_multiplier_bps), r.active_days, r.epoch_days));
@@ -679,7 +701,7 @@
         const att = el('td', { text: '—' }); const root = el('td', { class: 'mono', text: '—' });
         const logCell = el('td');
         if (x.state !== 'open' && x.state !== 'frozen') logCell.append(el('a', { href: '/v1/epochs/' + x.epoch + '/log', text: t('log_link', x.epoch) }));
-        tbody.append(el('tr', {}, el('td', { text: x.epoch }), el('td', { text: x.state }), el('td', { text: date(x.starts_at) + ' – ' + date(x.ends_at) }),
+        tbody.append(el('tr', {}, el('td', { text: x.epoch }), el('td', { text: T.en['state_' + x.state] ? t('state_' + x.state) : x.state }), el('td', { text: date(x.starts_at) + ' – ' + date(x.ends_at) }),
           el('td', { text: x.events }), el('td', { text: x.total_amount === null ? '—' : stk(x.total_amount) }), root, att, logCell));
         if (x.state !== 'open' && x.state !== 'frozen') {
           api('/v1/epochs/' + x.epoch + '/attestations').then((a) => {
