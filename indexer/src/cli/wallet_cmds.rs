@@ -6,7 +6,7 @@ use serde_json::json;
 use solana_sdk::pubkey::Pubkey;
 use stk::{
     client,
-    constants::{BPS_DENOMINATOR, STK_DECIMALS},
+    constants::STK_DECIMALS,
     math::{premium_quote, sell_back_quote},
     BuyPremiumArgs, PayAccessArgs, SellBackArgs,
 };
@@ -88,9 +88,7 @@ pub(super) async fn sell_back(s: &Session, amount: &str, slippage: &str) -> anyh
     let quote =
         sell_back_quote(stk_amount, config.buyback_price).map_err(|e| anyhow!("quote: {e}"))?;
     // Accept down to quote × (1 − slippage), rounded down.
-    let min_quote_out = u64::try_from(
-        u128::from(quote) * u128::from(BPS_DENOMINATOR - bps) / u128::from(BPS_DENOMINATOR),
-    )?;
+    let min_quote_out = crate::member_tx::less_slippage(quote, bps);
     let now = s
         .chain
         .unix_time()
@@ -162,10 +160,7 @@ pub(super) async fn buy_premium(s: &Session, amount: &str, slippage: &str) -> an
     let quote = premium_quote(stk_amount, config.buyback_price, config.premium_bps)
         .map_err(|e| anyhow!("quote: {e}"))?;
     // Pay up to quote × (1 + slippage), rounded up.
-    let max_quote_in = u64::try_from(
-        (u128::from(quote) * u128::from(BPS_DENOMINATOR + bps))
-            .div_ceil(u128::from(BPS_DENOMINATOR)),
-    )?;
+    let max_quote_in = crate::member_tx::plus_slippage(quote, bps);
     let investor_stk = client::stk_ata(&me);
     let investor_quote = get_associated_token_address(&me, &config.quote_mint);
     let held = s.token_balance(&investor_quote).await?;
