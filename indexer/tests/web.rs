@@ -866,6 +866,19 @@ impl Tab<'_> {
         )
         .await;
     }
+    /// Presses `key` (a WebDriver key code) on whatever has the focus.
+    async fn press(&self, key: &str) {
+        self.call(
+            Method::POST,
+            "/actions",
+            Some(
+                json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+                    { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }
+                ]}]}),
+            ),
+        )
+        .await;
+    }
     async fn fill(&self, css: &str, text: &str) {
         let e = self.element(css).await;
         self.call(
@@ -1160,6 +1173,19 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
     tab.wait("document.querySelector('main td ul')").await;
     let text = tab.text().await;
     assert!(text.contains("2 of 3 (threshold 2)"), "{text}");
+    tab.close().await;
+
+    // Keyboard: in a fresh window the first Tab reaches the skip link, Enter moves the focus to the
+    // content and the page stays where it is.
+    let tab = browser.session(&chromium, 1280, 900).await;
+    tab.goto(&format!("{}/#/epochs", s.base)).await;
+    tab.wait("document.querySelector('main td')").await;
+    tab.press("\u{E004}").await;
+    let focused = "const a = document.activeElement; return a.id || a.tagName + ' ' + a.outerHTML.slice(0, 80);";
+    assert_eq!(tab.js(focused, json!([])).await, "skip");
+    tab.press("\u{E007}").await;
+    assert_eq!(tab.js(focused, json!([])).await, "main");
+    assert_eq!(tab.js("return location.hash;", json!([])).await, "#/epochs");
     tab.close().await;
 
     // Screenshots: every page, both languages, desktop and phone width.

@@ -726,6 +726,8 @@
     lang = $('lang').value; localStorage.setItem('stk.lang', lang); say(''); route();
   });
   $('connect').addEventListener('click', onConnect);
+  // The skip link moves focus without touching the route in the hash.
+  $('skip').addEventListener('click', (ev) => { ev.preventDefault(); $('main').focus(); });
   window.addEventListener('hashchange', () => { say(''); route(); $('main').focus(); });
   route();
 })();
