@@ -1075,7 +1075,8 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
     assert_eq!(s.quote_of(&me).await, USDC / 2);
 
     // Pay for plan 1 (10 STK).
-    tab.goto(&format!("{}/#/access", s.base)).await;
+    tab.goto(&format!("{}/?reference=order-7#/access", s.base))
+        .await;
     tab.install_wallet(&wallet).await;
     tab.click("#connect").await;
     tab.wait("document.querySelector('#pay')").await;
@@ -1084,6 +1085,21 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
     tab.wait("document.querySelector('.result')").await;
     let text = tab.text().await;
     assert!(text.contains("Receipt: plan 1"), "{text}");
+    let reference = hex::encode(stk_indexer::member_tx::reference_bytes("order-7"));
+    assert!(text.contains(&reference[..4]), "{text}");
+    // The payment on chain carries the platform's reference (the watcher's ledger).
+    stk_indexer::watcher::run_once(&s.w.store, s.chain())
+        .await
+        .unwrap();
+    let events = stk_indexer::watcher::chain_events(&s.w.store)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|(_, _, name, _, data)| name == "AccessPaid" && data.contains(&reference)),
+        "reference {reference} not in {events:?}"
+    );
     let price = stk_indexer::member_tx::plan(1).unwrap().price;
     assert_eq!(s.stk_of(&me).await, earned - STK - price);
 

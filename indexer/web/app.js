@@ -628,7 +628,9 @@
       const p = plans.find((x) => String(x.id) === chosen.value);
       let reference = '';
       runTx(b, result, async () => {
-        const a = await post('/api/actions/pay-access?plan=' + enc(p.id), { account: address() });
+        // The platform may pass its order reference in the page's address (`?reference=`).
+        const ref = (params.get('reference') || '').slice(0, 80);
+        const a = await post('/api/actions/pay-access?plan=' + enc(p.id) + (ref ? '&reference=' + enc(ref) : ''), { account: address() });
         const m = /reference ([0-9a-f]{64})/.exec(a.message); reference = m ? m[1] : '';
         return a;
       }, (sig) => t('receipt_access', p.id, p.days, stk(p.price), short(reference), sig));
