@@ -19,6 +19,7 @@ pub mod fmt;
 pub mod http;
 pub mod ingest;
 pub mod limits;
+pub mod member_tx;
 pub mod metrics;
 pub mod oracle;
 pub mod pipeline;

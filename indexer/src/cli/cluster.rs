@@ -517,57 +517,9 @@ pub fn explain(e: &ChainError) -> anyhow::Error {
     anyhow!("{e}")
 }
 
-/// Parses a decimal amount ("12", "0.5", "1_000") into base units of `decimals`, exactly.
-pub fn parse_amount(s: &str, decimals: u8) -> anyhow::Result<u64> {
-    let clean: String = s.chars().filter(|c| *c != '_' && *c != ',').collect();
-    let (whole, frac) = clean.split_once('.').unwrap_or((&clean, ""));
-    if whole.is_empty() && frac.is_empty() {
-        bail!("amount {s:?} is empty");
-    }
-    if !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
-        bail!("amount {s:?} is not a non-negative decimal number");
-    }
-    if frac.len() > decimals as usize {
-        bail!("amount {s:?} has more than {decimals} decimals");
-    }
-    let scale = 10u64
-        .checked_pow(u32::from(decimals))
-        .ok_or_else(|| anyhow!("too many decimals"))?;
-    let whole: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole
-            .parse()
-            .map_err(|_| anyhow!("amount {s:?} is too large"))?
-    };
-    let frac_units: u64 = if frac.is_empty() {
-        0
-    } else {
-        let padded = format!("{frac:0<width$}", width = decimals as usize);
-        padded
-            .parse()
-            .map_err(|_| anyhow!("amount {s:?} is invalid"))?
-    };
-    whole
-        .checked_mul(scale)
-        .and_then(|w| w.checked_add(frac_units))
-        .ok_or_else(|| anyhow!("amount {s:?} is too large"))
-}
+pub use crate::member_tx::parse_amount;
 
-/// Base units as a decimal string.
-pub fn fmt_amount(units: u64, decimals: u8) -> String {
-    let scale = 10u64.pow(u32::from(decimals.min(19)));
-    if decimals == 0 {
-        return units.to_string();
-    }
-    let frac = format!("{:0width$}", units % scale, width = decimals as usize);
-    let frac = frac.trim_end_matches('0');
-    if frac.is_empty() {
-        (units / scale).to_string()
-    } else {
-        format!("{}.{frac}", units / scale)
-    }
-}
+pub use crate::member_tx::fmt_amount;
 
 /// A percentage ("0.5", "1") as basis points.
 pub fn parse_percent_bps(s: &str) -> anyhow::Result<u64> {

@@ -142,6 +142,8 @@ async fn local_parts(
         "Solana JSON-RPC endpoint on the in-process chain: {} (e.g. `solana -u {} balance`)",
         endpoint.url, endpoint.url
     );
+    // The web app reads and sends through the same endpoint.
+    cfg.chain.rpc_url = Some(endpoint.url.clone());
     let chain: Arc<dyn crate::chain::Chain> = Arc::new(economy.chain.clone());
     Ok((
         (

@@ -1,15 +1,12 @@
 //! Member and investor commands on any cluster: `balance`, `sell-back`, `buy-premium`, `pay-access`
 //! (see `cluster.rs` for the flags).
-use anchor_spl::associated_token::{
-    get_associated_token_address, spl_associated_token_account as ata,
-};
+use anchor_spl::associated_token::get_associated_token_address;
 use anyhow::{anyhow, bail, Context};
 use serde_json::json;
-use sha2::Digest;
 use solana_sdk::pubkey::Pubkey;
 use stk::{
     client,
-    constants::{BPS_DENOMINATOR, STK_DECIMALS},
+    constants::STK_DECIMALS,
     math::{premium_quote, sell_back_quote},
     BuyPremiumArgs, PayAccessArgs, SellBackArgs,
 };
@@ -22,12 +19,7 @@ fn create_ata(
     owner: &Pubkey,
     mint: &Pubkey,
 ) -> solana_sdk::instruction::Instruction {
-    ata::instruction::create_associated_token_account_idempotent(
-        payer,
-        owner,
-        mint,
-        &anchor_spl::token::ID,
-    )
+    crate::member_tx::create_ata(payer, owner, mint)
 }
 
 /// `balance [WALLET]`: SOL, STK and quote of a wallet, and its sell-back state.
@@ -96,9 +88,7 @@ pub(super) async fn sell_back(s: &Session, amount: &str, slippage: &str) -> anyh
     let quote =
         sell_back_quote(stk_amount, config.buyback_price).map_err(|e| anyhow!("quote: {e}"))?;
     // Accept down to quote × (1 − slippage), rounded down.
-    let min_quote_out = u64::try_from(
-        u128::from(quote) * u128::from(BPS_DENOMINATOR - bps) / u128::from(BPS_DENOMINATOR),
-    )?;
+    let min_quote_out = crate::member_tx::less_slippage(quote, bps);
     let now = s
         .chain
         .unix_time()
@@ -170,10 +160,7 @@ pub(super) async fn buy_premium(s: &Session, amount: &str, slippage: &str) -> an
     let quote = premium_quote(stk_amount, config.buyback_price, config.premium_bps)
         .map_err(|e| anyhow!("quote: {e}"))?;
     // Pay up to quote × (1 + slippage), rounded up.
-    let max_quote_in = u64::try_from(
-        (u128::from(quote) * u128::from(BPS_DENOMINATOR + bps))
-            .div_ceil(u128::from(BPS_DENOMINATOR)),
-    )?;
+    let max_quote_in = crate::member_tx::plus_slippage(quote, bps);
     let investor_stk = client::stk_ata(&me);
     let investor_quote = get_associated_token_address(&me, &config.quote_mint);
     let held = s.token_balance(&investor_quote).await?;
@@ -225,15 +212,7 @@ pub(super) async fn buy_premium(s: &Session, amount: &str, slippage: &str) -> an
 
 /// The 32-byte payment reference: 64 hex digits as given, or the SHA-256 of the text.
 pub fn reference_bytes(text: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    if text.len() == 64 {
-        if let Ok(bytes) = hex::decode(text) {
-            out.copy_from_slice(&bytes);
-            return out;
-        }
-    }
-    out.copy_from_slice(&sha2::Sha256::digest(text.as_bytes()));
-    out
+    crate::member_tx::reference_bytes(text)
 }
 
 /// `pay-access AMOUNT --plan N --reference REF`: burns STK for access.

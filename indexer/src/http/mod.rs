@@ -24,6 +24,7 @@ use crate::auth::RateLimiter;
 use crate::config::Config;
 use crate::store::Store;
 
+mod actions;
 mod activities;
 mod discourse;
 mod epochs;
@@ -34,6 +35,7 @@ mod ops;
 mod records;
 mod serve;
 mod wallets;
+pub mod web;
 pub mod wire;
 
 use error::{ApiError, ErrorBody};
@@ -54,6 +56,8 @@ struct Inner {
     /// Public reads, per client address.
     public_limiter: RateLimiter,
     metrics: PrometheusHandle,
+    /// The web app: member sessions, the cluster connection.
+    web: web::WebState,
 }
 
 /// Why a rules text is not served with epoch logs.
@@ -81,6 +85,7 @@ impl AppState {
                 limiter,
                 public_limiter,
                 metrics,
+                web: web::WebState::default(),
             }),
         };
         // The rules text for oracles: the configured rules file, if it is the rules being run.
@@ -123,6 +128,9 @@ impl AppState {
     fn metrics(&self) -> &PrometheusHandle {
         &self.inner.metrics
     }
+    fn web(&self) -> &web::WebState {
+        &self.inner.web
+    }
 }
 
 struct SecurityAddon;
@@ -146,7 +154,9 @@ impl utoipa::Modify for SecurityAddon {
           wallets::bind_wallet, epochs::list_epochs, epochs::get_epoch, epochs::get_receipt,
           epochs::get_epoch_log, members::get_timeline, records::post_confirmation,
           records::post_vouch, records::put_subscription, records::post_manifest, discourse::post_webhook, ops::healthz,
-          ops::readyz, ops::metrics),
+          ops::readyz, ops::metrics, web::create_session, web::get_session,
+          web::session_challenge, web::session_bind, web::economy, web::wallet_state, web::plans,
+          web::send_tx, web::attestations),
     components(schemas(ErrorBody, crate::ingest::ActivityBatch, crate::ingest::EventIn,
         crate::ingest::BatchResponse, crate::ingest::ItemResult, crate::ingest::ItemStatus,
         crate::ingest::RejectReason, wire::CreateMember, wire::MemberView, wire::MemberSummary,
@@ -156,7 +166,10 @@ impl utoipa::Modify for SecurityAddon {
         crate::watcher::TimelineTotals, crate::records::ConfirmationIn,
         crate::records::ConfirmationView, crate::records::VouchIn, crate::records::SubscriptionIn,
         crate::records::ManifestIn, records::Ack, discourse::WebhookAnswer,
-        crate::discourse::Outcome, crate::discourse::Status)),
+        crate::discourse::Outcome, crate::discourse::Status, web::WebSession, web::Plans,
+        web::SendTx, web::Sent, web::Attestations, web::ChainEpoch, web::OracleApproval,
+        crate::member_tx::Economy, crate::member_tx::Window, crate::member_tx::WalletState,
+        crate::member_tx::Plan)),
     modifiers(&SecurityAddon),
 )]
 pub struct ApiDoc;
@@ -196,6 +209,8 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .merge(members::public_router())
         .merge(epochs::router())
+        .merge(web::public_router())
+        .merge(actions::router(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(
             limited,
             public_rate_limit,
@@ -208,6 +223,7 @@ pub fn router(state: AppState) -> Router {
         .merge(discourse::router())
         .merge(public)
         .merge(ops::router())
+        .merge(web::router())
         .fallback(fallback)
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -175,6 +175,11 @@ impl Inner {
     pub(super) async fn dispatch(&mut self, method: &str, params: &[Value]) -> RpcResult {
         match method {
             "getHealth" => Ok(json!("ok")),
+            "getGenesisHash" => {
+                let chain = self.chain.clone();
+                let hash = chain.with(async |c| c.ctx.genesis_config().hash()).await;
+                Ok(json!(hash.to_string()))
+            }
             "getVersion" => Ok(json!({ "solana-core": SOLANA_CORE, "feature-set": feature_set() })),
             "getSlot" => {
                 let cfg: Option<RpcContextConfig> = parse(params, 1)?;

@@ -35,7 +35,9 @@ pub(super) fn masters(steady: &[String]) -> Vec<String> {
 /// for or confirm per epoch) is raised from 2 to 1,000 to onboard it at once; every other value is
 /// the committed file's.
 pub(super) fn rules_text(masters: &[String]) -> anyhow::Result<String> {
-    let start = RULES_V2.find("seeds = [").context("rules.v2.toml has seeds")?;
+    let start = RULES_V2
+        .find("seeds = [")
+        .context("rules.v2.toml has seeds")?;
     let end = start + RULES_V2[start..].find(']').context("seeds end")? + 1;
     let seeds: Vec<String> = masters.iter().map(|m| format!("{m:?}")).collect();
     let text = format!(

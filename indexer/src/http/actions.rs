@@ -1,0 +1,419 @@
+//! Solana Actions: `GET /actions.json` and, under `/api/actions/`, `sell-back`, `pay-access` and
+//! `buy-premium`. `GET` answers the action's metadata, `POST {"account"}` a base64 v0 transaction
+//! (built with the program crate's builders, paid by `account`, unsigned) and a message; `OPTIONS`
+//! is the CORS preflight. Every answer carries `Access-Control-Allow-Origin: *`, `X-Action-Version`
+//! and `X-Blockchain-Ids` (the cluster's CAIP-2 id, from its genesis hash); errors are JSON with a
+//! `message`.
+
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use stk::constants::STK_DECIMALS;
+
+use super::error::ApiError;
+use super::extract::JsonBody;
+use super::web::parse_wallet;
+use super::AppState;
+use crate::member_tx::{self, fmt_amount, parse_amount, unsigned_v0};
+
+/// The version of the Actions specification these endpoints follow.
+pub const ACTION_VERSION: &str = "2.4";
+const ALLOW_HEADERS: &str = "Content-Type, Authorization, Content-Encoding, Accept-Encoding, \
+X-Accept-Action-Version, X-Accept-Blockchain-Ids";
+/// Longest query value accepted (amounts, references).
+const MAX_PARAM_CHARS: usize = 80;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/actions.json", get(actions_json).options(preflight))
+        .route(
+            "/api/actions/sell-back",
+            get(sell_back_get).post(sell_back_post).options(preflight),
+        )
+        .route(
+            "/api/actions/pay-access",
+            get(pay_access_get).post(pay_access_post).options(preflight),
+        )
+        .route(
+            "/api/actions/buy-premium",
+            get(buy_premium_get)
+                .post(buy_premium_post)
+                .options(preflight),
+        )
+        .layer(axum::middleware::from_fn_with_state(state, action_headers))
+}
+
+/// Adds the CORS and Actions headers to every answer (errors included).
+async fn action_headers(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET,POST,PUT,OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOW_HEADERS),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("X-Action-Version, X-Blockchain-Ids"),
+    );
+    h.insert("x-action-version", HeaderValue::from_static(ACTION_VERSION));
+    if let Ok(id) = st.blockchain_id().await {
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-blockchain-ids", v);
+        }
+    }
+    resp
+}
+
+async fn preflight() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+async fn actions_json() -> Json<Value> {
+    Json(json!({
+        "rules": [
+            { "pathPattern": "/api/actions/**", "apiPath": "/api/actions/**" },
+        ]
+    }))
+}
+
+/// This service's origin as the client reached it (for the absolute icon URL).
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    let proto = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{proto}://{host}")
+}
+
+#[derive(Serialize)]
+struct ActionGet {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    icon: String,
+    title: String,
+    description: String,
+    label: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled: Option<bool>,
+    links: Links,
+}
+
+#[derive(Serialize)]
+struct Links {
+    actions: Vec<LinkedAction>,
+}
+
+#[derive(Serialize)]
+struct LinkedAction {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    label: String,
+    href: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    parameters: Vec<Value>,
+}
+
+fn param(kind: &str, name: &str, label: &str, required: bool) -> Value {
+    json!({ "type": kind, "name": name, "label": label, "required": required })
+}
+
+async fn sell_back_get(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<ActionGet>, ApiError> {
+    let c = st.cluster_or_503()?;
+    let e = member_tx::economy(&c.chain).await?;
+    let q = |v| fmt_amount(v, e.quote_decimals);
+    let description = if e.window.open {
+        format!(
+            "Sell STK back to the vault at {} quote per STK. Window #{} closes at unix {}; {} quote left in it, {} per member.",
+            q(e.buyback_price), e.window.id, e.window.closes_at, q(e.window.remaining), q(e.window.member_cap)
+        )
+    } else {
+        "No sell-back window is open now.".to_owned()
+    };
+    Ok(Json(ActionGet {
+        kind: "action",
+        icon: format!("{}/assets/icon.svg", origin(&headers)),
+        title: "SysTok: sell STK back".into(),
+        description,
+        label: "Sell back".into(),
+        disabled: (!e.window.open).then_some(true),
+        links: Links {
+            actions: vec![LinkedAction {
+                kind: "transaction",
+                label: "Sell back".into(),
+                href: "/api/actions/sell-back?amount={amount}&slippage={slippage}".into(),
+                parameters: vec![
+                    param("number", "amount", "STK to sell", true),
+                    param("number", "slippage", "Slippage, % (default 1)", false),
+                ],
+            }],
+        },
+    }))
+}
+
+async fn pay_access_get(headers: HeaderMap) -> Json<ActionGet> {
+    let actions = member_tx::PLANS
+        .iter()
+        .map(|p| LinkedAction {
+            kind: "transaction",
+            label: format!("{} days: {} STK", p.days, fmt_amount(p.price, STK_DECIMALS)),
+            href: format!(
+                "/api/actions/pay-access?plan={}&reference={{reference}}",
+                p.id
+            ),
+            parameters: vec![param("text", "reference", "Order reference", false)],
+        })
+        .collect();
+    Json(ActionGet {
+        kind: "action",
+        icon: format!("{}/assets/icon.svg", origin(&headers)),
+        title: "SysTok: pay for access".into(),
+        description: "Pay for platform access in STK; the STK is burned.".into(),
+        label: "Pay".into(),
+        disabled: None,
+        links: Links { actions },
+    })
+}
+
+async fn buy_premium_get(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<ActionGet>, ApiError> {
+    let c = st.cluster_or_503()?;
+    let e = member_tx::economy(&c.chain).await?;
+    let q = |v| fmt_amount(v, e.quote_decimals);
+    Ok(Json(ActionGet {
+        kind: "action",
+        icon: format!("{}/assets/icon.svg", origin(&headers)),
+        title: "SysTok: buy STK at the premium".into(),
+        description: format!(
+            "Newly minted STK at {} quote per STK, paid into the treasury; {} STK left for investors.{}",
+            q(e.premium_price),
+            fmt_amount(e.investor_allocation_remaining, STK_DECIMALS),
+            if e.investor_allowlist { " Allowlisted wallets only." } else { "" }
+        ),
+        label: "Buy".into(),
+        disabled: (e.investor_allocation_remaining == 0 || e.premium_price == 0).then_some(true),
+        links: Links {
+            actions: vec![LinkedAction {
+                kind: "transaction",
+                label: "Buy".into(),
+                href: "/api/actions/buy-premium?amount={amount}&slippage={slippage}".into(),
+                parameters: vec![
+                    param("number", "amount", "STK to buy", true),
+                    param("number", "slippage", "Slippage, % (default 1)", false),
+                ],
+            }],
+        },
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct PostBody {
+    account: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AmountQuery {
+    amount: Option<String>,
+    slippage: Option<String>,
+    /// buy-premium: the most quote (base units) to pay, instead of a slippage.
+    max_quote_in: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct PlanQuery {
+    plan: Option<u32>,
+    reference: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ActionPost {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// Base64 of the unsigned v0 transaction.
+    transaction: String,
+    message: String,
+}
+
+fn bounded(v: &Option<String>, what: &str) -> Result<(), ApiError> {
+    match v {
+        Some(s) if s.len() > MAX_PARAM_CHARS => Err(ApiError::bad_request(
+            "invalid_request",
+            format!("{what} is too long"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn stk_amount(q: &AmountQuery) -> Result<u64, ApiError> {
+    bounded(&q.amount, "amount")?;
+    let s = q
+        .amount
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "amount is required"))?;
+    parse_amount(s.trim(), STK_DECIMALS)
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))
+}
+
+fn slippage_bps(q: &AmountQuery) -> Result<u64, ApiError> {
+    bounded(&q.slippage, "slippage")?;
+    match q
+        .slippage
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => Ok(100),
+        Some(s) => parse_amount(s, 2)
+            .map_err(|e| ApiError::bad_request("invalid_request", format!("slippage: {e}"))),
+    }
+}
+
+async fn transaction(
+    st: &AppState,
+    payer: &solana_sdk::pubkey::Pubkey,
+    ixs: &[solana_sdk::instruction::Instruction],
+) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let c = st.cluster_or_503()?;
+    let blockhash = c.rpc.get_latest_blockhash().await.map_err(|e| {
+        tracing::warn!(error = %e, "getLatestBlockhash");
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "cluster_unavailable",
+            "the cluster did not answer",
+        )
+    })?;
+    let tx = unsigned_v0(payer, ixs, blockhash)?;
+    let bytes = bincode::serialize(&tx).map_err(|_| ApiError::internal())?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+async fn sell_back_post(
+    State(st): State<AppState>,
+    Query(q): Query<AmountQuery>,
+    JsonBody(body): JsonBody<PostBody>,
+) -> Result<Json<ActionPost>, ApiError> {
+    let account = parse_wallet(&body.account)?;
+    let amount = stk_amount(&q)?;
+    let slippage = slippage_bps(&q)?;
+    let c = st.cluster_or_503()?;
+    let e = member_tx::economy(&c.chain).await?;
+    if !e.window.open {
+        return Err(ApiError::bad_request(
+            "window_closed",
+            "no sell-back window is open",
+        ));
+    }
+    let s = member_tx::sell_back(&c.chain, account, amount, slippage).await?;
+    let transaction = transaction(&st, &account, &s.ixs).await?;
+    Ok(Json(ActionPost {
+        kind: "transaction",
+        transaction,
+        message: format!(
+            "Sell {} STK for {} quote (at least {}).",
+            fmt_amount(amount, STK_DECIMALS),
+            fmt_amount(s.quote, e.quote_decimals),
+            fmt_amount(s.min_quote_out, e.quote_decimals)
+        ),
+    }))
+}
+
+async fn pay_access_post(
+    State(st): State<AppState>,
+    Query(q): Query<PlanQuery>,
+    JsonBody(body): JsonBody<PostBody>,
+) -> Result<Json<ActionPost>, ApiError> {
+    let account = parse_wallet(&body.account)?;
+    bounded(&q.reference, "reference")?;
+    let plan = q
+        .plan
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "plan is required"))?;
+    let reference_text = q
+        .reference
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && *r != "{reference}")
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{account}:{plan}:{}", crate::store::now_unix()));
+    let reference = member_tx::reference_bytes(&reference_text);
+    let c = st.cluster_or_503()?;
+    let (p, ixs) = member_tx::pay_access(&c.chain, account, plan, reference).await?;
+    let transaction = transaction(&st, &account, &ixs).await?;
+    Ok(Json(ActionPost {
+        kind: "transaction",
+        transaction,
+        message: format!(
+            "Pay {} STK for {} days of access (plan {}, reference {}).",
+            fmt_amount(p.price, STK_DECIMALS),
+            p.days,
+            p.id,
+            hex::encode(reference)
+        ),
+    }))
+}
+
+async fn buy_premium_post(
+    State(st): State<AppState>,
+    Query(q): Query<AmountQuery>,
+    JsonBody(body): JsonBody<PostBody>,
+) -> Result<Json<ActionPost>, ApiError> {
+    let account = parse_wallet(&body.account)?;
+    let amount = stk_amount(&q)?;
+    let slippage = slippage_bps(&q)?;
+    let c = st.cluster_or_503()?;
+    let e = member_tx::economy(&c.chain).await?;
+    let b = member_tx::buy_premium(&c.chain, account, amount, slippage, q.max_quote_in).await?;
+    if let Some(max) = q.max_quote_in {
+        if max < b.quote {
+            return Err(ApiError::bad_request(
+                "price_above_maximum",
+                format!(
+                    "{} STK cost {} quote now, above your maximum {}",
+                    fmt_amount(amount, STK_DECIMALS),
+                    fmt_amount(b.quote, e.quote_decimals),
+                    fmt_amount(max, e.quote_decimals)
+                ),
+            ));
+        }
+    }
+    let transaction = transaction(&st, &account, &b.ixs).await?;
+    Ok(Json(ActionPost {
+        kind: "transaction",
+        transaction,
+        message: format!(
+            "Buy {} STK for {} quote (at most {}).",
+            fmt_amount(amount, STK_DECIMALS),
+            fmt_amount(b.quote, e.quote_decimals),
+            fmt_amount(b.max_quote_in, e.quote_decimals)
+        ),
+    }))
+}

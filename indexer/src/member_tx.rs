@@ -1,0 +1,458 @@
+//! The member and investor transactions (sell back, pay for access, buy at the premium) and the
+//! economy's state, read from any cluster: what the web app and the Solana Actions endpoints serve.
+//! Every instruction comes from the program crate's builders (`stk::client`); the transaction is a
+//! v0 message paid by the wallet, left unsigned for the wallet to sign.
+
+use anchor_spl::associated_token::{
+    get_associated_token_address, spl_associated_token_account as ata,
+};
+use serde::Serialize;
+use solana_sdk::{
+    hash::Hash,
+    instruction::Instruction,
+    message::{v0, VersionedMessage},
+    pubkey::Pubkey,
+    signature::Signature,
+    transaction::VersionedTransaction,
+};
+use stk::{
+    client,
+    constants::{BPS_DENOMINATOR, STK_DECIMALS},
+    math::{premium_price, premium_quote, sell_back_quote},
+    BuyPremiumArgs, PayAccessArgs, SellBackArgs,
+};
+
+use crate::chain::{ops, Chain, ChainError};
+
+/// Slippage above 50 % is refused (a typo, not a choice).
+pub const MAX_SLIPPAGE_BPS: u64 = 5_000;
+
+/// An access plan of the platform and its price in STK.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct Plan {
+    pub id: u32,
+    pub days: u32,
+    /// STK base units.
+    pub price: u64,
+}
+
+/// The platform's access plans (the platform maps a paid plan to an access period).
+pub const PLANS: [Plan; 3] = [
+    Plan {
+        id: 1,
+        days: 30,
+        price: 10_000_000,
+    },
+    Plan {
+        id: 2,
+        days: 90,
+        price: 27_000_000,
+    },
+    Plan {
+        id: 3,
+        days: 365,
+        price: 100_000_000,
+    },
+];
+
+pub fn plan(id: u32) -> Option<Plan> {
+    PLANS.iter().copied().find(|p| p.id == id)
+}
+
+/// Why a transaction is not built.
+#[derive(Debug, thiserror::Error)]
+pub enum TxError {
+    #[error("the STK program is not initialized on this cluster")]
+    NotInitialized,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cluster: {0}")]
+    Chain(#[from] ChainError),
+}
+
+/// `create_associated_token_account_idempotent` for `owner`'s account of `mint`, paid by `payer`.
+pub fn create_ata(payer: &Pubkey, owner: &Pubkey, mint: &Pubkey) -> Instruction {
+    ata::instruction::create_associated_token_account_idempotent(
+        payer,
+        owner,
+        mint,
+        &anchor_spl::token::ID,
+    )
+}
+
+/// Parses a decimal amount ("12", "0.5", "1_000") into base units of `decimals`, exactly.
+pub fn parse_amount(s: &str, decimals: u8) -> anyhow::Result<u64> {
+    let clean: String = s.chars().filter(|c| *c != '_' && *c != ',').collect();
+    let (whole, frac) = clean.split_once('.').unwrap_or((&clean, ""));
+    if whole.is_empty() && frac.is_empty() {
+        anyhow::bail!("amount {s:?} is empty");
+    }
+    if !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
+        anyhow::bail!("amount {s:?} is not a non-negative decimal number");
+    }
+    if frac.len() > decimals as usize {
+        anyhow::bail!("amount {s:?} has more than {decimals} decimals");
+    }
+    let scale = 10u64
+        .checked_pow(u32::from(decimals))
+        .ok_or_else(|| anyhow::anyhow!("too many decimals"))?;
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole
+            .parse()
+            .map_err(|_| anyhow::anyhow!("amount {s:?} is too large"))?
+    };
+    let frac_units: u64 = if frac.is_empty() {
+        0
+    } else {
+        let padded = format!("{frac:0<width$}", width = decimals as usize);
+        padded
+            .parse()
+            .map_err(|_| anyhow::anyhow!("amount {s:?} is invalid"))?
+    };
+    whole
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(frac_units))
+        .ok_or_else(|| anyhow::anyhow!("amount {s:?} is too large"))
+}
+
+/// Base units as a decimal string.
+pub fn fmt_amount(units: u64, decimals: u8) -> String {
+    let scale = 10u64.pow(u32::from(decimals.min(19)));
+    if decimals == 0 {
+        return units.to_string();
+    }
+    let frac = format!("{:0width$}", units % scale, width = decimals as usize);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        (units / scale).to_string()
+    } else {
+        format!("{}.{frac}", units / scale)
+    }
+}
+
+/// The 32-byte payment reference: 64 hex digits as given, or the SHA-256 of the text.
+pub fn reference_bytes(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    let mut out = [0u8; 32];
+    if text.len() == 64 {
+        if let Ok(bytes) = hex::decode(text) {
+            out.copy_from_slice(&bytes);
+            return out;
+        }
+    }
+    out.copy_from_slice(&sha2::Sha256::digest(text.as_bytes()));
+    out
+}
+
+/// `amount` less `slippage_bps`, rounded down.
+pub fn less_slippage(amount: u64, slippage_bps: u64) -> u64 {
+    let bps = slippage_bps.min(BPS_DENOMINATOR);
+    (u128::from(amount) * u128::from(BPS_DENOMINATOR - bps) / u128::from(BPS_DENOMINATOR)) as u64
+}
+
+/// `amount` plus `slippage_bps`, rounded up (saturating).
+pub fn plus_slippage(amount: u64, slippage_bps: u64) -> u64 {
+    let d = u128::from(BPS_DENOMINATOR);
+    let v = (u128::from(amount) * (d + u128::from(slippage_bps))).div_ceil(d);
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+/// An unsigned v0 transaction paid by `payer` (signatures left empty for the wallet).
+pub fn unsigned_v0(
+    payer: &Pubkey,
+    ixs: &[Instruction],
+    blockhash: Hash,
+) -> Result<VersionedTransaction, TxError> {
+    let message = v0::Message::try_compile(payer, ixs, &[], blockhash)
+        .map_err(|e| TxError::Invalid(format!("compiling the transaction: {e}")))?;
+    let signatures = vec![Signature::default(); message.header.num_required_signatures as usize];
+    Ok(VersionedTransaction {
+        signatures,
+        message: VersionedMessage::V0(message),
+    })
+}
+
+async fn config(chain: &dyn Chain) -> Result<stk::state::Config, TxError> {
+    ops::config(chain).await?.ok_or(TxError::NotInitialized)
+}
+
+/// A sell-back: the quote at the window's price and the instructions.
+pub struct SellBack {
+    pub quote: u64,
+    pub min_quote_out: u64,
+    pub ixs: Vec<Instruction>,
+}
+
+pub async fn sell_back(
+    chain: &dyn Chain,
+    member: Pubkey,
+    stk_amount: u64,
+    slippage_bps: u64,
+) -> Result<SellBack, TxError> {
+    if stk_amount == 0 {
+        return Err(TxError::Invalid("amount must be positive".into()));
+    }
+    if slippage_bps > MAX_SLIPPAGE_BPS {
+        return Err(TxError::Invalid("slippage is at most 50%".into()));
+    }
+    let config = config(chain).await?;
+    let quote = sell_back_quote(stk_amount, config.buyback_price)
+        .map_err(|e| TxError::Invalid(format!("quote: {e}")))?;
+    let min_quote_out = less_slippage(quote, slippage_bps);
+    let member_stk = client::stk_ata(&member);
+    let member_quote = get_associated_token_address(&member, &config.quote_mint);
+    let ixs = vec![
+        create_ata(&member, &member, &config.quote_mint),
+        client::sell_back(
+            member,
+            member_stk,
+            member_quote,
+            SellBackArgs {
+                stk_amount,
+                min_quote_out,
+            },
+        ),
+    ];
+    Ok(SellBack {
+        quote,
+        min_quote_out,
+        ixs,
+    })
+}
+
+/// A payment for `plan` (its price in STK, burned), with the platform's `reference`.
+pub async fn pay_access(
+    chain: &dyn Chain,
+    member: Pubkey,
+    plan_id: u32,
+    reference: [u8; 32],
+) -> Result<(Plan, Vec<Instruction>), TxError> {
+    let p = plan(plan_id).ok_or_else(|| TxError::Invalid(format!("no plan {plan_id}")))?;
+    config(chain).await?;
+    let ix = client::pay_access(
+        member,
+        client::stk_ata(&member),
+        PayAccessArgs {
+            stk_amount: p.price,
+            plan: p.id,
+            reference,
+        },
+    );
+    Ok((p, vec![ix]))
+}
+
+/// A purchase at the premium: the quote it costs and the instructions (`max_quote_in` is the quote
+/// plus slippage, or the caller's maximum).
+pub struct BuyPremium {
+    pub quote: u64,
+    pub max_quote_in: u64,
+    pub ixs: Vec<Instruction>,
+}
+
+pub async fn buy_premium(
+    chain: &dyn Chain,
+    investor: Pubkey,
+    stk_amount: u64,
+    slippage_bps: u64,
+    max_quote_in: Option<u64>,
+) -> Result<BuyPremium, TxError> {
+    if stk_amount == 0 {
+        return Err(TxError::Invalid("amount must be positive".into()));
+    }
+    if slippage_bps > MAX_SLIPPAGE_BPS {
+        return Err(TxError::Invalid("slippage is at most 50%".into()));
+    }
+    let config = config(chain).await?;
+    let quote = premium_quote(stk_amount, config.buyback_price, config.premium_bps)
+        .map_err(|e| TxError::Invalid(format!("quote: {e}")))?;
+    let max_quote_in = max_quote_in.unwrap_or_else(|| plus_slippage(quote, slippage_bps));
+    let investor_quote = get_associated_token_address(&investor, &config.quote_mint);
+    let ixs = vec![
+        create_ata(&investor, &investor, &config.stk_mint),
+        client::buy_premium(
+            investor,
+            client::stk_ata(&investor),
+            investor_quote,
+            config.investor_allowlist,
+            BuyPremiumArgs {
+                stk_amount,
+                max_quote_in,
+            },
+        ),
+    ];
+    Ok(BuyPremium {
+        quote,
+        max_quote_in,
+        ixs,
+    })
+}
+
+/// The economy as the program's accounts state it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Economy {
+    pub stk_mint: String,
+    pub quote_mint: String,
+    pub stk_decimals: u8,
+    pub quote_decimals: u8,
+    /// STK base units in circulation (the mint's supply).
+    pub supply: u64,
+    pub max_supply: u64,
+    pub total_distributed: u64,
+    pub total_premium_minted: u64,
+    pub total_burned_sell_back: u64,
+    pub total_burned_access: u64,
+    /// Quote base units in the buyback vault.
+    pub vault: u64,
+    /// Quote the vault would pay for the whole supply at the buyback price.
+    pub vault_needed: u64,
+    /// `vault / vault_needed` in basis points (10 000 = fully covered; `null` with no supply).
+    pub vault_coverage_bps: Option<u64>,
+    /// Quote base units in the treasury.
+    pub treasury: u64,
+    /// Quote base units per whole STK.
+    pub buyback_price: u64,
+    pub premium_bps: u64,
+    pub premium_price: u64,
+    pub investor_allocation_remaining: u64,
+    pub investor_allowlist: bool,
+    pub window: Window,
+    pub genesis_ts: i64,
+    pub epoch_duration: i64,
+    pub next_epoch: u64,
+    pub paused: u8,
+    /// The cluster's clock.
+    pub now: i64,
+}
+
+/// The sell-back window.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Window {
+    pub id: u64,
+    pub open: bool,
+    pub closes_at: i64,
+    /// Quote base units.
+    pub capacity: u64,
+    pub used: u64,
+    pub remaining: u64,
+    pub member_cap: u64,
+}
+
+pub async fn economy(chain: &dyn Chain) -> Result<Economy, TxError> {
+    use anchor_spl::token::spl_token;
+    use solana_sdk::program_pack::Pack;
+    let c = config(chain).await?;
+    let now = chain.unix_time().await?;
+    let accounts = chain.accounts(&[c.stk_mint, c.quote_mint]).await?;
+    let mint = |a: &Option<solana_sdk::account::Account>| {
+        a.as_ref()
+            .and_then(|a| spl_token::state::Mint::unpack(&a.data).ok())
+    };
+    let stk = mint(&accounts[0]);
+    let quote = mint(&accounts[1]);
+    let balances = ops::token_balances(chain, &[c.vault, c.treasury]).await?;
+    let supply = stk.map_or(0, |m| m.supply);
+    let vault_needed = sell_back_quote(supply, c.buyback_price).unwrap_or(u64::MAX);
+    let open = c.window_id > 0 && now < c.window_closes_at;
+    Ok(Economy {
+        stk_mint: c.stk_mint.to_string(),
+        quote_mint: c.quote_mint.to_string(),
+        stk_decimals: STK_DECIMALS,
+        quote_decimals: quote.map_or(6, |m| m.decimals),
+        supply,
+        max_supply: c.max_supply,
+        total_distributed: c.total_distributed,
+        total_premium_minted: c.total_premium_minted,
+        total_burned_sell_back: c.total_burned_sell_back,
+        total_burned_access: c.total_burned_access,
+        vault: balances[0],
+        vault_needed,
+        vault_coverage_bps: (vault_needed > 0).then(|| {
+            (u128::from(balances[0]) * u128::from(BPS_DENOMINATOR) / u128::from(vault_needed))
+                .min(u128::from(u64::MAX)) as u64
+        }),
+        treasury: balances[1],
+        buyback_price: c.buyback_price,
+        premium_bps: c.premium_bps,
+        premium_price: premium_price(c.buyback_price, c.premium_bps).min(u128::from(u64::MAX))
+            as u64,
+        investor_allocation_remaining: c.investor_allocation_remaining,
+        investor_allowlist: c.investor_allowlist,
+        window: Window {
+            id: c.window_id,
+            open,
+            closes_at: c.window_closes_at,
+            capacity: c.window_capacity,
+            used: c.window_used,
+            remaining: c.window_capacity.saturating_sub(c.window_used),
+            member_cap: c.window_member_cap,
+        },
+        genesis_ts: c.genesis_ts,
+        epoch_duration: c.epoch_duration,
+        next_epoch: c.next_epoch,
+        paused: c.paused,
+        now,
+    })
+}
+
+/// A wallet's balances and its standing with the program.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WalletState {
+    pub wallet: String,
+    pub lamports: u64,
+    pub stk: u64,
+    pub quote: u64,
+    pub total_sold_stk: u64,
+    pub total_quote_received: u64,
+    pub total_access_paid: u64,
+    /// Quote this wallet may still receive in the open window (`null` when no window is open).
+    pub window_remaining_for_me: Option<u64>,
+    pub investor_allowed: bool,
+}
+
+pub async fn wallet_state(chain: &dyn Chain, wallet: Pubkey) -> Result<WalletState, TxError> {
+    let c = config(chain).await?;
+    let now = chain.unix_time().await?;
+    let lamports = chain.account(&wallet).await?.map_or(0, |a| a.lamports);
+    let quote_account = get_associated_token_address(&wallet, &c.quote_mint);
+    let b = ops::token_balances(chain, &[client::stk_ata(&wallet), quote_account]).await?;
+    let member: Option<stk::state::Member> =
+        ops::anchor_account(chain, &client::member_address(&wallet)).await?;
+    let investor_allowed = !c.investor_allowlist
+        || chain
+            .account(&client::investor_address(&wallet))
+            .await?
+            .is_some();
+    let open = c.window_id > 0 && now < c.window_closes_at;
+    let used_in_window = member
+        .as_ref()
+        .filter(|m| m.window_id == c.window_id)
+        .map_or(0, |m| m.window_used);
+    Ok(WalletState {
+        wallet: wallet.to_string(),
+        lamports,
+        stk: b[0],
+        quote: b[1],
+        total_sold_stk: member.as_ref().map_or(0, |m| m.total_sold_stk),
+        total_quote_received: member.as_ref().map_or(0, |m| m.total_quote_received),
+        total_access_paid: member.as_ref().map_or(0, |m| m.total_access_paid),
+        window_remaining_for_me: open.then(|| c.window_member_cap.saturating_sub(used_in_window)),
+        investor_allowed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slippage_rounds_against_the_wallet() {
+        assert_eq!(less_slippage(1_000, 100), 990);
+        assert_eq!(less_slippage(999, 100), 989);
+        assert_eq!(plus_slippage(1_000, 100), 1_010);
+        assert_eq!(plus_slippage(999, 100), 1_009);
+        assert_eq!(plus_slippage(u64::MAX, 100), u64::MAX);
+        assert!(plan(1).is_some() && plan(9).is_none());
+    }
+}
