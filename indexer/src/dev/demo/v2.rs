@@ -32,8 +32,9 @@ pub(super) fn masters(steady: &[String]) -> Vec<String> {
 
 /// `rules/rules.v2.toml` with the demo's masters as trust seeds. The demo's community is young —
 /// everyone joins the same day — so the masters' sponsorship budget (new members a member can vouch
-/// for or confirm per epoch) is raised from 2 to 1,000 to onboard it at once; every other value is
-/// the committed file's.
+/// for or confirm per epoch) is raised from 2 to 1,000 to onboard it at once, and members confirm
+/// from their first epoch (`min_confirmer_tenure_epochs` 2 → 0); every other value is the committed
+/// file's.
 pub(super) fn rules_text(masters: &[String]) -> anyhow::Result<String> {
     let start = RULES_V2
         .find("seeds = [")
@@ -46,11 +47,23 @@ pub(super) fn rules_text(masters: &[String]) -> anyhow::Result<String> {
         seeds.join(", "),
         &RULES_V2[end..]
     );
-    let budget = "max_new_members_per_epoch = 2\n";
-    if !text.contains(budget) {
-        bail!("rules.v2.toml changed: no {budget:?}");
+    let mut text = text;
+    for (from, to) in [
+        (
+            "max_new_members_per_epoch = 2\n",
+            "max_new_members_per_epoch = 1_000\n",
+        ),
+        (
+            "min_confirmer_tenure_epochs = 2 ",
+            "min_confirmer_tenure_epochs = 0 ",
+        ),
+    ] {
+        if !text.contains(from) {
+            bail!("rules.v2.toml changed: no {from:?}");
+        }
+        text = text.replacen(from, to, 1);
     }
-    Ok(text.replacen(budget, "max_new_members_per_epoch = 1_000\n", 1))
+    Ok(text)
 }
 
 fn signing_key(wallet: &Keypair) -> SigningKey {
