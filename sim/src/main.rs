@@ -132,10 +132,10 @@ fn real_main() -> Result<(), String> {
 
     if let Some((name, values)) = &a.sweep {
         let mut csv = format!(
-            "{name},drop_12w_p95,drop_52w_p95,coverage_min_p5,final_floor_p50,emission_after_shock_p50,total_emission_stk_p50\n"
+            "{name},drop_12w_p95,drop_52w_p95,coverage_min_p5,final_floor_p50,reward_value_after_shock_p50,emission_stk_after_shock_p50,total_emission_stk_p50\n"
         );
         println!(
-            "{name:>18} | drop 12w p95 | drop 52w p95 | coverage min p5 | floor end P50 | emission after/before shock P50"
+            "{name:>18} | drop 12w p95 | drop 52w p95 | coverage min p5 | floor end P50 | rewards after/before shock P50: value, STK"
         );
         for &v in values {
             let mut s = scenario(&a, Rules::V2);
@@ -144,15 +144,19 @@ fn real_main() -> Result<(), String> {
             let (d12, d52, cov) = headline(&mc);
             let floor = percentile(&mc.over_runs(&|r| r.final_floor as f64), 50.0) / QUOTE_UNIT;
             let em = percentile(&mc.over_runs(&|r| r.emission_after_shock_vs_before), 50.0);
+            let rv = percentile(
+                &mc.over_runs(&|r| r.reward_value_after_shock_vs_before),
+                50.0,
+            );
             let tot = percentile(&mc.over_runs(&|r| r.total_emission as f64), 50.0) / 1e6;
             println!(
-                "{v:>18} | {:>11.1}% | {:>11.1}% | {cov:>15.4} | {floor:>13.5} | {em:>6.3}",
+                "{v:>18} | {:>11.1}% | {:>11.1}% | {cov:>15.4} | {floor:>13.5} | {rv:>6.3}, {em:>6.3}",
                 d12 * 100.0,
                 d52 * 100.0
             );
             let _ = writeln!(
                 csv,
-                "{v},{d12:.6},{d52:.6},{cov:.6},{floor:.6},{em:.6},{tot:.0}"
+                "{v},{d12:.6},{d52:.6},{cov:.6},{floor:.6},{rv:.6},{em:.6},{tot:.0}"
             );
         }
         write(&a.out, "sweep.csv", &csv)?;

@@ -197,7 +197,7 @@ pub fn fmt_value(metric: &str, v: f64) -> String {
         "inf".into()
     } else if metric.contains("drop") {
         format!("{:.1}%", v * 100.0)
-    } else if metric.contains("spread") {
+    } else if metric.contains("spread") || metric.contains("base units") {
         format!("{v:.6}")
     } else {
         format!("{v:.4}")

@@ -364,7 +364,11 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Vec<Week>, ConservationErro
         let inflow4: u64 = inflows.iter().rev().take(4).sum();
         let out = econ.window(&orders)?;
         w.capacity = out.capacity;
-        w.capacity_over_inflow4 = out.capacity as f64 / inflow4.max(1) as f64;
+        w.capacity_over_inflow4 = match (out.capacity, inflow4) {
+            (0, _) => 0.0,
+            (_, 0) => f64::INFINITY,
+            (c, i) => c as f64 / i as f64,
+        };
         w.capacity_over_vault = out.capacity as f64 / vault_before_window.max(1) as f64;
         w.requested = out.requested;
         w.filled = out.filled;
