@@ -347,5 +347,16 @@ fn report(
          Plots: `floor.svg`, `coverage.svg`, `emission.svg` (P50 lines, P5-P95 bands). Data: `bands_*.csv` \
          (per week), `runs_*.csv` (per run). Model and simplifications: `sim/README.md`."
     );
+    let _ = writeln!(
+        r,
+        "\n## What this does not show\n\n\
+         - The floor here is the vault's backing, not a market price: there is no exchange in the model. A \
+           market price can fall below the floor; the floor is what the vault pays.\n\
+         - The floor cannot fall under these rules, so the 0% drops are a property of the rules, not luck. \
+           In the real world it can still fall if the vault loses money (custody, a bug, a wrong oracle) or \
+           if the on-chain program does not enforce the rules; that is the next step (issue 13, on-chain part).\n\
+         - Members and investors follow simple rules (see `sim/README.md`); real people may sell more at once \
+           (the `sell-prob` sweep shows what that does: it raises the floor for those who stay)."
+    );
     r
 }
