@@ -245,6 +245,10 @@ impl Economy {
             Rules::V2 => self.floor_price()?,
             Rules::V1 => self.params.genesis_price,
         };
+        if price_basis == 0 {
+            // A floor below one quote unit per STK: no STK price can be quoted; the member pays fiat.
+            return Ok(None);
+        }
         let stk = some(
             access_price_stk(fiat_price, self.params.access_discount_bps, price_basis),
             "access price",

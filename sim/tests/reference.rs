@@ -235,3 +235,16 @@ fn runs_are_reproducible_and_seeds_differ() {
     assert!(sa.min_coverage >= 1.0);
     assert_eq!(sa.drop_12w, 0.0);
 }
+
+#[test]
+fn floor_below_one_unit_means_access_is_paid_in_fiat() {
+    // Revenue 10 units → 3 to the vault; 10 STK minted → floor 3e6 / 10e6 = 0.3 → 0 units per STK.
+    // No STK price can be quoted at a zero floor: the member pays fiat, nothing is burned.
+    let mut e = v2();
+    e.revenue(10).unwrap();
+    e.emit(10 * S, &[1, 0]).unwrap();
+    assert_eq!(e.floor_price().unwrap(), 0);
+    assert_eq!(e.pay_access(0, 10 * Q).unwrap(), None);
+    assert_eq!(e.burned, 0);
+    e.check().unwrap();
+}
