@@ -637,6 +637,44 @@ mod tests {
         }
 
         #[test]
+        fn prop_no_panic_on_any_input_and_monotone_floor(
+            a in any::<u64>(), c in any::<u64>(), d in any::<u64>(), e in any::<u64>(),
+        ) {
+            // Every function on arbitrary u64 inputs returns, never panics.
+            let _ = floating_supply(a, c, d);
+            let _ = b(a, c).coverage_bps(d);
+            let _ = buyback_price(a, c);
+            let _ = window_capacity(a, c, d);
+            if let Some(f) = settle_window(a, c, d) {
+                let _ = f.claim(e);
+                let _ = f.max_payout();
+            }
+            let _ = emission_cap(b(a, c), d, e, a);
+            let terms = PremiumTerms { multiple_bps: c, min_multiple_bps: d, vault_share_bps: e };
+            let _ = premium_split(a, b(c, d), terms);
+            let _ = access_price_stk(a, c, d);
+            // The floor is monotone: more vault never lowers it, more floating never raises it.
+            if let (Some(lo), Some(hi)) = (b(a.min(c), d).floor_price(), b(a.max(c), d).floor_price()) {
+                prop_assert!(lo <= hi);
+            }
+            if d > 0 && e > 0 {
+                if let (Some(small), Some(big)) =
+                    (b(a, d.min(e)).floor_price(), b(a, d.max(e)).floor_price())
+                {
+                    prop_assert!(big <= small);
+                }
+            }
+            // Capacity is monotone in the inflow and in the vault.
+            let share = e % 10_001;
+            prop_assert!(
+                window_capacity(a.min(c), d, share).unwrap() <= window_capacity(a.max(c), d, share).unwrap()
+            );
+            prop_assert!(
+                window_capacity(d, a.min(c), share).unwrap() <= window_capacity(d, a.max(c), share).unwrap()
+            );
+        }
+
+        #[test]
         fn prop_buyback_price_at_most_floor_and_capacity_bounded(
             floor in any::<u64>(), spread in 0u64..=10_000,
             inflow in any::<u64>(), vault in any::<u64>(), share in 0u64..=10_000,
