@@ -334,10 +334,12 @@ impl Economy {
         if stk == 0 {
             return Ok(None);
         }
+        let start = self.backing()?;
         self.credit_vault(to_vault)?;
         self.treasury_quote = some(self.treasury_quote.checked_add(paid - to_vault), "treasury")?;
         self.investors = some(self.investors.checked_add(stk), "investors")?;
         self.minted = some(self.minted.checked_add(stk), "minted")?;
+        self.floor_kept(&start, "a premium sale")?;
         Ok(Some(PremiumOutcome {
             stk,
             paid,
@@ -352,6 +354,7 @@ impl Economy {
         // The price is announced before the orders come in (escrowed STK does not float, so the
         // floor while orders are escrowed is higher than the one members saw).
         let price = self.exit_price()?;
+        let start = self.backing()?;
         let mut requested = 0u64;
         for &(h, a) in orders {
             if self.holders[h] < a {
@@ -425,7 +428,21 @@ impl Economy {
             return fail(format!("paid {} above capacity {}", out.paid, out.capacity));
         }
         self.check()?;
+        self.floor_kept(&start, "a settled window")?;
         Ok(out)
+    }
+
+    /// Under v2, the exact floor `vault / floating` is never below `start`'s; a fall is an error.
+    /// (While nothing floated there was no floor to keep.)
+    pub fn floor_kept(&self, start: &Backing, what: &str) -> Res<()> {
+        let now = self.backing()?;
+        if self.params.rules == Rules::V2 && start.floating > 0 && !now.floor_at_least(start) {
+            return fail(format!(
+                "v2 floor fell through {what}: {}/{} -> {}/{}",
+                start.vault, start.floating, now.vault, now.floating
+            ));
+        }
+        Ok(())
     }
 
     fn settle_order(&mut self, h: usize, amount: u64, filled: u64, quote: u64) -> Res<()> {

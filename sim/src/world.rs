@@ -380,8 +380,12 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Vec<Week>, ConservationErro
         inflows.push(week_inflow);
         econ.last_inflow = week_inflow;
         w.inflow = week_inflow;
-        // 6. Record and check.
+        // 6. Record and check: conservation, and under v2 a floor at least the week's start.
         econ.check()?;
+        econ.floor_kept(
+            &before,
+            "the week (revenue, access, emission, premium, window)",
+        )?;
         // Holders who left and sold out are gone for good.
         w.members = members.iter().filter(|m| m.active).count() as u32;
         w.vault = econ.vault;

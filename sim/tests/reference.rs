@@ -155,6 +155,17 @@ fn broken_conservation_fails_loudly() {
     e.vault += 1;
     // An order larger than the holding is refused, not clamped.
     assert!(e.window(&[(0, 6 * S)]).is_err());
+    // Under v2 a fall of the exact floor is an error too: 10 STK appearing without backing (as a
+    // mint outside the rules would) fails the floor check against the earlier backing.
+    let start = e.backing().unwrap();
+    e.holders[0] += 10 * S;
+    e.minted += 10 * S;
+    e.check().unwrap();
+    let err = e.floor_kept(&start, "a rogue mint").unwrap_err();
+    assert!(
+        err.0.contains("v2 floor fell through a rogue mint"),
+        "{err}"
+    );
 }
 
 #[test]
