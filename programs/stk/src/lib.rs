@@ -14,6 +14,7 @@ use anchor_lang::prelude::*;
 #[cfg(not(target_os = "solana"))]
 pub mod client;
 pub mod constants;
+pub mod economy;
 pub mod error;
 pub mod events;
 pub mod instructions;
