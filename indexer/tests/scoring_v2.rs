@@ -83,9 +83,13 @@ fn confirmation(id: &str, confirmer: &str, event: &str, sig: Option<String>) -> 
 }
 
 fn signed_vouch(sk: &SigningKey, voucher: &str, member: &str) -> Value {
-    let issued_at = rfc3339(now());
-    let msg = evidence::vouch_message(false, voucher, member, &issued_at);
-    json!({"voucher": voucher, "member": member, "issued_at": issued_at,
+    vouch_statement(sk, voucher, member, false, now())
+}
+
+fn vouch_statement(sk: &SigningKey, voucher: &str, member: &str, revoke: bool, at: i64) -> Value {
+    let issued_at = rfc3339(at);
+    let msg = evidence::vouch_message(revoke, voucher, member, &issued_at);
+    json!({"voucher": voucher, "member": member, "issued_at": issued_at, "revoke": revoke,
            "signature": evidence::sign(sk, msg.as_bytes())})
 }
 
@@ -432,6 +436,55 @@ async fn scoring_v2_end_to_end(b: Backend) {
     assert_eq!(later.rules_toml, v2_text);
     assert_eq!(later.log, served.log);
     verify(&later, None).expect("old epoch verifies under its own rules");
+
+    // Vouches are statements kept forever: a revocation and a new vouch after the epoch leave the
+    // epoch's evidence (the statement in force at its end) intact; an old statement cannot be
+    // replayed, and there is nothing to revoke twice.
+    let mk = &wallets["master-a"];
+    let t = now();
+    let r = app
+        .post(
+            "/v1/vouches",
+            &vouch_statement(mk, "master-a", "alice", true, t + 1),
+        )
+        .await;
+    assert_eq!(r.body["status"], "revoked", "{}", r.text);
+    let r = app
+        .post(
+            "/v1/vouches",
+            &vouch_statement(mk, "master-a", "alice", true, t + 2),
+        )
+        .await;
+    assert_eq!(r.body["error"], "nothing_to_revoke", "{}", r.text);
+    let r = app
+        .post(
+            "/v1/vouches",
+            &vouch_statement(mk, "master-a", "alice", false, t),
+        )
+        .await;
+    assert_eq!(r.body["error"], "stale", "{}", r.text);
+    let r = app
+        .post(
+            "/v1/vouches",
+            &vouch_statement(mk, "master-a", "alice", false, t + 3),
+        )
+        .await;
+    assert_eq!(r.body["status"], "vouched", "{}", r.text);
+    let again: EpochLogResponse =
+        serde_json::from_str(&app.get("/v1/epochs/1/log").await.text).unwrap();
+    assert_eq!(again.evidence, served.evidence);
+    verify(&again, None).expect("the old epoch's vouches are still proven");
+    assert_eq!(
+        app.store
+            .vouches_at(t + 2)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|v| v.member == "alice")
+            .count(),
+        1,
+        "between the revocation and the new vouch only master-b's stands"
+    );
 
     // A dishonest service: tampered, invented and omitted events, each with a consistent digest.
     let tampered = forge(&served, |i| {

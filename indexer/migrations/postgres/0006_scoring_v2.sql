@@ -31,19 +31,21 @@ CREATE TABLE confirmations (
 );
 CREATE INDEX confirmations_epoch ON confirmations (epoch, confirmed_at);
 
--- A standing vouch (voucher says member is a real, known person) until revoked.
-CREATE TABLE vouches (
+-- Vouches as the voucher's statements, kept forever: `revoke` 0 vouches that member is a real, known
+-- person, 1 withdraws it. The vouch in force at a time is the pair's newest statement before it, so
+-- an old epoch's vouches (and the signed statements that prove them) can always be re-read.
+CREATE TABLE vouch_statements (
     voucher     TEXT NOT NULL REFERENCES members (id),
     member      TEXT NOT NULL REFERENCES members (id),
+    at          BIGINT NOT NULL,
+    revoke      BIGINT NOT NULL CHECK (revoke IN (0, 1)),
     auth        TEXT NOT NULL,
     wallet      TEXT,
     message     TEXT,
     signature   TEXT,
-    created_at  BIGINT NOT NULL,
-    revoked_at  BIGINT,
-    PRIMARY KEY (voucher, member)
+    PRIMARY KEY (voucher, member, at)
 );
-CREATE INDEX vouches_member ON vouches (member);
+CREATE INDEX vouch_statements_at ON vouch_statements (at);
 
 -- A member's scoring state after an epoch (tenure, trust, calendar counters), written only when it
 -- changed; the state going into epoch n is the newest row before n.

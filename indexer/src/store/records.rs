@@ -239,46 +239,37 @@ impl Store {
             if n < 2 {
                 return Ok(VouchVerdict::UnknownMember);
             }
-            let current: Option<(i64, Option<i64>)> = sqlx::query_as(
-                "SELECT created_at, revoked_at FROM vouches WHERE voucher = $1 AND member = $2",
+            // The pair's newest statement: (at, revoke).
+            let last: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT at, revoke FROM vouch_statements WHERE voucher = $1 AND member = $2 \
+                 ORDER BY at DESC LIMIT 1",
             )
             .bind(&v.voucher)
             .bind(&v.member)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some((created, revoked)) = current {
-                if v.at <= created.max(revoked.unwrap_or(i64::MIN)) {
+            if let Some((at, _)) = last {
+                if v.at <= at {
                     return Ok(VouchVerdict::Stale);
                 }
             }
-            if v.revoke {
-                if !matches!(current, Some((_, None))) {
-                    return Ok(VouchVerdict::NothingToRevoke);
-                }
-                sqlx::query("UPDATE vouches SET revoked_at = $1 WHERE voucher = $2 AND member = $3")
-                    .bind(v.at)
-                    .bind(&v.voucher)
-                    .bind(&v.member)
-                    .execute(&mut *tx)
-                    .await?;
-            } else {
-                sqlx::query(
-                    "INSERT INTO vouches (voucher, member, auth, wallet, message, signature, created_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, NULL) \
-                     ON CONFLICT (voucher, member) DO UPDATE SET auth = excluded.auth, \
-                     wallet = excluded.wallet, message = excluded.message, \
-                     signature = excluded.signature, created_at = excluded.created_at, revoked_at = NULL",
-                )
-                .bind(&v.voucher)
-                .bind(&v.member)
-                .bind(&v.auth)
-                .bind(v.wallet.as_deref())
-                .bind(v.message.as_deref())
-                .bind(v.signature.as_deref())
-                .bind(v.at)
-                .execute(&mut *tx)
-                .await?;
+            if v.revoke && !matches!(last, Some((_, 0))) {
+                return Ok(VouchVerdict::NothingToRevoke);
             }
+            sqlx::query(
+                "INSERT INTO vouch_statements (voucher, member, at, revoke, auth, wallet, message, signature) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&v.voucher)
+            .bind(&v.member)
+            .bind(v.at)
+            .bind(i64::from(v.revoke))
+            .bind(&v.auth)
+            .bind(v.wallet.as_deref())
+            .bind(v.message.as_deref())
+            .bind(v.signature.as_deref())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(VouchVerdict::Recorded)
         })
@@ -404,7 +395,8 @@ impl Store {
             .collect())
     }
 
-    /// The vouches in force at `at` (made before it and not revoked before it).
+    /// The vouches in force at `at`: each pair whose newest statement before `at` is a vouch, with
+    /// that statement (its proof).
     pub async fn vouches_at(&self, at: i64) -> StoreResult<Vec<VouchRow>> {
         type VouchTuple = (
             String,
@@ -415,9 +407,12 @@ impl Store {
             Option<String>,
         );
         let rows = read_pool!(self, p => sqlx::query_as::<_, VouchTuple>(
-            "SELECT voucher, member, auth, wallet, message, signature FROM vouches \
-             WHERE created_at < $1 AND (revoked_at IS NULL OR revoked_at >= $1) \
-             ORDER BY voucher, member",
+            "SELECT s.voucher, s.member, s.auth, s.wallet, s.message, s.signature \
+             FROM vouch_statements s JOIN \
+             (SELECT voucher, member, MAX(at) AS at FROM vouch_statements WHERE at < $1 \
+              GROUP BY voucher, member) l \
+             ON s.voucher = l.voucher AND s.member = l.member AND s.at = l.at \
+             WHERE s.revoke = 0 ORDER BY s.voucher, s.member",
         )
         .bind(at)
         .fetch_all(p)
