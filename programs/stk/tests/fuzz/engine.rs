@@ -1459,6 +1459,12 @@ impl World {
                 }
                 StkEvent::Initialized(_) => return Err("initialize ran twice".into()),
                 StkEvent::OraclesSet(_) | StkEvent::PausedSet(_) | StkEvent::AdminProposed(_) => {}
+                StkEvent::TenderWindowAnnounced(_)
+                | StkEvent::OrderPlaced(_)
+                | StkEvent::TenderWindowSettled(_)
+                | StkEvent::OrderClaimed(_) => {
+                    return Err("a tender event, but the fuzzer sends no tender instruction".into())
+                }
             }
         }
         // Every tracked balance moved exactly as the events say (nothing moves on a refused step).
