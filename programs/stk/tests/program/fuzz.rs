@@ -12,7 +12,7 @@ async fn random_instruction_sequences_keep_the_invariants() {
     let config = FuzzConfig {
         seed,
         sequences: 3,
-        steps: 120,
+        steps: 200,
     };
     let report = run(config).await.unwrap_or_else(|e| panic!("{e}"));
     println!("{}", report.render());
