@@ -1065,6 +1065,12 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
     tab.install_wallet(&wallet).await;
     tab.click("#connect").await;
     tab.wait("document.querySelector('#sell-amount')").await;
+    // The tender-window panel: no window announced yet, so no order can be placed.
+    tab.wait(
+        "document.querySelector('#tender-terms').textContent.includes('No tender window') \
+         && document.querySelector('#place-order').disabled",
+    )
+    .await;
     tab.fill("#sell-amount", "1").await;
     tab.wait("document.querySelector('form.panel p').textContent.includes('0.5')")
         .await;
