@@ -657,7 +657,7 @@ impl World {
             (Kind::Deposit, 6),
             (Kind::OpenWindow, 7),
             (Kind::SellBack, 12),
-            (Kind::BuyPremium, 9),
+            (Kind::BuyPremium, 14),
             (Kind::PayAccess, 6),
             (Kind::SetInvestor, 4),
             (Kind::UpdateLimits, 5),
