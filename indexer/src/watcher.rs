@@ -314,6 +314,10 @@ pub fn event_json(event: &StkEvent) -> (Option<u64>, Value) {
             json!({"window_id": e.window_id, "requested": e.requested, "filled": e.filled,
                    "price": e.price, "released": e.released}),
         ),
+        StkEvent::TenderWindowCancelled(e) => (
+            None,
+            json!({"window_id": e.window_id, "released": e.released}),
+        ),
         StkEvent::OrderClaimed(e) => (
             None,
             json!({"window_id": e.window_id, "member": k(&e.member), "order_amount": e.order_amount,

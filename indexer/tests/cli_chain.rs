@@ -737,4 +737,17 @@ async fn tender_window_commands_end_to_end() {
     assert_eq!(env.token(&member_quote).await, 40 * USDC + 49_999_987);
     env.fails("member", &["claim-order", "--yes"], "already claimed")
         .await;
+    // A settled window can no longer be cancelled; only the admin may try.
+    env.fails(
+        "member",
+        &["admin", "cancel-window", "1"],
+        "StkError::Unauthorized",
+    )
+    .await;
+    env.fails(
+        "admin",
+        &["admin", "cancel-window", "1"],
+        "StkError::WindowNotOpen",
+    )
+    .await;
 }

@@ -192,6 +192,11 @@ pub enum AdminAction {
         #[arg(long, default_value_t = 86_400)]
         duration_secs: i64,
     },
+    /// Cancel a tender window before it closes: capacity 0, every order comes back whole at its claim.
+    CancelWindow {
+        /// Window id.
+        window: u64,
+    },
     /// Move quote tokens out of the treasury.
     WithdrawTreasury {
         amount: String,
@@ -433,6 +438,14 @@ pub(super) async fn run(s: &Session, action: AdminAction) -> anyhow::Result<()> 
             }
             let ix = client::announce_tender_window(me()?, args);
             s.execute("announce tender window", &[ix], &summary, false)
+                .await?;
+        }
+        AdminAction::CancelWindow { window } => {
+            let summary = vec![format!(
+                "cancel tender window #{window}: its capacity becomes 0, the reservation goes back to the vault, every order is returned whole"
+            )];
+            let ix = client::cancel_tender_window(me()?, window);
+            s.execute("cancel tender window", &[ix], &summary, false)
                 .await?;
         }
         AdminAction::WithdrawTreasury {

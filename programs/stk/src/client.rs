@@ -258,6 +258,20 @@ pub fn announce_tender_window(admin: Pubkey, args: AnnounceTenderWindowArgs) -> 
     )
 }
 
+/// `cancel_tender_window`: the admin, before the window closes.
+pub fn cancel_tender_window(admin: Pubkey, window_id: u64) -> Instruction {
+    build(
+        acc::CancelTenderWindow {
+            admin,
+            config: config_address(),
+            window: window_address(window_id),
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::CancelTenderWindow { window_id },
+    )
+}
+
 pub fn place_order(member: Pubkey, member_stk: Pubkey, args: PlaceOrderArgs) -> Instruction {
     build(
         acc::PlaceOrder {
@@ -414,6 +428,7 @@ pub enum StkEvent {
     OrderPlaced(crate::events::OrderPlaced),
     TenderWindowSettled(crate::events::TenderWindowSettled),
     OrderClaimed(crate::events::OrderClaimed),
+    TenderWindowCancelled(crate::events::TenderWindowCancelled),
 }
 
 impl StkEvent {
@@ -441,6 +456,7 @@ impl StkEvent {
             Self::OrderPlaced(_) => "OrderPlaced",
             Self::TenderWindowSettled(_) => "TenderWindowSettled",
             Self::OrderClaimed(_) => "OrderClaimed",
+            Self::TenderWindowCancelled(_) => "TenderWindowCancelled",
         }
     }
 }
@@ -481,6 +497,7 @@ pub fn decode_event(data: &[u8]) -> Option<StkEvent> {
         OrderPlaced,
         TenderWindowSettled,
         OrderClaimed,
+        TenderWindowCancelled,
     );
     None
 }

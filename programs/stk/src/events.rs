@@ -206,3 +206,12 @@ pub struct OrderClaimed {
     /// Unfilled STK returned to the member.
     pub returned_stk: u64,
 }
+
+/// The admin cancelled a window: its capacity is 0, every order comes back whole.
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenderWindowCancelled {
+    pub window_id: u64,
+    /// Quote released from the reservation.
+    pub released: u64,
+}

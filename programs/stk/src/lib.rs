@@ -85,6 +85,9 @@ pub mod stk {
     ) -> Result<()> {
         instructions::announce_tender_window::handler(ctx, args)
     }
+    pub fn cancel_tender_window(ctx: Context<CancelTenderWindow>, window_id: u64) -> Result<()> {
+        instructions::cancel_tender_window::handler(ctx, window_id)
+    }
     pub fn place_order(ctx: Context<PlaceOrder>, args: PlaceOrderArgs) -> Result<()> {
         instructions::place_order::handler(ctx, args)
     }

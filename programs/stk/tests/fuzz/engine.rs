@@ -1693,6 +1693,16 @@ impl World {
                     );
                     floor_cause.vault = floor_cause.vault.saturating_sub(e.capacity);
                 }
+                StkEvent::TenderWindowCancelled(e) => {
+                    let t = self.model.tenders.get(&e.window_id).copied();
+                    check!(
+                        self,
+                        t.is_some_and(|t| !t.1),
+                        "cancelled window {} unknown or settled",
+                        e.window_id
+                    );
+                    // Nothing moves; the settlement will fill nothing (capacity 0).
+                }
                 StkEvent::OrderPlaced(e) => {
                     check!(
                         self,

@@ -416,3 +416,47 @@ async fn first_come_sales_cannot_take_the_tender_reserve() {
     assert_eq!(env.balance(&client::vault_address()).await, 20 * USDC);
     assert_eq!(env.config().await.tender_reserved, 10 * USDC);
 }
+
+/// The admin may cancel a window before it closes (never raise it): the reservation goes back, the
+/// settlement fills nothing, every order comes back whole with its rent.
+#[tokio::test]
+async fn cancelled_window_returns_every_order_whole() {
+    let (mut env, h) = setup(&[100 * STK, 100 * STK], 40 * USDC).await;
+    let (price, capacity) = rule(&mut env).await;
+    announce(&mut env, 1, price, capacity).await.unwrap();
+    open_time(&mut env, 1).await;
+    order(&mut env, &h[0], 1, 60 * STK).await.unwrap();
+    order(&mut env, &h[1], 1, 20 * STK).await.unwrap();
+    let intruder = h[0].wallet.insecure_clone();
+    let ix = client::cancel_tender_window(intruder.pubkey(), 1);
+    assert_stk(env.send(&[ix], &[&intruder]).await, StkError::Unauthorized);
+    let admin = env.admin();
+    env.send(
+        &[client::cancel_tender_window(admin.pubkey(), 1)],
+        &[&admin],
+    )
+    .await
+    .unwrap();
+    assert_eq!(env.config().await.tender_reserved, 0);
+    close_time(&mut env, 1).await;
+    settle(&mut env, 1).await.unwrap();
+    assert_eq!(window(&mut env, 1).await.filled, 0);
+    // Too late to cancel a settled window.
+    assert_stk(
+        env.send(
+            &[client::cancel_tender_window(admin.pubkey(), 1)],
+            &[&admin],
+        )
+        .await,
+        StkError::WindowNotOpen,
+    );
+    for holder in &h {
+        claim(&mut env, holder, 1).await.unwrap();
+        assert_eq!(env.balance(&holder.stk).await, 100 * STK);
+        assert_eq!(env.balance(&holder.quote).await, 0);
+    }
+    assert_eq!(env.supply().await, 200 * STK);
+    assert_eq!(env.balance(&client::vault_address()).await, 40 * USDC);
+    let config = env.config().await;
+    assert_eq!((config.tender_reserved, config.escrowed_stk), (0, 0));
+}
