@@ -17,9 +17,11 @@ use solana_sdk::{
 };
 use stk::{
     client,
-    constants::{BPS_DENOMINATOR, STK_DECIMALS},
+    constants::{BPS_DENOMINATOR, BUYBACK_SPREAD_BPS, STK_DECIMALS, WINDOW_MAX_VAULT_BPS},
+    economy,
     math::{premium_price, premium_quote, sell_back_quote},
-    BuyPremiumArgs, PayAccessArgs, SellBackArgs,
+    state::{Order, TenderWindow},
+    BuyPremiumArgs, PayAccessArgs, PlaceOrderArgs, SellBackArgs,
 };
 
 use crate::chain::{ops, Chain, ChainError};
@@ -220,6 +222,140 @@ pub async fn sell_back(
         min_quote_out,
         ixs,
     })
+}
+
+/// The tender-window rule at the chain's state and clock: the floor and the most the next window
+/// may offer (`stk::economy::buyback_price` and `window_capacity`, the very functions the program
+/// checks `announce_tender_window` with).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TenderRule {
+    /// The id the next window must take.
+    pub window_id: u64,
+    /// Quote base units per whole STK: free vault / floating STK.
+    pub floor_price: u64,
+    /// The highest price the next window may have.
+    pub price: u64,
+    /// The largest capacity the next window may have.
+    pub capacity: u64,
+    pub last_period_inflow: u64,
+    /// A window was already announced in the current period (the program will refuse another).
+    pub announced_this_period: bool,
+}
+
+pub async fn tender_rule(chain: &dyn Chain) -> Result<TenderRule, TxError> {
+    let mut config = config(chain).await?;
+    let now = chain.unix_time().await?;
+    let invalid = |e: anchor_lang::error::Error| TxError::Invalid(e.to_string());
+    config.roll_period(now).map_err(invalid)?;
+    let vault = ops::token_balance(chain, &config.vault).await?;
+    let supply = ops::mint_supply(chain, &config.stk_mint).await?;
+    let backing = config.backing(vault, supply).map_err(invalid)?;
+    let floor_price = backing.floor_price().ok_or_else(|| {
+        TxError::Invalid("no floor yet: nothing floats or the vault is empty".into())
+    })?;
+    let overflow = || TxError::Invalid("overflow".into());
+    let price = economy::buyback_price(floor_price, BUYBACK_SPREAD_BPS).ok_or_else(overflow)?;
+    let capacity = economy::window_capacity(
+        config.last_period_inflow,
+        backing.vault,
+        WINDOW_MAX_VAULT_BPS,
+    )
+    .ok_or_else(overflow)?;
+    Ok(TenderRule {
+        window_id: config.tender_window_count.saturating_add(1),
+        floor_price,
+        price,
+        capacity,
+        last_period_inflow: config.last_period_inflow,
+        announced_this_period: config.tender_window_count > 0
+            && config.last_window_period >= config.period_index,
+    })
+}
+
+/// A tender window's state, `None` when it does not exist.
+pub async fn tender_window(
+    chain: &dyn Chain,
+    window_id: u64,
+) -> Result<Option<TenderWindow>, TxError> {
+    Ok(ops::anchor_account(chain, &client::window_address(window_id)).await?)
+}
+
+/// A member's order in a window, `None` when there is none (never placed, or already claimed).
+pub async fn tender_order(
+    chain: &dyn Chain,
+    window_id: u64,
+    member: &Pubkey,
+) -> Result<Option<Order>, TxError> {
+    Ok(ops::anchor_account(chain, &client::order_address(window_id, member)).await?)
+}
+
+/// Placing (or adding to) an order of `stk_amount` in window `window_id`.
+pub async fn place_order(
+    chain: &dyn Chain,
+    member: Pubkey,
+    window_id: u64,
+    stk_amount: u64,
+) -> Result<Vec<Instruction>, TxError> {
+    if stk_amount == 0 {
+        return Err(TxError::Invalid("amount must be positive".into()));
+    }
+    let window = tender_window(chain, window_id)
+        .await?
+        .ok_or_else(|| TxError::Invalid(format!("no tender window #{window_id}")))?;
+    let now = chain.unix_time().await?;
+    if window.settled || now < window.opens_at || now >= window.closes_at {
+        return Err(TxError::Invalid(format!(
+            "tender window #{window_id} takes orders from {} to {} (now {now})",
+            window.opens_at, window.closes_at
+        )));
+    }
+    Ok(vec![client::place_order(
+        member,
+        client::stk_ata(&member),
+        PlaceOrderArgs {
+            window_id,
+            stk_amount,
+        },
+    )])
+}
+
+/// What a claim of `member`'s order in a settled window pays (`Fill::claim`) and its instructions.
+pub struct OrderClaim {
+    pub claim: economy::Claim,
+    pub ixs: Vec<Instruction>,
+}
+
+pub async fn claim_order(
+    chain: &dyn Chain,
+    member: Pubkey,
+    window_id: u64,
+) -> Result<OrderClaim, TxError> {
+    let config = config(chain).await?;
+    let window = tender_window(chain, window_id)
+        .await?
+        .ok_or_else(|| TxError::Invalid(format!("no tender window #{window_id}")))?;
+    if !window.settled {
+        return Err(TxError::Invalid(format!(
+            "tender window #{window_id} is not settled yet"
+        )));
+    }
+    let order = tender_order(chain, window_id, &member)
+        .await?
+        .ok_or_else(|| {
+            TxError::Invalid(format!(
+                "no order of {member} in window #{window_id} (or already claimed)"
+            ))
+        })?;
+    let claim = window
+        .fill()
+        .claim(order.amount)
+        .ok_or_else(|| TxError::Invalid("order larger than the window".into()))?;
+    let member_quote = get_associated_token_address(&member, &config.quote_mint);
+    let ixs = vec![
+        create_ata(&member, &member, &config.quote_mint),
+        client::claim_order(member, client::stk_ata(&member), member_quote, window_id),
+    ];
+    Ok(OrderClaim { claim, ixs })
 }
 
 /// A payment for `plan` (its price in STK, burned), with the platform's `reference`.

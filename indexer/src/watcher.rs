@@ -190,6 +190,14 @@ async fn ledger_rows(
             s.stk_amount,
             Some(s.quote_amount),
         ),
+        // A tender claim is a sale of its filled part (nothing sold when the window bought none).
+        StkEvent::OrderClaimed(c) if c.filled_stk > 0 => single(
+            store.member_of_wallet(&c.member.to_string()).await?,
+            &c.member,
+            "sold_back",
+            c.filled_stk,
+            Some(c.quote_amount),
+        ),
         StkEvent::AccessPaid(a) => single(
             store.member_of_wallet(&a.member.to_string()).await?,
             &a.member,
@@ -289,6 +297,32 @@ pub fn event_json(event: &StkEvent) -> (Option<u64>, Value) {
         StkEvent::VaultFunded(e) => (
             None,
             json!({"amount": e.amount, "vault_balance": e.vault_balance}),
+        ),
+        StkEvent::TenderWindowAnnounced(e) => (
+            None,
+            json!({"window_id": e.window_id, "price": e.price, "capacity": e.capacity,
+                   "opens_at": e.opens_at, "closes_at": e.closes_at, "rule_price": e.rule_price,
+                   "rule_capacity": e.rule_capacity, "floor_price": e.floor_price}),
+        ),
+        StkEvent::OrderPlaced(e) => (
+            None,
+            json!({"window_id": e.window_id, "member": k(&e.member), "stk_amount": e.stk_amount,
+                   "order_amount": e.order_amount, "window_requested": e.window_requested}),
+        ),
+        StkEvent::TenderWindowSettled(e) => (
+            None,
+            json!({"window_id": e.window_id, "requested": e.requested, "filled": e.filled,
+                   "price": e.price, "released": e.released}),
+        ),
+        StkEvent::TenderWindowCancelled(e) => (
+            None,
+            json!({"window_id": e.window_id, "released": e.released}),
+        ),
+        StkEvent::OrderClaimed(e) => (
+            None,
+            json!({"window_id": e.window_id, "member": k(&e.member), "order_amount": e.order_amount,
+                   "filled_stk": e.filled_stk, "quote_amount": e.quote_amount,
+                   "returned_stk": e.returned_stk}),
         ),
     }
 }

@@ -625,3 +625,129 @@ async fn member_and_investor_commands_end_to_end() {
         out.stderr
     );
 }
+
+/// Pro-rata tender windows from the command line: the admin announces by rule (a price above the rule
+/// is refused by the program), a member places an order, anyone settles, the member claims once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tender_window_commands_end_to_end() {
+    use stk::state::{Config, Order, TenderWindow};
+    let env = Env::new().await;
+    env.init().await;
+    env.ok("admin", &["admin", "deposit-revenue", "200", "--yes"])
+        .await;
+    // The member gets 12 STK at the premium (a first-come window sets the premium's base price).
+    env.ok(
+        "admin",
+        &[
+            "admin",
+            "open-window",
+            "--price",
+            "0.5",
+            "--capacity",
+            "1",
+            "--per-member-cap",
+            "1",
+            "--duration-secs",
+            "60",
+        ],
+    )
+    .await;
+    env.ok("member", &["buy-premium", "12", "--yes"]).await;
+    let member = env.member.pubkey();
+    let member_stk = client::stk_ata(&member);
+    let member_quote = get_associated_token_address(&member, &env.quote_mint);
+    assert_eq!(env.token(&member_quote).await, 40 * USDC);
+
+    // Nothing came in during the last period: the rule capacity is 0 and the program refuses.
+    env.fails(
+        "admin",
+        &["admin", "announce-window"],
+        "StkError::InvalidWindow",
+    )
+    .await;
+    env.fails("member", &["place-order", "1", "--yes"], "no tender window")
+        .await;
+
+    // Next period: the 200 deposited are the last period's inflow; capacity min(200, 25% x 200) = 50.
+    let config: Config = env
+        .node
+        .with_chain(async |c| c.anchor(&client::config_address()).await)
+        .await
+        .unwrap();
+    let next = config.genesis_ts + (config.period_index as i64 + 1) * config.epoch_duration;
+    env.node.with_chain(async |c| c.set_time(next).await).await;
+    // Floor 200 / 12 = 16.666666 quote per STK; the rule price is 2% less, rounded down: 16.333332.
+    env.fails(
+        "admin",
+        &["admin", "announce-window", "--price", "17"],
+        "StkError::WindowPriceAboveRule",
+    )
+    .await;
+    let out = env
+        .ok(
+            "admin",
+            &[
+                "admin",
+                "announce-window",
+                "--opens-in",
+                "60",
+                "--duration-secs",
+                "3600",
+            ],
+        )
+        .await;
+    assert!(out.contains("price at most 16.333332"), "{out}");
+    assert!(out.contains("capacity at most 50 "), "{out}");
+    let w: TenderWindow = env
+        .node
+        .with_chain(async |c| c.anchor(&client::window_address(1)).await)
+        .await
+        .unwrap();
+    assert_eq!((w.price, w.capacity), (16_333_332, 50 * USDC));
+
+    // Not open yet: refused before sending.
+    env.fails(
+        "member",
+        &["place-order", "10", "--yes"],
+        "takes orders from",
+    )
+    .await;
+    env.node
+        .with_chain(async |c| c.set_time(w.opens_at).await)
+        .await;
+    env.ok("member", &["place-order", "10", "--yes"]).await;
+    assert_eq!(env.token(&member_stk).await, 2 * STK);
+    env.fails("member", &["claim-order", "--yes"], "not settled yet")
+        .await;
+    env.node
+        .with_chain(async |c| c.set_time(w.closes_at).await)
+        .await;
+    let out = env.ok("member", &["settle-window", "--yes"]).await;
+    assert!(out.contains("10 STK requested"), "{out}");
+    let order: Order = env
+        .node
+        .with_chain(async |c| c.anchor(&client::order_address(1, &member)).await)
+        .await
+        .unwrap();
+    assert_eq!(order.amount, 10 * STK);
+    let out = env.ok("member", &["claim-order", "--yes"]).await;
+    // 50 quote buys 3.061224 STK at 16.333332: filled 3.061224, paid 49.999987; 6.938776 STK back.
+    assert!(out.contains("3.061224 STK filled"), "{out}");
+    assert_eq!(env.token(&member_stk).await, 2 * STK + 6_938_776);
+    assert_eq!(env.token(&member_quote).await, 40 * USDC + 49_999_987);
+    env.fails("member", &["claim-order", "--yes"], "already claimed")
+        .await;
+    // A settled window can no longer be cancelled; only the admin may try.
+    env.fails(
+        "member",
+        &["admin", "cancel-window", "1"],
+        "StkError::Unauthorized",
+    )
+    .await;
+    env.fails(
+        "admin",
+        &["admin", "cancel-window", "1"],
+        "StkError::WindowNotOpen",
+    )
+    .await;
+}

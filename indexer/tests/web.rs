@@ -1065,6 +1065,12 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
     tab.install_wallet(&wallet).await;
     tab.click("#connect").await;
     tab.wait("document.querySelector('#sell-amount')").await;
+    // The tender-window panel: no window announced yet, so no order can be placed.
+    tab.wait(
+        "document.querySelector('#tender-terms').textContent.includes('No tender window') \
+         && document.querySelector('#place-order').disabled",
+    )
+    .await;
     tab.fill("#sell-amount", "1").await;
     tab.wait("document.querySelector('form.panel p').textContent.includes('0.5')")
         .await;
@@ -1249,4 +1255,145 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
         .await;
     assert_eq!(h1, "Экономика");
     tab.close().await;
+}
+
+/// The tender-window Actions: place an order (two members), the window is settled, each claims; the
+/// balances on chain are what the claim message announced, and a second claim is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_place_order_and_claim_on_chain() {
+    let s = web(2).await;
+    let admin = s.w.economy.admin.clone();
+    let r = s.get("/api/actions/place-order").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_action_headers(&r);
+    assert_eq!(r.body["disabled"], true);
+    assert!(r.body["description"]
+        .as_str()
+        .unwrap()
+        .contains("No tender window"));
+    let member0 = s.w.members[0].1.pubkey();
+    let none = s
+        .req(
+            Method::POST,
+            "/api/actions/place-order?amount=1",
+            &[],
+            Some(json!({ "account": member0.to_string() })),
+        )
+        .await;
+    assert_eq!(none.status, StatusCode::BAD_REQUEST, "{}", none.text);
+    assert_eq!(none.body["error"], "no_window");
+
+    // Revenue this period, then the next period: the window's capacity comes from it.
+    let source =
+        s.w.economy
+            .fund_quote(&admin.pubkey(), 100 * USDC)
+            .await
+            .unwrap();
+    s.chain()
+        .send(
+            &[client::deposit_revenue(admin.pubkey(), source, 100 * USDC)],
+            &[&admin],
+            &[],
+        )
+        .await
+        .unwrap();
+    let config = ops::config(s.chain()).await.unwrap().unwrap();
+    let next = config.genesis_ts + (config.period_index as i64 + 1) * config.epoch_duration;
+    s.w.economy
+        .chain
+        .with(async |c| c.set_time(next).await)
+        .await;
+    let rule = stk_indexer::member_tx::tender_rule(s.chain())
+        .await
+        .unwrap();
+    assert_eq!(rule.capacity, 25 * USDC);
+    let args = stk::AnnounceTenderWindowArgs {
+        window_id: 1,
+        price: rule.price,
+        capacity: rule.capacity,
+        opens_at: next + 60,
+        closes_at: next + 3600,
+    };
+    s.chain()
+        .send(
+            &[client::announce_tender_window(admin.pubkey(), args)],
+            &[&admin],
+            &[],
+        )
+        .await
+        .unwrap();
+    s.w.economy
+        .chain
+        .with(async |c| c.set_time(args.opens_at).await)
+        .await;
+    let r = s.get("/api/actions/place-order").await;
+    assert_eq!(r.body["disabled"], Value::Null, "{}", r.text);
+    assert!(r.body["description"]
+        .as_str()
+        .unwrap()
+        .contains("Tender window #1"));
+
+    let mut before = Vec::new();
+    for (_, member) in &s.w.members {
+        let me = member.pubkey();
+        before.push((s.stk_of(&me).await, s.quote_of(&me).await));
+        let r = s
+            .req(
+                Method::POST,
+                "/api/actions/place-order?amount=1",
+                &[],
+                Some(json!({ "account": me.to_string() })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(r.body["message"].as_str().unwrap().contains("Offer 1 STK"));
+        let sent = s
+            .sign_and_relay(r.body["transaction"].as_str().unwrap(), member)
+            .await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+        assert_eq!(s.stk_of(&me).await, before.last().unwrap().0 - STK);
+    }
+    s.w.economy
+        .chain
+        .with(async |c| c.set_time(args.closes_at).await)
+        .await;
+    s.chain()
+        .send(&[client::settle_window(1)], &[&admin], &[])
+        .await
+        .unwrap();
+    for (i, (_, member)) in s.w.members.iter().enumerate() {
+        let me = member.pubkey();
+        let expected = stk_indexer::member_tx::claim_order(s.chain(), me, 1)
+            .await
+            .unwrap()
+            .claim;
+        let account = json!({ "account": me.to_string() });
+        let r = s
+            .req(
+                Method::POST,
+                "/api/actions/claim-order",
+                &[],
+                Some(account.clone()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let sent = s
+            .sign_and_relay(r.body["transaction"].as_str().unwrap(), member)
+            .await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+        let (stk0, quote0) = before[i];
+        assert!(expected.quote > 0);
+        assert_eq!(s.stk_of(&me).await, stk0 - expected.filled_stk);
+        assert_eq!(s.quote_of(&me).await, quote0 + expected.quote);
+        assert!(s
+            .chain()
+            .account(&client::order_address(1, &me))
+            .await
+            .unwrap()
+            .is_none());
+        let again = s
+            .req(Method::POST, "/api/actions/claim-order", &[], Some(account))
+            .await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text);
+    }
 }

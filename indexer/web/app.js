@@ -37,6 +37,8 @@
       sell_title: 'Sell back', window: 'Sell-back window', w_open: 'Open: window #{0}', w_closed: 'No window is open now.', price: 'Price (quote per STK)',
       closes_at: 'Closes at', capacity_left: 'Capacity left (quote)', my_cap_left: 'Your remaining cap (quote)',
       amount_stk: 'Amount (STK)', slippage: 'Slippage (%)', quote_preview: 'You receive {0} quote (at least {1}).', sell: 'Sign and sell',
+      tender_title: 'Tender window (pro rata)', tender_note: 'Every order of a window is filled at the same ratio, whenever it was sent; after the window is settled, claim: quote for the filled part, the rest of your STK back.',
+      place_order: 'Sign and place an order', claim_order: 'Sign and claim',
       sent_ok: 'Done. Transaction {0}.', new_balance: 'Now: {0} STK, {1} quote.',
       access_title: 'Access', plans: 'Plans', plan_row: '{0} days — {1} STK', pay: 'Sign and pay', plan: 'Plan',
       receipt_access: 'Receipt: plan {0} ({1} days), {2} STK burned, reference {3}, transaction {4}.',
@@ -92,6 +94,8 @@
       sell_title: 'Обратный выкуп', window: 'Окно выкупа', w_open: 'Открыто: окно №{0}', w_closed: 'Сейчас окно выкупа закрыто.', price: 'Цена (котировочных за 1 STK)',
       closes_at: 'Закрывается', capacity_left: 'Осталось в окне (котировочных)', my_cap_left: 'Ваш остаток лимита (котировочных)',
       amount_stk: 'Количество (STK)', slippage: 'Проскальзывание (%)', quote_preview: 'Вы получите {0} (не меньше {1}).', sell: 'Подписать и продать',
+      tender_title: 'Окно заявок (пропорционально)', tender_note: 'Все заявки окна исполняются в одной доле, когда бы они ни были отправлены; после расчёта окна заберите: котировочные за исполненную часть и остаток STK.',
+      place_order: 'Подписать и подать заявку', claim_order: 'Подписать и забрать',
       sent_ok: 'Готово. Транзакция {0}.', new_balance: 'Теперь: {0} STK, {1} котировочных.',
       access_title: 'Доступ', plans: 'Тарифы', plan_row: '{0} дней — {1} STK', pay: 'Подписать и оплатить', plan: 'Тариф',
       receipt_access: 'Квитанция: тариф {0} ({1} дней), сожжено {2} STK, номер {3}, транзакция {4}.',
@@ -605,6 +609,21 @@
       runTx(b, result, () => post('/api/actions/sell-back?amount=' + enc(amount.value.trim().replace(',', '.')) + '&slippage=' + enc(slip.value.trim().replace(',', '.')), { account: address() }));
     } }, el('div', { class: 'row' }, field('sell-amount', t('amount_stk'), amount), field('sell-slippage', t('slippage'), slip), b), preview, result);
     out.push(form);
+    // Pro-rata tender window: the window's terms as the Action describes them, an order, a claim.
+    const tw = await api('/api/actions/place-order');
+    const tAmount = el('input', { type: 'text', inputmode: 'decimal', value: '1', maxlength: 24, autocomplete: 'off' });
+    const tResult = el('div', { 'aria-live': 'polite' });
+    const tPlace = el('button', { type: 'submit', class: 'primary', id: 'place-order', text: t('place_order'), disabled: !!tw.disabled });
+    const tClaim = el('button', { type: 'button', id: 'claim-order', text: t('claim_order') });
+    tClaim.addEventListener('click', () => runTx(tClaim, tResult, () => post('/api/actions/claim-order', { account: address() })));
+    out.push(el('h2', { text: t('tender_title') }));
+    out.push(el('form', { class: 'panel', onsubmit: (ev) => {
+      ev.preventDefault();
+      const a = parseUnits(tAmount.value, 6);
+      if (!a || a <= 0n) { tResult.textContent = t('invalid_amount'); return; }
+      runTx(tPlace, tResult, () => post('/api/actions/place-order?amount=' + enc(tAmount.value.trim().replace(',', '.')), { account: address() }));
+    } }, el('p', { id: 'tender-terms', text: tw.description }), el('p', { text: t('tender_note') }),
+      el('div', { class: 'row' }, field('order-amount', t('amount_stk'), tAmount), tPlace, tClaim), tResult));
     return out;
   };
 

@@ -175,6 +175,28 @@ pub enum AdminAction {
         #[arg(long)]
         duration_secs: i64,
     },
+    /// Announce the next pro-rata tender window, by rule: price at most the floor less the published
+    /// spread, capacity at most the last period's vault inflow and a share of the vault (defaults:
+    /// exactly the rule). One window per revenue period; it opens `--opens-in` seconds from now.
+    AnnounceWindow {
+        /// Price in quote tokens per whole STK (default: the rule price; may only be lower).
+        #[arg(long)]
+        price: Option<String>,
+        /// Quote tokens the window buys with (default: the rule capacity; may only be lower).
+        #[arg(long)]
+        capacity: Option<String>,
+        /// Seconds from now until orders open (the window is announced ahead).
+        #[arg(long, default_value_t = 3_600)]
+        opens_in: i64,
+        /// Seconds orders stay open.
+        #[arg(long, default_value_t = 86_400)]
+        duration_secs: i64,
+    },
+    /// Cancel a tender window before it closes: capacity 0, every order comes back whole at its claim.
+    CancelWindow {
+        /// Window id.
+        window: u64,
+    },
     /// Move quote tokens out of the treasury.
     WithdrawTreasury {
         amount: String,
@@ -354,6 +376,76 @@ pub(super) async fn run(s: &Session, action: AdminAction) -> anyhow::Result<()> 
             ];
             let ix = client::open_buyback_window(me()?, args);
             s.execute("open buyback window", &[ix], &summary, false)
+                .await?;
+        }
+        AdminAction::AnnounceWindow {
+            price,
+            capacity,
+            opens_in,
+            duration_secs,
+        } => {
+            let config = s.config().await?;
+            let decimals = s.mint_decimals(&config.quote_mint).await?;
+            let rule = crate::member_tx::tender_rule(s.chain.as_ref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let price = match price {
+                Some(p) => parse_amount(&p, decimals)?,
+                None => rule.price,
+            };
+            let capacity = match capacity {
+                Some(c) => parse_amount(&c, decimals)?,
+                None => rule.capacity,
+            };
+            let now = s
+                .chain
+                .unix_time()
+                .await
+                .context("reading the cluster clock")?;
+            let opens_at = now.saturating_add(opens_in);
+            let args = stk::AnnounceTenderWindowArgs {
+                window_id: rule.window_id,
+                price,
+                capacity,
+                opens_at,
+                closes_at: opens_at.saturating_add(duration_secs),
+            };
+            let q = |v: u64| fmt_amount(v, decimals);
+            let mut summary = vec![
+                format!(
+                    "floor {} quote per STK; rule: price at most {}, capacity at most {} (last period's inflow {})",
+                    q(rule.floor_price),
+                    q(rule.price),
+                    q(rule.capacity),
+                    q(rule.last_period_inflow)
+                ),
+                format!(
+                    "tender window #{}: price {} quote per STK, capacity {} quote, orders from {} to {}",
+                    args.window_id,
+                    q(price),
+                    q(capacity),
+                    args.opens_at,
+                    args.closes_at
+                ),
+            ];
+            if price > rule.price || capacity > rule.capacity {
+                summary.push("above the rule: the program will refuse".into());
+            }
+            if rule.announced_this_period {
+                summary.push(
+                    "a window was already announced this period: the program will refuse".into(),
+                );
+            }
+            let ix = client::announce_tender_window(me()?, args);
+            s.execute("announce tender window", &[ix], &summary, false)
+                .await?;
+        }
+        AdminAction::CancelWindow { window } => {
+            let summary = vec![format!(
+                "cancel tender window #{window}: its capacity becomes 0, the reservation goes back to the vault, every order is returned whole"
+            )];
+            let ix = client::cancel_tender_window(me()?, window);
+            s.execute("cancel tender window", &[ix], &summary, false)
                 .await?;
         }
         AdminAction::WithdrawTreasury {

@@ -156,6 +156,40 @@ pub enum Command {
         #[command(flatten)]
         tx: TxArgs,
     },
+    /// Offer STK in a pro-rata tender window (escrowed until your claim; every order of the window
+    /// is filled at the same ratio, whenever it was sent).
+    PlaceOrder {
+        /// STK to offer (decimals allowed).
+        amount: String,
+        /// Window id (default: the last announced window).
+        #[arg(long)]
+        window: Option<u64>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Settle a closed tender window (anyone may; once): fixes its one fill ratio.
+    SettleWindow {
+        /// Window id (default: the last announced window).
+        #[arg(long)]
+        window: Option<u64>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
+    /// Claim your order in a settled tender window: quote for the filled part, the rest of your STK
+    /// back, the order account's rent back.
+    ClaimOrder {
+        /// Window id (default: the last announced window).
+        #[arg(long)]
+        window: Option<u64>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        tx: TxArgs,
+    },
     /// Buy STK at the premium price (investors).
     BuyPremium {
         /// STK to buy (decimals allowed).
@@ -238,6 +272,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             wallet_cmds::sell_back(&cluster::Session::open(&cluster, &tx)?, &amount, &slippage)
                 .await
         }
+        Command::PlaceOrder {
+            amount,
+            window,
+            cluster,
+            tx,
+        } => {
+            wallet_cmds::place_order(&cluster::Session::open(&cluster, &tx)?, &amount, window).await
+        }
+        Command::SettleWindow {
+            window,
+            cluster,
+            tx,
+        } => wallet_cmds::settle_window(&cluster::Session::open(&cluster, &tx)?, window).await,
+        Command::ClaimOrder {
+            window,
+            cluster,
+            tx,
+        } => wallet_cmds::claim_order(&cluster::Session::open(&cluster, &tx)?, window).await,
         Command::BuyPremium {
             amount,
             slippage,

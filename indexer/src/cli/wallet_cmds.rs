@@ -149,6 +149,120 @@ pub(super) async fn sell_back(s: &Session, amount: &str, slippage: &str) -> anyh
     Ok(())
 }
 
+/// The window a tender command is about: `--window`, or the last announced one.
+async fn window_id(s: &Session, window: Option<u64>) -> anyhow::Result<u64> {
+    match window {
+        Some(w) => Ok(w),
+        None => {
+            let config = s.config().await?;
+            if config.tender_window_count == 0 {
+                bail!("no tender window has been announced yet");
+            }
+            Ok(config.tender_window_count)
+        }
+    }
+}
+
+fn tx_error(e: crate::member_tx::TxError) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
+/// `place-order AMOUNT [--window N]`: escrows STK in the member's order of a tender window.
+pub(super) async fn place_order(
+    s: &Session,
+    amount: &str,
+    window: Option<u64>,
+) -> anyhow::Result<()> {
+    let me = s.signer()?;
+    let id = window_id(s, window).await?;
+    let config = s.config().await?;
+    let decimals = s.mint_decimals(&config.quote_mint).await?;
+    let stk_amount = parse_amount(amount, STK_DECIMALS)?;
+    let chain = s.chain.as_ref();
+    let w = crate::member_tx::tender_window(chain, id)
+        .await
+        .map_err(tx_error)?
+        .ok_or_else(|| anyhow!("no tender window #{id}"))?;
+    let member_stk = client::stk_ata(&me);
+    let held = s.token_balance(&member_stk).await?;
+    if held < stk_amount {
+        bail!(
+            "insufficient funds: {me} holds {} STK, cannot offer {}",
+            fmt_amount(held, STK_DECIMALS),
+            fmt_amount(stk_amount, STK_DECIMALS)
+        );
+    }
+    let ixs = crate::member_tx::place_order(chain, me, id, stk_amount)
+        .await
+        .map_err(tx_error)?;
+    let summary = vec![
+        format!(
+            "tender window #{id}: price {} quote per STK, capacity {} quote, orders from {} to {}",
+            fmt_amount(w.price, decimals),
+            fmt_amount(w.capacity, decimals),
+            w.opens_at,
+            w.closes_at
+        ),
+        format!(
+            "offer {} STK (you hold {}); {} STK requested so far; every order is filled at the same ratio",
+            fmt_amount(stk_amount, STK_DECIMALS),
+            fmt_amount(held, STK_DECIMALS),
+            fmt_amount(w.requested, STK_DECIMALS)
+        ),
+        format!("expected: {member_stk} -{stk_amount} STK units (escrowed until your claim)"),
+    ];
+    s.execute("place order", &ixs, &summary, true).await?;
+    Ok(())
+}
+
+/// `settle-window [--window N]`: anyone settles a closed window once.
+pub(super) async fn settle_window(s: &Session, window: Option<u64>) -> anyhow::Result<()> {
+    let id = window_id(s, window).await?;
+    let w = crate::member_tx::tender_window(s.chain.as_ref(), id)
+        .await
+        .map_err(tx_error)?
+        .ok_or_else(|| anyhow!("no tender window #{id}"))?;
+    let fill = stk::economy::settle_window(w.capacity, w.price, w.requested)
+        .ok_or_else(|| anyhow!("window #{id} has no price"))?;
+    let summary = vec![format!(
+        "settle tender window #{id}: {} STK requested, {} STK filled (ratio {:.6})",
+        fmt_amount(w.requested, STK_DECIMALS),
+        fmt_amount(fill.filled, STK_DECIMALS),
+        if w.requested == 0 {
+            1.0
+        } else {
+            fill.filled as f64 / w.requested as f64
+        }
+    )];
+    s.execute(
+        "settle window",
+        &[client::settle_window(id)],
+        &summary,
+        true,
+    )
+    .await?;
+    Ok(())
+}
+
+/// `claim-order [--window N]`: the member's claim of a settled window.
+pub(super) async fn claim_order(s: &Session, window: Option<u64>) -> anyhow::Result<()> {
+    let me = s.signer()?;
+    let id = window_id(s, window).await?;
+    let config = s.config().await?;
+    let decimals = s.mint_decimals(&config.quote_mint).await?;
+    let c = crate::member_tx::claim_order(s.chain.as_ref(), me, id)
+        .await
+        .map_err(tx_error)?;
+    let summary = vec![format!(
+        "claim window #{id}: {} STK filled (burned) for {} quote, {} STK back, the order's rent back",
+        fmt_amount(c.claim.filled_stk, STK_DECIMALS),
+        fmt_amount(c.claim.quote, decimals),
+        fmt_amount(c.claim.returned_stk, STK_DECIMALS)
+    )];
+    s.execute("claim order", &c.ixs, &summary, true).await?;
+    Ok(())
+}
+
 /// `buy-premium AMOUNT [--slippage PCT]`: buys STK at the premium price; `max_quote_in` from the
 /// slippage.
 pub(super) async fn buy_premium(s: &Session, amount: &str, slippage: &str) -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
-//! Solana Actions: `GET /actions.json` and, under `/api/actions/`, `sell-back`, `pay-access` and
-//! `buy-premium`. `GET` answers the action's metadata, `POST {"account"}` a base64 v0 transaction
+//! Solana Actions: `GET /actions.json` and, under `/api/actions/`, `sell-back`, `place-order` and
+//! `claim-order` (pro-rata tender windows), `pay-access` and `buy-premium`. `GET` answers the action's metadata, `POST {"account"}` a base64 v0 transaction
 //! (built with the program crate's builders, paid by `account`, unsigned) and a message; `OPTIONS`
 //! is the CORS preflight. Every answer carries `Access-Control-Allow-Origin: *`, `X-Action-Version`
 //! and `X-Blockchain-Ids` (the cluster's CAIP-2 id, from its genesis hash); errors are JSON with a
@@ -19,6 +19,7 @@ use super::error::ApiError;
 use super::extract::JsonBody;
 use super::web::parse_wallet;
 use super::AppState;
+use crate::chain::Chain;
 use crate::member_tx::{self, fmt_amount, parse_amount, unsigned_v0};
 
 /// The version of the Actions specification these endpoints follow.
@@ -34,6 +35,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/actions/sell-back",
             get(sell_back_get).post(sell_back_post).options(preflight),
+        )
+        .route(
+            "/api/actions/place-order",
+            get(place_order_get)
+                .post(place_order_post)
+                .options(preflight),
+        )
+        .route(
+            "/api/actions/claim-order",
+            get(claim_order_get)
+                .post(claim_order_post)
+                .options(preflight),
         )
         .route(
             "/api/actions/pay-access",
@@ -343,6 +356,156 @@ async fn sell_back_post(
             fmt_amount(amount, STK_DECIMALS),
             fmt_amount(s.quote, e.quote_decimals),
             fmt_amount(s.min_quote_out, e.quote_decimals)
+        ),
+    }))
+}
+
+#[derive(Deserialize, Default)]
+pub struct OrderQuery {
+    amount: Option<String>,
+    /// The tender window (default: the last announced one).
+    window: Option<u64>,
+}
+
+/// The window an order action is about: `window`, or the last announced one.
+async fn order_window(
+    c: &super::web::Cluster,
+    window: Option<u64>,
+) -> Result<(u64, stk::state::TenderWindow), ApiError> {
+    let none = || ApiError::bad_request("no_window", "no tender window has been announced");
+    let id = match window {
+        Some(w) => w,
+        None => {
+            let config = ops_config(c).await?;
+            if config.tender_window_count == 0 {
+                return Err(none());
+            }
+            config.tender_window_count
+        }
+    };
+    let w = member_tx::tender_window(&c.chain, id)
+        .await?
+        .ok_or_else(none)?;
+    Ok((id, w))
+}
+
+async fn ops_config(c: &super::web::Cluster) -> Result<stk::state::Config, ApiError> {
+    crate::chain::ops::config(&c.chain)
+        .await
+        .map_err(member_tx::TxError::from)?
+        .ok_or_else(|| member_tx::TxError::NotInitialized.into())
+}
+
+async fn place_order_get(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<ActionGet>, ApiError> {
+    let c = st.cluster_or_503()?;
+    let e = member_tx::economy(&c.chain).await?;
+    let q = |v| fmt_amount(v, e.quote_decimals);
+    let now = c
+        .chain
+        .unix_time()
+        .await
+        .map_err(member_tx::TxError::from)?;
+    let (description, open) = match order_window(c, None).await {
+        Ok((id, w)) => {
+            let open = !w.settled && now >= w.opens_at && now < w.closes_at;
+            (
+                format!(
+                    "Tender window #{id}: {} quote per STK, {} quote of capacity, orders from unix {} to {}; {} STK requested so far. Every order is filled at the same ratio, whenever it was sent.",
+                    q(w.price), q(w.capacity), w.opens_at, w.closes_at, fmt_amount(w.requested, STK_DECIMALS)
+                ),
+                open,
+            )
+        }
+        Err(_) => ("No tender window has been announced.".to_owned(), false),
+    };
+    Ok(Json(ActionGet {
+        kind: "action",
+        icon: format!("{}/assets/icon.svg", origin(&headers)),
+        title: "SysTok: place an order in the tender window".into(),
+        description,
+        label: "Place an order".into(),
+        disabled: (!open).then_some(true),
+        links: Links {
+            actions: vec![LinkedAction {
+                kind: "transaction",
+                label: "Place an order".into(),
+                href: "/api/actions/place-order?amount={amount}".into(),
+                parameters: vec![param("number", "amount", "STK to offer", true)],
+            }],
+        },
+    }))
+}
+
+async fn place_order_post(
+    State(st): State<AppState>,
+    Query(q): Query<OrderQuery>,
+    JsonBody(body): JsonBody<PostBody>,
+) -> Result<Json<ActionPost>, ApiError> {
+    let account = parse_wallet(&body.account)?;
+    bounded(&q.amount, "amount")?;
+    let amount = parse_amount(
+        q.amount
+            .as_deref()
+            .ok_or_else(|| ApiError::bad_request("invalid_request", "amount is required"))?
+            .trim(),
+        STK_DECIMALS,
+    )
+    .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    let c = st.cluster_or_503()?;
+    let (id, _) = order_window(c, q.window).await?;
+    let ixs = member_tx::place_order(&c.chain, account, id, amount).await?;
+    let transaction = transaction(&st, &account, &ixs).await?;
+    Ok(Json(ActionPost {
+        kind: "transaction",
+        transaction,
+        message: format!(
+            "Offer {} STK in tender window #{id} (escrowed until your claim).",
+            fmt_amount(amount, STK_DECIMALS)
+        ),
+    }))
+}
+
+async fn claim_order_get(headers: HeaderMap) -> Json<ActionGet> {
+    Json(ActionGet {
+        kind: "action",
+        icon: format!("{}/assets/icon.svg", origin(&headers)),
+        title: "SysTok: claim your tender order".into(),
+        description: "After the window is settled: quote for the filled part, the rest of your STK back, the order's rent back.".into(),
+        label: "Claim".into(),
+        disabled: None,
+        links: Links {
+            actions: vec![LinkedAction {
+                kind: "transaction",
+                label: "Claim".into(),
+                href: "/api/actions/claim-order".into(),
+                parameters: vec![],
+            }],
+        },
+    })
+}
+
+async fn claim_order_post(
+    State(st): State<AppState>,
+    Query(q): Query<OrderQuery>,
+    JsonBody(body): JsonBody<PostBody>,
+) -> Result<Json<ActionPost>, ApiError> {
+    let account = parse_wallet(&body.account)?;
+    let c = st.cluster_or_503()?;
+    let e = member_tx::economy(&c.chain).await?;
+    let (id, _) = order_window(c, q.window).await?;
+    let claim = member_tx::claim_order(&c.chain, account, id).await?;
+    let transaction = transaction(&st, &account, &claim.ixs).await?;
+    Ok(Json(ActionPost {
+        kind: "transaction",
+        transaction,
+        message: format!(
+            "Claim window #{id}: {} STK sold for {} quote, {} STK back.",
+            fmt_amount(claim.claim.filled_stk, STK_DECIMALS),
+            fmt_amount(claim.claim.quote, e.quote_decimals),
+            fmt_amount(claim.claim.returned_stk, STK_DECIMALS)
         ),
     }))
 }

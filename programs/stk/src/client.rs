@@ -43,6 +43,15 @@ pub fn investor_address(wallet: &Pubkey) -> Pubkey {
 pub fn event_authority() -> Pubkey {
     pda(&[b"__event_authority"])
 }
+pub fn window_address(window_id: u64) -> Pubkey {
+    pda(&[WINDOW_SEED, &window_id.to_le_bytes()])
+}
+pub fn window_escrow_address(window_id: u64) -> Pubkey {
+    pda(&[WINDOW_ESCROW_SEED, &window_id.to_le_bytes()])
+}
+pub fn order_address(window_id: u64, wallet: &Pubkey) -> Pubkey {
+    pda(&[ORDER_SEED, &window_id.to_le_bytes(), wallet.as_ref()])
+}
 /// The STK associated token account of `wallet` (where rewards are paid).
 pub fn stk_ata(wallet: &Pubkey) -> Pubkey {
     get_associated_token_address(wallet, &mint_address())
@@ -230,6 +239,96 @@ pub fn sell_back(
     )
 }
 
+pub fn announce_tender_window(admin: Pubkey, args: AnnounceTenderWindowArgs) -> Instruction {
+    build(
+        acc::AnnounceTenderWindow {
+            admin,
+            config: config_address(),
+            vault: vault_address(),
+            stk_mint: mint_address(),
+            window: window_address(args.window_id),
+            escrow: window_escrow_address(args.window_id),
+            vault_authority: vault_authority(),
+            token_program: token::ID,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::AnnounceTenderWindow { args },
+    )
+}
+
+/// `cancel_tender_window`: the admin, before the window closes.
+pub fn cancel_tender_window(admin: Pubkey, window_id: u64) -> Instruction {
+    build(
+        acc::CancelTenderWindow {
+            admin,
+            config: config_address(),
+            window: window_address(window_id),
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::CancelTenderWindow { window_id },
+    )
+}
+
+pub fn place_order(member: Pubkey, member_stk: Pubkey, args: PlaceOrderArgs) -> Instruction {
+    build(
+        acc::PlaceOrder {
+            member,
+            config: config_address(),
+            window: window_address(args.window_id),
+            order: order_address(args.window_id, &member),
+            escrow: window_escrow_address(args.window_id),
+            member_stk,
+            token_program: token::ID,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::PlaceOrder { args },
+    )
+}
+
+/// `settle_window`: anyone may send it once the window has closed.
+pub fn settle_window(window_id: u64) -> Instruction {
+    build(
+        acc::SettleWindow {
+            config: config_address(),
+            window: window_address(window_id),
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::SettleWindow { window_id },
+    )
+}
+
+pub fn claim_order(
+    member: Pubkey,
+    member_stk: Pubkey,
+    member_quote: Pubkey,
+    window_id: u64,
+) -> Instruction {
+    build(
+        acc::ClaimOrder {
+            member,
+            config: config_address(),
+            window: window_address(window_id),
+            order: order_address(window_id, &member),
+            escrow: window_escrow_address(window_id),
+            stk_mint: mint_address(),
+            member_stk,
+            member_quote,
+            vault: vault_address(),
+            vault_authority: vault_authority(),
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::ClaimOrder { window_id },
+    )
+}
+
 /// `buy_premium`; pass `with_allowlist_entry` when the allowlist is on (the investor's PDA is added).
 pub fn buy_premium(
     investor: Pubkey,
@@ -325,6 +424,11 @@ pub enum StkEvent {
     AccessPaid(crate::events::AccessPaid),
     TreasuryWithdrawn(crate::events::TreasuryWithdrawn),
     VaultFunded(crate::events::VaultFunded),
+    TenderWindowAnnounced(crate::events::TenderWindowAnnounced),
+    OrderPlaced(crate::events::OrderPlaced),
+    TenderWindowSettled(crate::events::TenderWindowSettled),
+    OrderClaimed(crate::events::OrderClaimed),
+    TenderWindowCancelled(crate::events::TenderWindowCancelled),
 }
 
 impl StkEvent {
@@ -348,6 +452,11 @@ impl StkEvent {
             Self::AccessPaid(_) => "AccessPaid",
             Self::TreasuryWithdrawn(_) => "TreasuryWithdrawn",
             Self::VaultFunded(_) => "VaultFunded",
+            Self::TenderWindowAnnounced(_) => "TenderWindowAnnounced",
+            Self::OrderPlaced(_) => "OrderPlaced",
+            Self::TenderWindowSettled(_) => "TenderWindowSettled",
+            Self::OrderClaimed(_) => "OrderClaimed",
+            Self::TenderWindowCancelled(_) => "TenderWindowCancelled",
         }
     }
 }
@@ -384,6 +493,11 @@ pub fn decode_event(data: &[u8]) -> Option<StkEvent> {
         AccessPaid,
         TreasuryWithdrawn,
         VaultFunded,
+        TenderWindowAnnounced,
+        OrderPlaced,
+        TenderWindowSettled,
+        OrderClaimed,
+        TenderWindowCancelled,
     );
     None
 }

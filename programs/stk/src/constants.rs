@@ -57,3 +57,20 @@ pub const PAUSE_BUYBACK: u8 = 1 << 1;
 pub const PAUSE_SALE: u8 = 1 << 2;
 pub const PAUSE_ACCESS: u8 = 1 << 3;
 pub const PAUSE_ALL: u8 = PAUSE_EMISSION | PAUSE_BUYBACK | PAUSE_SALE | PAUSE_ACCESS;
+
+/// Tender window PDA: `["window", window_id.to_le_bytes()]`.
+pub const WINDOW_SEED: &[u8] = b"window";
+/// STK escrow of a tender window (an SPL token account owned by the vault authority):
+/// `["window_escrow", window_id.to_le_bytes()]`.
+pub const WINDOW_ESCROW_SEED: &[u8] = b"window_escrow";
+/// One member's order in a tender window: `["order", window_id.to_le_bytes(), wallet]`.
+pub const ORDER_SEED: &[u8] = b"order";
+
+/// Published buyback rule: a window's price is at most the floor less this spread (2%), as
+/// `economy::buyback_price` computes it.
+pub const BUYBACK_SPREAD_BPS: u64 = 200;
+/// Published capacity rule: a window may buy at most this share of the (unreserved) vault (25%), and at
+/// most the last period's recorded vault inflow (`economy::window_capacity`).
+pub const WINDOW_MAX_VAULT_BPS: u64 = 2_500;
+/// Longest a tender window stays open for orders (7 days).
+pub const MAX_WINDOW_SECS: i64 = 7 * 86_400;

@@ -88,4 +88,22 @@ pub enum StkError {
     PremiumBelowOneX,
     #[msg("Premium price (buyback price x premium_bps / 10_000, rounded up) would be below the buyback window's price")]
     PremiumBelowBuyback,
+    #[msg("Window price is above the rule price (floor less the published spread)")]
+    WindowPriceAboveRule,
+    #[msg("Window capacity is above the rule (last period's vault inflow, share of the vault)")]
+    WindowCapacityAboveRule,
+    #[msg("A tender window was already announced in this period (one per period)")]
+    WindowCadence,
+    #[msg("No floor yet: nothing floats or the vault is empty")]
+    NoFloor,
+    #[msg("The tender window is not open for orders")]
+    WindowNotOpen,
+    #[msg("The tender window has not closed yet")]
+    WindowNotClosed,
+    #[msg("The tender window is already settled")]
+    WindowAlreadySettled,
+    #[msg("The tender window is not settled yet")]
+    WindowNotSettled,
+    #[msg("The order does not belong to this window and member")]
+    WrongOrder,
 }

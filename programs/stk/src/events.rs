@@ -155,3 +155,63 @@ pub struct VaultFunded {
     pub amount: u64,
     pub vault_balance: u64,
 }
+
+/// A tender window was announced: price and capacity are known before it opens.
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenderWindowAnnounced {
+    pub window_id: u64,
+    pub price: u64,
+    pub capacity: u64,
+    pub opens_at: i64,
+    pub closes_at: i64,
+    /// The rule price (floor less the published spread) and rule capacity at announcement.
+    pub rule_price: u64,
+    pub rule_capacity: u64,
+    /// The floor at announcement: quote base units per whole STK.
+    pub floor_price: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPlaced {
+    pub window_id: u64,
+    pub member: Pubkey,
+    pub stk_amount: u64,
+    /// The member's order in total after this placement.
+    pub order_amount: u64,
+    pub window_requested: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenderWindowSettled {
+    pub window_id: u64,
+    pub requested: u64,
+    pub filled: u64,
+    pub price: u64,
+    /// Quote released back to the vault's free balance (capacity the fill does not need).
+    pub released: u64,
+}
+
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderClaimed {
+    pub window_id: u64,
+    pub member: Pubkey,
+    pub order_amount: u64,
+    /// STK bought and burned.
+    pub filled_stk: u64,
+    pub quote_amount: u64,
+    /// Unfilled STK returned to the member.
+    pub returned_stk: u64,
+}
+
+/// The admin cancelled a window: its capacity is 0, every order comes back whole.
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenderWindowCancelled {
+    pub window_id: u64,
+    /// Quote released from the reservation.
+    pub released: u64,
+}

@@ -79,6 +79,24 @@ pub mod stk {
     pub fn sell_back(ctx: Context<SellBack>, args: SellBackArgs) -> Result<()> {
         instructions::sell_back::handler(ctx, args)
     }
+    pub fn announce_tender_window(
+        ctx: Context<AnnounceTenderWindow>,
+        args: AnnounceTenderWindowArgs,
+    ) -> Result<()> {
+        instructions::announce_tender_window::handler(ctx, args)
+    }
+    pub fn cancel_tender_window(ctx: Context<CancelTenderWindow>, window_id: u64) -> Result<()> {
+        instructions::cancel_tender_window::handler(ctx, window_id)
+    }
+    pub fn place_order(ctx: Context<PlaceOrder>, args: PlaceOrderArgs) -> Result<()> {
+        instructions::place_order::handler(ctx, args)
+    }
+    pub fn settle_window(ctx: Context<SettleWindow>, window_id: u64) -> Result<()> {
+        instructions::settle_window::handler(ctx, window_id)
+    }
+    pub fn claim_order(ctx: Context<ClaimOrder>, window_id: u64) -> Result<()> {
+        instructions::claim_order::handler(ctx, window_id)
+    }
     pub fn buy_premium(ctx: Context<BuyPremium>, args: BuyPremiumArgs) -> Result<()> {
         instructions::buy_premium::handler(ctx, args)
     }

@@ -358,6 +358,73 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             .await?;
         sellers += 1;
     }
+    // A pro-rata tender window by rule: once the clock reaches the next revenue period, the revenue
+    // above is the last period's inflow; the admin announces the window ahead at the rule's price
+    // (here not above the first-come price) and capacity; members order, anyone settles, each claims.
+    let config = ops::config(chain.as_ref()).await?.context("config")?;
+    let next = config.genesis_ts + (config.period_index as i64 + 1) * config.epoch_duration;
+    economy.chain.with(async |c| c.set_time(next).await).await;
+    let rule = crate::member_tx::tender_rule(chain.as_ref()).await?;
+    let window = stk::AnnounceTenderWindowArgs {
+        window_id: rule.window_id,
+        price: rule.price.min(price),
+        capacity: rule.capacity,
+        opens_at: next + 60,
+        closes_at: next + 86_400,
+    };
+    chain
+        .send(
+            &[client::announce_tender_window(admin.pubkey(), window)],
+            &[&admin],
+            &[],
+        )
+        .await?;
+    economy
+        .chain
+        .with(async |c| c.set_time(window.opens_at).await)
+        .await;
+    let mut orders = Vec::new();
+    for m in members.iter().skip(3).step_by(7) {
+        let balance =
+            ops::token_balance(chain.as_ref(), &client::stk_ata(&m.wallet.pubkey())).await?;
+        if balance < 10 * STK {
+            continue;
+        }
+        economy
+            .chain
+            .airdrop(&m.wallet.pubkey(), 100_000_000)
+            .await?;
+        let ixs = crate::member_tx::place_order(
+            chain.as_ref(),
+            m.wallet.pubkey(),
+            window.window_id,
+            balance / 2,
+        )
+        .await?;
+        chain.send(&ixs, &[&m.wallet], &[]).await?;
+        orders.push(m);
+    }
+    economy
+        .chain
+        .with(async |c| c.set_time(window.closes_at).await)
+        .await;
+    chain
+        .send(&[client::settle_window(window.window_id)], &[&admin], &[])
+        .await?;
+    for m in &orders {
+        let claim =
+            crate::member_tx::claim_order(chain.as_ref(), m.wallet.pubkey(), window.window_id)
+                .await?;
+        chain.send(&claim.ixs, &[&m.wallet], &[]).await?;
+    }
+    outcome.tender_orders = orders.len();
+    say(&format!(
+        "• tender window #{} by rule (price {}, capacity {} USDC): {} orders, one fill ratio, each claimed",
+        window.window_id,
+        fmt_units(window.price),
+        fmt_units(window.capacity),
+        orders.len()
+    ));
     say(&format!("• {sellers} members sold STK back; an investor buys at the premium; a member pays for access"));
     let investor = Keypair::new();
     economy

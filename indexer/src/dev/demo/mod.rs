@@ -109,6 +109,8 @@ pub struct DemoOutcome {
     pub treasury_balance: u64,
     pub buyback_price: u64,
     pub sellers: usize,
+    /// Orders placed (and claimed) in the demo's tender window.
+    pub tender_orders: usize,
     pub elapsed_secs: f64,
 }
 

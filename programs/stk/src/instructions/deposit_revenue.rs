@@ -35,6 +35,12 @@ pub fn handler(ctx: Context<DepositRevenue>, amount: u64) -> Result<()> {
         amount,
     )?;
     let config = &mut ctx.accounts.config;
+    // Record the inflow in the current revenue period (the next period's window capacity rule).
+    config.roll_period(Clock::get()?.unix_timestamp)?;
+    config.period_inflow = config
+        .period_inflow
+        .checked_add(amount)
+        .ok_or(StkError::MathOverflow)?;
     config.total_revenue_deposited = config
         .total_revenue_deposited
         .checked_add(amount)

@@ -33,12 +33,15 @@ pub fn handler(ctx: Context<OpenBuybackWindow>, args: OpenBuybackWindowArgs) -> 
         args.price > 0 && args.capacity > 0 && args.per_member_cap > 0 && args.duration_secs > 0,
         StkError::InvalidWindow
     );
-    require!(
-        args.capacity <= ctx.accounts.vault.amount,
-        StkError::CapacityExceedsVault
-    );
     let now = Clock::get()?.unix_timestamp;
     let config = &mut ctx.accounts.config;
+    // The quote reserved for tender windows is not available to a first-come window.
+    let free = ctx
+        .accounts
+        .vault
+        .amount
+        .saturating_sub(config.tender_reserved);
+    require!(args.capacity <= free, StkError::CapacityExceedsVault);
     // The new price must keep the premium price (derived from it) at or above it.
     require!(
         premium_covers_buyback(args.price, config.premium_bps),

@@ -85,10 +85,14 @@ pub fn handler(ctx: Context<SellBack>, args: SellBackArgs) -> Result<()> {
         member_used <= config.window_member_cap,
         StkError::MemberCapExceeded
     );
-    require!(
-        quote <= ctx.accounts.vault.amount,
-        StkError::InsufficientVault
-    );
+    // The quote reserved for tender windows is not for sale first come, first served.
+    let free = ctx
+        .accounts
+        .vault
+        .amount
+        .checked_sub(config.tender_reserved)
+        .ok_or(StkError::InsufficientVault)?;
+    require!(quote <= free, StkError::InsufficientVault);
 
     token::burn(
         CpiContext::new(

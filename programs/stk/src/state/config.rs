@@ -62,10 +62,63 @@ pub struct Config {
     pub emission_authority_bump: u8,
     pub vault_authority_bump: u8,
 
-    pub _reserved: [u8; 128],
+    // --- economy v2 (issue 13), carved out of the reserved bytes (the account size is unchanged) ---
+    /// STK escrowed in open tender orders (not floating).
+    pub escrowed_stk: u64,
+    /// Quote the vault owes to announced tender windows (their capacity until settlement, then what
+    /// their claims may still take); not available to new windows or to `sell_back`.
+    pub tender_reserved: u64,
+    /// Index of the revenue period (`(now - genesis_ts) / epoch_duration`) `period_inflow` belongs to.
+    pub period_index: u64,
+    /// Vault inflow (deposited revenue) recorded in period `period_index`.
+    pub period_inflow: u64,
+    /// Vault inflow recorded in period `period_index - 1` (0 when nothing came in then).
+    pub last_period_inflow: u64,
+    /// Number of tender windows announced (the last window's id; ids start at 1).
+    pub tender_window_count: u64,
+    /// Period in which the last tender window was announced (one window per period: the fixed cadence).
+    pub last_window_period: u64,
+
+    pub _reserved: [u8; 72],
 }
 
 impl Config {
+    /// The revenue period of `now`: `(now - genesis_ts) / epoch_duration`, 0 before genesis.
+    pub fn period_at(&self, now: i64) -> Result<u64> {
+        let since = now.saturating_sub(self.genesis_ts).max(0);
+        let p = since
+            .checked_div(self.epoch_duration)
+            .ok_or(StkError::MathOverflow)?;
+        u64::try_from(p).map_err(|_| error!(StkError::MathOverflow))
+    }
+
+    /// Moves the inflow record to the period of `now`: the finished period's inflow becomes
+    /// `last_period_inflow` (0 when one or more periods without any record passed in between).
+    pub fn roll_period(&mut self, now: i64) -> Result<()> {
+        let p = self.period_at(now)?;
+        if p > self.period_index {
+            self.last_period_inflow = if p == self.period_index.saturating_add(1) {
+                self.period_inflow
+            } else {
+                0
+            };
+            self.period_inflow = 0;
+            self.period_index = p;
+        }
+        Ok(())
+    }
+
+    /// The vault's backing of the floating STK: the vault less what tender windows are owed, behind
+    /// the supply less the escrowed STK (`economy::floating_supply`; the treasury holds no STK).
+    pub fn backing(&self, vault_balance: u64, supply: u64) -> Result<crate::economy::Backing> {
+        let vault = vault_balance
+            .checked_sub(self.tender_reserved)
+            .ok_or(StkError::InsufficientVault)?;
+        let floating = crate::economy::floating_supply(supply, 0, self.escrowed_stk)
+            .ok_or(StkError::MathOverflow)?;
+        Ok(crate::economy::Backing { vault, floating })
+    }
+
     pub fn oracle_index(&self, key: &Pubkey) -> Option<usize> {
         self.oracles[..self.oracle_count as usize]
             .iter()

@@ -7,3 +7,5 @@ pub use config::*;
 pub use epoch::*;
 pub use investor::*;
 pub use member::*;
+pub mod window;
+pub use window::*;

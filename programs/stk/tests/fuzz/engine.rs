@@ -30,10 +30,11 @@ use solana_sdk::{
 use stk::{
     client::{self, StkEvent},
     constants::*,
+    economy::{buyback_price, window_capacity, Fill},
     merkle::{Allocation, EpochTree},
     state::{Config, Epoch},
-    AttestEpochArgs, BuyPremiumArgs, DistributeArgs, InitializeArgs, Limits, OpenBuybackWindowArgs,
-    PayAccessArgs, SellBackArgs,
+    AnnounceTenderWindowArgs, AttestEpochArgs, BuyPremiumArgs, DistributeArgs, InitializeArgs,
+    Limits, OpenBuybackWindowArgs, PayAccessArgs, PlaceOrderArgs, SellBackArgs,
 };
 use stk_localnet::{BanksClientError, ComputeBudgetInstruction, LocalChain};
 
@@ -193,6 +194,13 @@ struct Model {
     pending: HashSet<(u64, [u8; 32])>,
     /// Addresses sent lamports before the program created an account there.
     prefunded: HashMap<Pubkey, u64>,
+    /// Tender window id -> its fill (price, filled once settled, requested) and whether it is settled.
+    tenders: HashMap<u64, (Fill, bool)>,
+    /// Tender window id -> member -> escrowed STK of the member's open order.
+    orders: HashMap<u64, HashMap<Pubkey, u64>>,
+    /// Steps whose floor fell for a stated cause (emission, premium sale, first-come sale, a window's
+    /// reservation, unfilled STK back), and steps after which it was checked.
+    floor_checks: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -212,6 +220,10 @@ enum Kind {
     AcceptAdmin,
     WithdrawTreasury,
     FundVault,
+    AnnounceTender,
+    PlaceOrder,
+    SettleTender,
+    ClaimOrder,
 }
 
 impl Kind {
@@ -232,6 +244,10 @@ impl Kind {
             Kind::AcceptAdmin => "accept_admin",
             Kind::WithdrawTreasury => "withdraw_treasury",
             Kind::FundVault => "fund_vault_from_treasury",
+            Kind::AnnounceTender => "announce_tender_window",
+            Kind::PlaceOrder => "place_order",
+            Kind::SettleTender => "settle_window",
+            Kind::ClaimOrder => "claim_order",
         }
     }
 
@@ -239,6 +255,7 @@ impl Kind {
         matches!(
             self,
             Kind::OpenWindow
+                | Kind::AnnounceTender
                 | Kind::SetInvestor
                 | Kind::UpdateLimits
                 | Kind::SetPaused
@@ -471,7 +488,43 @@ impl World {
             self.note(format!("clock +{secs}s"));
             return self.check_prefunded().await;
         }
-        if roll < 10 {
+        if roll < 9 && self.config().await.period_inflow > 0 {
+            // To the start of the next revenue period: a tender window's capacity is the last
+            // period's inflow.
+            let c = self.config().await;
+            let now = self.chain.now().await;
+            // Or into the last tender window's order time, or past its close.
+            let last: Option<stk::state::TenderWindow> = self
+                .chain
+                .anchor(&client::window_address(c.tender_window_count))
+                .await;
+            if let Some(w) = last.filter(|w| !w.settled && self.rng.chance(70)) {
+                let to = if now < w.opens_at {
+                    w.opens_at
+                } else {
+                    w.closes_at.max(now)
+                };
+                self.chain.set_time(to).await;
+                *self
+                    .report
+                    .other_steps
+                    .entry("clock to tender window")
+                    .or_default() += 1;
+                self.note(format!("clock to {to} (tender window)"));
+                return self.check_prefunded().await;
+            }
+            let period = c.period_at(now).unwrap_or(0) as i64;
+            let next = c.genesis_ts + (period + 1) * c.epoch_duration;
+            self.chain.set_time(next).await;
+            *self
+                .report
+                .other_steps
+                .entry("clock to next period")
+                .or_default() += 1;
+            self.note(format!("clock to {next} (next period)"));
+            return self.check_prefunded().await;
+        }
+        if roll < 13 {
             self.prefund_future_address().await;
             *self
                 .report
@@ -604,7 +657,7 @@ impl World {
             (Kind::Deposit, 6),
             (Kind::OpenWindow, 7),
             (Kind::SellBack, 12),
-            (Kind::BuyPremium, 9),
+            (Kind::BuyPremium, 14),
             (Kind::PayAccess, 6),
             (Kind::SetInvestor, 4),
             (Kind::UpdateLimits, 5),
@@ -614,6 +667,10 @@ impl World {
             (Kind::AcceptAdmin, 2),
             (Kind::WithdrawTreasury, 4),
             (Kind::FundVault, 6),
+            (Kind::AnnounceTender, 10),
+            (Kind::PlaceOrder, 12),
+            (Kind::SettleTender, 5),
+            (Kind::ClaimOrder, 10),
         ];
         let total: u64 = kinds.iter().map(|k| k.1).sum();
         let mut roll = self.rng.below(total);
@@ -810,6 +867,119 @@ impl World {
                 action.describe = format!("open window {args:?} by {}", signer.pubkey());
                 action.ix = client::open_buyback_window(signer.pubkey(), args);
                 action.signer = Some(signer);
+            }
+            Kind::AnnounceTender => {
+                let signer = self.admin_or_stranger(90);
+                let mut c = Config::clone(config);
+                let _ = c.roll_period(before.now);
+                let backing = c.backing(bal(&client::vault_address()), before.supply).ok();
+                let rule_price = backing
+                    .and_then(|b| b.floor_price())
+                    .and_then(|f| buyback_price(f, BUYBACK_SPREAD_BPS))
+                    .unwrap_or(1);
+                let rule_capacity = backing
+                    .and_then(|b| {
+                        window_capacity(c.last_period_inflow, b.vault, WINDOW_MAX_VAULT_BPS)
+                    })
+                    .unwrap_or(1);
+                let price = *self.rng.pick(&[
+                    rule_price,
+                    rule_price,
+                    rule_price,
+                    rule_price,
+                    rule_price / 2,
+                    rule_price.saturating_add(1),
+                    0,
+                ]);
+                let capacity = *self.rng.pick(&[
+                    rule_capacity,
+                    rule_capacity,
+                    rule_capacity,
+                    rule_capacity,
+                    rule_capacity / 3,
+                    rule_capacity.saturating_add(1),
+                    0,
+                ]);
+                let next = config.tender_window_count + 1;
+                let window_id = if self.rng.chance(90) { next } else { next + 1 };
+                let opens_at = before.now + *self.rng.pick(&[60, 60, 60, 3_600, 0, -1]);
+                let closes_at = opens_at
+                    + *self
+                        .rng
+                        .pick(&[7_200, 7_200, EPOCH_SECS / 2, 0, 8 * 86_400]);
+                let args = AnnounceTenderWindowArgs {
+                    window_id,
+                    price,
+                    capacity,
+                    opens_at,
+                    closes_at,
+                };
+                action.describe = format!(
+                    "announce tender {args:?} (rule {rule_price} / {rule_capacity}, period {} inflow {} last {}) by {}",
+                    c.period_index,
+                    c.period_inflow,
+                    c.last_period_inflow,
+                    signer.pubkey()
+                );
+                action.ix = client::announce_tender_window(signer.pubkey(), args);
+                action.signer = Some(signer);
+            }
+            Kind::PlaceOrder => {
+                let (member, mut stk, _) = self.pick_holder(before);
+                if self.rng.chance(5) {
+                    let all = self.stk_accounts();
+                    stk = *self.rng.pick(&all);
+                }
+                let count = config.tender_window_count;
+                let window_id = *self
+                    .rng
+                    .pick(&[count, count, count, count.saturating_sub(1)]);
+                let b = bal(&stk);
+                let stk_amount = self
+                    .rng
+                    .amount(b.max(1) / 2 + 1, &[0, 1, b, b.saturating_add(1)]);
+                action.describe = format!(
+                    "place_order {stk_amount} in #{window_id} from {stk} by {}",
+                    member.pubkey()
+                );
+                action.ix = client::place_order(
+                    member.pubkey(),
+                    stk,
+                    PlaceOrderArgs {
+                        window_id,
+                        stk_amount,
+                    },
+                );
+                action.stk_account = Some(stk);
+                action.signer = Some(member);
+            }
+            Kind::SettleTender => {
+                let count = config.tender_window_count;
+                let window_id = *self
+                    .rng
+                    .pick(&[count, count, count.saturating_sub(1), count + 1]);
+                action.describe = format!("settle_window #{window_id}");
+                action.ix = client::settle_window(window_id);
+            }
+            Kind::ClaimOrder => {
+                let (member, mut stk, mut quote) = self.pick_holder(before);
+                if self.rng.chance(5) {
+                    let all = self.stk_accounts();
+                    stk = *self.rng.pick(&all);
+                }
+                if self.rng.chance(5) {
+                    quote = client::vault_address();
+                }
+                let count = config.tender_window_count;
+                let window_id = *self.rng.pick(&[count, count, count.saturating_sub(1)]);
+                action.describe = format!(
+                    "claim_order #{window_id} to {stk}/{quote} by {}",
+                    member.pubkey()
+                );
+                action.ix = client::claim_order(member.pubkey(), stk, quote, window_id);
+                action.stk_account = Some(stk);
+                action.quote_account = Some(quote);
+                action.signer = Some(member);
             }
             Kind::SellBack => {
                 let (seller, mut stk, quote) = self.pick_holder(before);
@@ -1137,6 +1307,12 @@ impl World {
         let mut supply_delta: i128 = 0;
         let succeeded = events.is_some();
         let events = events.unwrap_or_default();
+        // The floor before the step, moved by the step's stated causes only (emission, a premium
+        // sale's new STK, a first-come sale, a tender window's reservation, unfilled STK back from
+        // escrow): the floor after the step may not be below it.
+        let mut floor_cause = config
+            .backing(before.balances[&client::vault_address()], before.supply)
+            .map_err(|e| format!("backing before the step: {e}"))?;
         if succeeded && action.kind.admin_only() {
             check!(
                 self,
@@ -1202,6 +1378,7 @@ impl World {
                     self.model.finalized.insert(e.epoch, e.root);
                 }
                 StkEvent::ChunkDistributed(e) => {
+                    floor_cause.floating = floor_cause.floating.saturating_add(e.chunk_total);
                     check!(
                         self,
                         !config.is_paused(PAUSE_EMISSION),
@@ -1286,6 +1463,8 @@ impl World {
                     );
                 }
                 StkEvent::SoldBack(e) => {
+                    floor_cause.vault = floor_cause.vault.saturating_sub(e.quote_amount);
+                    floor_cause.floating = floor_cause.floating.saturating_sub(e.stk_amount);
                     check!(
                         self,
                         !config.is_paused(PAUSE_BUYBACK),
@@ -1347,6 +1526,7 @@ impl World {
                     self.model.paid_out += e.quote_amount;
                 }
                 StkEvent::PremiumPurchased(e) => {
+                    floor_cause.floating = floor_cause.floating.saturating_add(e.stk_amount);
                     check!(
                         self,
                         !config.is_paused(PAUSE_SALE),
@@ -1459,6 +1639,185 @@ impl World {
                 }
                 StkEvent::Initialized(_) => return Err("initialize ran twice".into()),
                 StkEvent::OraclesSet(_) | StkEvent::PausedSet(_) | StkEvent::AdminProposed(_) => {}
+                StkEvent::TenderWindowAnnounced(e) => {
+                    check!(
+                        self,
+                        !config.is_paused(PAUSE_BUYBACK),
+                        "announced while buyback paused"
+                    );
+                    // The rule, recomputed here from the state before the step.
+                    let mut c = Config::clone(config);
+                    c.roll_period(before.now).map_err(|e| e.to_string())?;
+                    let backing = c
+                        .backing(before.balances[&vault], before.supply)
+                        .map_err(|e| e.to_string())?;
+                    let floor = backing.floor_price().unwrap_or(0);
+                    let rule_price = buyback_price(floor, BUYBACK_SPREAD_BPS).unwrap_or(0);
+                    let rule_capacity =
+                        window_capacity(c.last_period_inflow, backing.vault, WINDOW_MAX_VAULT_BPS)
+                            .unwrap_or(0);
+                    check!(
+                        self,
+                        e.floor_price == floor
+                            && e.rule_price == rule_price
+                            && e.rule_capacity == rule_capacity,
+                        "announced rule {:?} but the state gives floor {floor}, price {rule_price}, capacity {rule_capacity}",
+                        e
+                    );
+                    check!(
+                        self,
+                        e.price > 0
+                            && e.price <= rule_price
+                            && e.capacity > 0
+                            && e.capacity <= rule_capacity
+                            && e.opens_at > before.now
+                            && e.closes_at > e.opens_at,
+                        "window announced off the rule: {e:?} at {}",
+                        before.now
+                    );
+                    check!(
+                        self,
+                        !(c.tender_window_count > 0 && c.last_window_period >= c.period_index),
+                        "second window in period {}",
+                        c.period_index
+                    );
+                    let fill = Fill {
+                        filled: 0,
+                        requested: 0,
+                        price: e.price,
+                    };
+                    self.model.tenders.insert(e.window_id, (fill, false));
+                    self.owners.insert(
+                        client::window_escrow_address(e.window_id),
+                        client::vault_authority(),
+                    );
+                    floor_cause.vault = floor_cause.vault.saturating_sub(e.capacity);
+                }
+                StkEvent::TenderWindowCancelled(e) => {
+                    let t = self.model.tenders.get(&e.window_id).copied();
+                    check!(
+                        self,
+                        t.is_some_and(|t| !t.1),
+                        "cancelled window {} unknown or settled",
+                        e.window_id
+                    );
+                    // Nothing moves; the settlement will fill nothing (capacity 0).
+                }
+                StkEvent::OrderPlaced(e) => {
+                    check!(
+                        self,
+                        !config.is_paused(PAUSE_BUYBACK) && Some(e.member) == signer,
+                        "order placed while paused or not by its member"
+                    );
+                    let stk = action.stk_account.unwrap_or_default();
+                    check!(
+                        self,
+                        self.owners.get(&stk) == Some(&e.member),
+                        "escrowed STK from {stk}, not the member's own account"
+                    );
+                    let settled = self.model.tenders.get(&e.window_id).map(|t| t.1);
+                    check!(
+                        self,
+                        settled == Some(false),
+                        "order in window {} that is unknown or settled",
+                        e.window_id
+                    );
+                    let mine = self
+                        .model
+                        .orders
+                        .entry(e.window_id)
+                        .or_default()
+                        .entry(e.member)
+                        .or_default();
+                    *mine += e.stk_amount;
+                    let mine = *mine;
+                    check!(
+                        self,
+                        mine == e.order_amount,
+                        "order of {} is {} by the events, {} by the program",
+                        e.member,
+                        mine,
+                        e.order_amount
+                    );
+                    *expected.entry(stk).or_default() -= e.stk_amount as i128;
+                    *expected
+                        .entry(client::window_escrow_address(e.window_id))
+                        .or_default() += e.stk_amount as i128;
+                }
+                StkEvent::TenderWindowSettled(e) => {
+                    let requested: u64 = self
+                        .model
+                        .orders
+                        .get(&e.window_id)
+                        .map(|o| o.values().sum())
+                        .unwrap_or(0);
+                    let t = self.model.tenders.get_mut(&e.window_id);
+                    check!(
+                        self,
+                        t.as_ref().is_some_and(|t| !t.1),
+                        "settled window {} unknown or settled twice",
+                        e.window_id
+                    );
+                    if let Some(t) = t {
+                        t.0.filled = e.filled;
+                        t.0.requested = e.requested;
+                        t.1 = true;
+                    }
+                    check!(
+                        self,
+                        requested == e.requested && e.filled <= e.requested,
+                        "window {} settled with {} requested ({} by the events), {} filled",
+                        e.window_id,
+                        e.requested,
+                        requested,
+                        e.filled
+                    );
+                }
+                StkEvent::OrderClaimed(e) => {
+                    check!(
+                        self,
+                        !config.is_paused(PAUSE_BUYBACK) && Some(e.member) == signer,
+                        "claimed while paused or not by its member"
+                    );
+                    let fill = self.model.tenders.get(&e.window_id).copied();
+                    check!(
+                        self,
+                        fill.is_some_and(|f| f.1),
+                        "claim in window {} that is unknown or not settled",
+                        e.window_id
+                    );
+                    let order = self
+                        .model
+                        .orders
+                        .get_mut(&e.window_id)
+                        .and_then(|o| o.remove(&e.member));
+                    check!(
+                        self,
+                        order == Some(e.order_amount),
+                        "claimed an order of {} but the events placed {order:?}",
+                        e.order_amount
+                    );
+                    let want = fill.and_then(|f| f.0.claim(e.order_amount));
+                    check!(
+                        self,
+                        want.is_some_and(|c| c.filled_stk == e.filled_stk
+                            && c.quote == e.quote_amount
+                            && c.returned_stk == e.returned_stk),
+                        "claim {e:?}, the window's one ratio gives {want:?}"
+                    );
+                    let stk = action.stk_account.unwrap_or_default();
+                    let quote = action.quote_account.unwrap_or_default();
+                    *expected.entry(stk).or_default() += e.returned_stk as i128;
+                    *expected
+                        .entry(client::window_escrow_address(e.window_id))
+                        .or_default() -= e.order_amount as i128;
+                    *expected.entry(quote).or_default() += e.quote_amount as i128;
+                    *expected.entry(vault).or_default() -= e.quote_amount as i128;
+                    supply_delta -= e.filled_stk as i128;
+                    self.model.burned_sell_back += e.filled_stk;
+                    self.model.paid_out += e.quote_amount;
+                    floor_cause.floating = floor_cause.floating.saturating_add(e.returned_stk);
+                }
             }
         }
         // Every tracked balance moved exactly as the events say (nothing moves on a refused step).
@@ -1496,6 +1855,16 @@ impl World {
                 after.supply
             );
         }
+        let config_after = self.config().await;
+        let floor_after = config_after
+            .backing(after.balances[&client::vault_address()], after.supply)
+            .map_err(|e| format!("backing after the step: {e}"))?;
+        self.model.floor_checks += 1;
+        check!(
+            self,
+            floor_after.floor_at_least(&floor_cause),
+            "the floor fell without a stated cause: {floor_after:?} after, {floor_cause:?} before (with the step's stated causes)"
+        );
         if events
             .iter()
             .any(|e| matches!(e, StkEvent::ChunkDistributed(_)))
@@ -1644,6 +2013,29 @@ impl World {
             self,
             c.window_used <= c.window_capacity,
             "window used above capacity"
+        );
+        // Tender windows: the escrowed STK is in the escrows and in the open orders (events), the
+        // reservation is in the vault.
+        let mut in_escrows: u64 = 0;
+        for id in self.model.tenders.keys() {
+            in_escrows += now
+                .balances
+                .get(&client::window_escrow_address(*id))
+                .copied()
+                .unwrap_or(0);
+        }
+        let in_orders: u64 = self.model.orders.values().flat_map(|o| o.values()).sum();
+        check!(
+            self,
+            c.escrowed_stk == in_escrows && c.escrowed_stk == in_orders,
+            "escrowed {} by the config, {in_escrows} in escrows, {in_orders} in open orders",
+            c.escrowed_stk
+        );
+        check!(
+            self,
+            c.tender_reserved as i128 <= vault,
+            "reserved {} above the vault {vault}",
+            c.tender_reserved
         );
         Ok(())
     }

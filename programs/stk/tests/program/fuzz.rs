@@ -11,8 +11,8 @@ async fn random_instruction_sequences_keep_the_invariants() {
         .unwrap_or(20_261_130);
     let config = FuzzConfig {
         seed,
-        sequences: 3,
-        steps: 120,
+        sequences: 5,
+        steps: 240,
     };
     let report = run(config).await.unwrap_or_else(|e| panic!("{e}"));
     println!("{}", report.render());

@@ -302,4 +302,6 @@ pub fn assert_stk(result: TxResult, e: StkError) {
 /// Anchor's own error numbers (constraint failures that are not ours).
 pub mod anchor_err {
     pub const ACCOUNT_NOT_SIGNER: u32 = 3010;
+    pub const CONSTRAINT_SEEDS: u32 = 2006;
+    pub const ACCOUNT_NOT_INITIALIZED: u32 = 3012;
 }

@@ -11,4 +11,5 @@ mod fuzz_engine;
 mod harness;
 mod lookup_table;
 mod prefund;
+mod tender;
 mod vault;
