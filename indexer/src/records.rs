@@ -21,8 +21,8 @@ use crate::evidence::{self, SignatureError, SourceEvent};
 use crate::ingest::{check_id, parse_timestamp};
 use crate::limits;
 use crate::store::{
-    ConfirmVerdict, EpochState, ManifestRow, NewConfirmation, Store, StoreError, VouchRecord,
-    VouchVerdict,
+    ConfirmVerdict, EpochState, ManifestRow, MemberRow, NewConfirmation, Store, StoreError,
+    VouchRecord, VouchVerdict,
 };
 
 /// How far a signed vouch's `issued_at` may be from the server's clock.
@@ -188,6 +188,17 @@ fn source_auth(rules: &RuleSet, key: &ApiPrincipal) -> Option<String> {
     ok.then(|| format!("source:{name}"))
 }
 
+/// Checks that `author`'s bound wallet signed `message`; returns the wallet.
+fn wallet_signed(author: MemberRow, message: &str, signature: &str) -> Result<String, RecordError> {
+    let wallet = author.wallet.ok_or(RecordError::NoWallet(author.id))?;
+    evidence::verify(
+        &evidence::parse_pubkey(&wallet)?,
+        message.as_bytes(),
+        signature,
+    )?;
+    Ok(wallet)
+}
+
 /// Checks and stores a confirmation.
 pub async fn confirm(
     store: &Store,
@@ -221,9 +232,6 @@ pub async fn confirm(
         .ok_or_else(|| RecordError::UnknownMember(c.confirmer.clone()))?;
     let (auth, wallet, message, signature) = match &c.signature {
         Some(sig) => {
-            let wallet = confirmer
-                .wallet
-                .ok_or_else(|| RecordError::NoWallet(c.confirmer.clone()))?;
             let message = evidence::confirmation_message(
                 &c.id,
                 &c.confirmer,
@@ -231,7 +239,7 @@ pub async fn confirm(
                 &event.kind,
                 &event.id,
             );
-            evidence::verify(&evidence::parse_pubkey(&wallet)?, message.as_bytes(), sig)?;
+            let wallet = wallet_signed(confirmer, &message, sig)?;
             (
                 "wallet".to_owned(),
                 Some(wallet),
@@ -332,11 +340,8 @@ pub async fn vouch(
         .ok_or_else(|| RecordError::UnknownMember(v.voucher.clone()))?;
     let (auth, wallet, message) = match &v.signature {
         Some(sig) => {
-            let wallet = voucher
-                .wallet
-                .ok_or_else(|| RecordError::NoWallet(v.voucher.clone()))?;
             let message = evidence::vouch_message(v.revoke, &v.voucher, &v.member, &v.issued_at);
-            evidence::verify(&evidence::parse_pubkey(&wallet)?, message.as_bytes(), sig)?;
+            let wallet = wallet_signed(voucher, &message, sig)?;
             ("wallet".to_owned(), Some(wallet), Some(message))
         }
         None => (
