@@ -12,6 +12,7 @@
 //! | [`verify`](mod@verify) | pure checks and the recomputation |
 //! | [`attest`] | comparing with the chain and attesting |
 pub mod attest;
+mod evidence;
 pub mod fetch;
 pub mod forum;
 pub mod publish;
