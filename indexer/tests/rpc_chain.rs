@@ -38,6 +38,8 @@ fn limits() -> Limits {
         premium_bps: 100_000,
         investor_allocation_remaining: 5_000_000 * STK,
         investor_allowlist: false,
+        emission_inflow_bps: 5_000,
+        genesis_price: 10_000,
     }
 }
 

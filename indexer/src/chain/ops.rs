@@ -12,7 +12,7 @@ use solana_sdk::{
 };
 use stk::{
     client,
-    state::{Config, Epoch},
+    state::{Config, Epoch, InflowLedger},
 };
 
 use super::{Chain, ChainError};
@@ -45,6 +45,21 @@ pub async fn epoch(
     root: &[u8; 32],
 ) -> Result<Option<Epoch>, ChainError> {
     anchor_account(chain, &client::epoch_address(n, root)).await
+}
+
+/// The STK epoch `n` may mint by the program's emission rule: the allowance its revenue period's
+/// vault inflow earned (`state::InflowLedger`), 0 when nothing was deposited in it (or no ledger yet),
+/// never more than the per-epoch cap. `attest_epoch` refuses a root above it.
+pub async fn emission_allowance(
+    chain: &dyn Chain,
+    config: &Config,
+    n: u64,
+) -> Result<u64, ChainError> {
+    let ledger: Option<InflowLedger> =
+        anchor_account(chain, &client::inflow_ledger_address()).await?;
+    Ok(ledger
+        .map_or(0, |l| l.record(n).emission_allowance)
+        .min(config.max_emission_per_epoch))
 }
 
 /// Token balances (0 for accounts that do not exist).

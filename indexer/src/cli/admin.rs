@@ -2,7 +2,6 @@
 use anchor_spl::associated_token::get_associated_token_address;
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use serde_json::json;
 use solana_sdk::{instruction::AccountMeta, pubkey::Pubkey};
 use stk::{
     client,
@@ -57,6 +56,13 @@ pub struct LimitArgs {
     /// true: only allowlisted investors may buy at the premium.
     #[arg(long)]
     pub investor_allowlist: Option<bool>,
+    /// The emission rule: an epoch may mint, valued at the floor, at most this share (bps, 0..=10000)
+    /// of the revenue deposited during it.
+    #[arg(long)]
+    pub emission_inflow_bps: Option<u64>,
+    /// Quote base units per whole STK at which emission is valued before a floor exists.
+    #[arg(long)]
+    pub genesis_price: Option<u64>,
 }
 
 impl LimitArgs {
@@ -76,6 +82,8 @@ impl LimitArgs {
                 base.investor_allocation_remaining,
             )?,
             investor_allowlist: self.investor_allowlist.unwrap_or(base.investor_allowlist),
+            emission_inflow_bps: self.emission_inflow_bps.unwrap_or(base.emission_inflow_bps),
+            genesis_price: self.genesis_price.unwrap_or(base.genesis_price),
         })
     }
 }
@@ -92,6 +100,8 @@ fn default_limits() -> Limits {
         premium_bps: 100_000,
         investor_allocation_remaining: 10_000_000 * STK,
         investor_allowlist: false,
+        emission_inflow_bps: 5_000,
+        genesis_price: 10_000,
     }
 }
 
@@ -104,6 +114,8 @@ fn current_limits(c: &stk::state::Config) -> Limits {
         premium_bps: c.premium_bps,
         investor_allocation_remaining: c.investor_allocation_remaining,
         investor_allowlist: c.investor_allowlist,
+        emission_inflow_bps: c.emission_inflow_bps,
+        genesis_price: c.genesis_price,
     }
 }
 
@@ -487,7 +499,7 @@ pub(super) async fn run(s: &Session, action: AdminAction) -> anyhow::Result<()> 
             let ix = client::fund_vault_from_treasury(me()?, units);
             s.execute("fund vault", &[ix], &summary, true).await?;
         }
-        AdminAction::Status { json } => status(s, json).await?,
+        AdminAction::Status { json } => super::status::status(s, json).await?,
     }
     Ok(())
 }
@@ -505,18 +517,20 @@ fn join(keys: &[Pubkey]) -> String {
 
 fn limits_text(l: &Limits) -> String {
     format!(
-        "max emission/epoch {} STK, rate {} STK per {} s, max supply {} STK, premium {} bps, investor allocation {} STK, allowlist {}",
+        "max emission/epoch {} STK, rate {} STK per {} s, max supply {} STK, premium {} bps, investor allocation {} STK, allowlist {}, emission share of inflow {} bps, genesis price {} quote units/STK",
         fmt_amount(l.max_emission_per_epoch, STK_DECIMALS),
         fmt_amount(l.rate_threshold, STK_DECIMALS),
         l.rate_window_secs,
         fmt_amount(l.max_supply, STK_DECIMALS),
         l.premium_bps,
         fmt_amount(l.investor_allocation_remaining, STK_DECIMALS),
-        l.investor_allowlist
+        l.investor_allowlist,
+        l.emission_inflow_bps,
+        l.genesis_price
     )
 }
 
-fn flows_text(mask: u8) -> String {
+pub(super) fn flows_text(mask: u8) -> String {
     let names: Vec<&str> = [
         (PAUSE_EMISSION, "emission"),
         (PAUSE_BUYBACK, "buyback"),
@@ -532,138 +546,4 @@ fn flows_text(mask: u8) -> String {
     } else {
         names.join(", ")
     }
-}
-
-async fn status(s: &Session, as_json: bool) -> anyhow::Result<()> {
-    let c = s.config().await?;
-    let now = s
-        .chain
-        .unix_time()
-        .await
-        .context("reading the cluster clock")?;
-    let supply = crate::chain::ops::mint_supply(s.chain.as_ref(), &c.stk_mint)
-        .await
-        .context("reading the STK supply")?;
-    let decimals = s.mint_decimals(&c.quote_mint).await?;
-    let vault = s.token_balance(&c.vault).await?;
-    let treasury = s.token_balance(&c.treasury).await?;
-    let current_epoch = if now >= c.genesis_ts && c.epoch_duration > 0 {
-        Some((now - c.genesis_ts) / c.epoch_duration)
-    } else {
-        None
-    };
-    let window_open = c.window_closes_at > now;
-    let oracles: Vec<String> = c.oracles[..usize::from(c.oracle_count).min(c.oracles.len())]
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let value = json!({
-        "url": s.url,
-        "program": stk::ID.to_string(),
-        "admin": c.admin.to_string(),
-        "pending_admin": (c.pending_admin != Pubkey::default()).then(|| c.pending_admin.to_string()),
-        "oracles": oracles,
-        "threshold": c.threshold,
-        "config_version": c.config_version,
-        "paused": flows_text(c.paused),
-        "paused_mask": c.paused,
-        "stk_mint": c.stk_mint.to_string(),
-        "stk_supply": supply,
-        "max_supply": c.max_supply,
-        "quote_mint": c.quote_mint.to_string(),
-        "quote_decimals": decimals,
-        "genesis_ts": c.genesis_ts,
-        "epoch_duration": c.epoch_duration,
-        "chain_time": now,
-        "current_epoch": current_epoch,
-        "next_epoch_to_attest": c.next_epoch,
-        "max_emission_per_epoch": c.max_emission_per_epoch,
-        "rate_window_secs": c.mint_rate.window_secs,
-        "rate_threshold": c.mint_rate.threshold,
-        "premium_bps": c.premium_bps,
-        "investor_allocation_remaining": c.investor_allocation_remaining,
-        "investor_allowlist": c.investor_allowlist,
-        "vault": { "address": c.vault.to_string(), "balance": vault },
-        "treasury": { "address": c.treasury.to_string(), "balance": treasury },
-        "window": {
-            "id": c.window_id,
-            "open": window_open,
-            "closes_at": c.window_closes_at,
-            "price": c.buyback_price,
-            "capacity": c.window_capacity,
-            "used": c.window_used,
-            "per_member_cap": c.window_member_cap,
-        },
-        "totals": {
-            "distributed": c.total_distributed,
-            "premium_minted": c.total_premium_minted,
-            "burned_sell_back": c.total_burned_sell_back,
-            "burned_access": c.total_burned_access,
-            "revenue_deposited": c.total_revenue_deposited,
-            "quote_paid_out": c.total_quote_paid_out,
-            "premium_quote_in": c.total_premium_quote_in,
-        },
-    });
-    if as_json {
-        println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(());
-    }
-    let q = |v: u64| fmt_amount(v, decimals);
-    let t = |v: u64| fmt_amount(v, STK_DECIMALS);
-    println!("STK program {} on {}", stk::ID, s.url);
-    println!("admin            {}", c.admin);
-    if c.pending_admin != Pubkey::default() {
-        println!("pending admin    {}", c.pending_admin);
-    }
-    println!(
-        "oracles          {} of {}: {}",
-        c.threshold,
-        oracles.len(),
-        oracles.join(", ")
-    );
-    println!("config version   {}", c.config_version);
-    println!("paused           {}", flows_text(c.paused));
-    println!(
-        "STK supply       {} of max {} (mint {})",
-        t(supply),
-        t(c.max_supply),
-        c.stk_mint
-    );
-    match current_epoch {
-        Some(e) => println!(
-            "epochs           current {e}, next to attest {} ({} s each, genesis {})",
-            c.next_epoch, c.epoch_duration, c.genesis_ts
-        ),
-        None => println!(
-            "epochs           epoch 0 starts at {} (chain time {now})",
-            c.genesis_ts
-        ),
-    }
-    println!(
-        "emission limits  {} STK per epoch, {} STK per {} s window",
-        t(c.max_emission_per_epoch),
-        t(c.mint_rate.threshold),
-        c.mint_rate.window_secs
-    );
-    println!(
-        "premium          {} bps, investor allocation left {} STK, allowlist {}",
-        c.premium_bps,
-        t(c.investor_allocation_remaining),
-        c.investor_allowlist
-    );
-    println!("vault            {} quote ({})", q(vault), c.vault);
-    println!("treasury         {} quote ({})", q(treasury), c.treasury);
-    if window_open {
-        println!(
-            "window           #{} open until {} ({} s left): price {} quote/STK, paid {} of {} quote, {} quote per member",
-            c.window_id, c.window_closes_at, c.window_closes_at - now, q(c.buyback_price), q(c.window_used), q(c.window_capacity), q(c.window_member_cap)
-        );
-    } else {
-        println!(
-            "window           closed (last #{}, price {} quote/STK)",
-            c.window_id,
-            q(c.buyback_price)
-        );
-    }
-    Ok(())
 }

@@ -23,6 +23,7 @@ mod oracle;
 mod rules;
 mod serve;
 mod sources;
+mod status;
 mod wallet_cmds;
 
 pub use admin::AdminAction;

@@ -121,6 +121,12 @@ async fn local_parts(
     .await?;
     cfg.epoch.genesis = economy.genesis;
     println!(
+        "emission rule: an epoch mints at most {} bps of the revenue deposited during it, valued at the floor; \
+         epoch 0 got its budget's revenue, deposit each later epoch's with `stk-indexer admin deposit-revenue` \
+         (an epoch without revenue pays nothing)",
+        economy.options.limits.emission_inflow_bps
+    );
+    println!(
             "in-process chain: STK program initialized (admin {}, oracle {} = this service, epoch 0 starts now, {} s epochs)",
             economy.admin.pubkey(),
             economy.oracles[0].pubkey(),

@@ -26,7 +26,20 @@ pub struct EconomyOptions {
     /// Epoch 0 started this many whole epochs before the chain's clock (so that many have ended).
     pub epochs_ago: i64,
     pub budget_per_epoch: u64,
+    /// Subscription revenue the platform deposits into the vault during every period from genesis to
+    /// now (the clock is moved into each period for its deposit), so each epoch has the emission
+    /// allowance the program's rule gives it. `None`: what `budget_per_epoch` needs at the genesis
+    /// price ([`revenue_for_budget`]); `Some(0)`: no revenue.
+    pub revenue_per_epoch: Option<u64>,
     pub limits: Limits,
+}
+
+/// The revenue whose emission allowance, valued at `limits.genesis_price` (no floor yet), is `budget`
+/// (rounded up): `budget × genesis_price × 10_000 / (STK × emission_inflow_bps)`.
+pub fn revenue_for_budget(budget: u64, limits: &Limits) -> u64 {
+    let num = u128::from(budget) * u128::from(limits.genesis_price) * 10_000;
+    let den = u128::from(STK) * u128::from(limits.emission_inflow_bps.max(1));
+    u64::try_from(num.div_ceil(den)).unwrap_or(u64::MAX)
 }
 
 impl Default for EconomyOptions {
@@ -37,6 +50,7 @@ impl Default for EconomyOptions {
             epoch_duration: 7 * 86_400,
             epochs_ago: 4,
             budget_per_epoch: 100_000 * STK,
+            revenue_per_epoch: None,
             limits: Limits {
                 max_emission_per_epoch: 250_000 * STK,
                 rate_window_secs: 7 * 86_400,
@@ -45,6 +59,8 @@ impl Default for EconomyOptions {
                 premium_bps: 100_000,
                 investor_allocation_remaining: 10_000_000 * STK,
                 investor_allowlist: false,
+                emission_inflow_bps: 5_000,
+                genesis_price: 10_000,
             },
         }
     }
@@ -111,7 +127,7 @@ impl LocalEconomy {
                 &[],
             )
             .await?;
-        Ok(Self {
+        let economy = Self {
             chain,
             admin,
             oracles,
@@ -120,7 +136,39 @@ impl LocalEconomy {
             quote_authority,
             genesis,
             options,
-        })
+        };
+        economy.deposit_past_revenue(now).await?;
+        Ok(economy)
+    }
+
+    /// Deposits `revenue_per_epoch` in each period from genesis up to the one running at `now`, in
+    /// order, moving the clock into each period for its deposit and back to `now` at the end.
+    async fn deposit_past_revenue(&self, now: i64) -> Result<(), LocalError> {
+        let o = &self.options;
+        let revenue = o
+            .revenue_per_epoch
+            .unwrap_or_else(|| revenue_for_budget(o.budget_per_epoch, &o.limits));
+        if revenue == 0 {
+            return Ok(());
+        }
+        let platform = self.admin.clone();
+        let periods = u64::try_from(o.epochs_ago.max(0)).unwrap_or(0) + 1;
+        let source = self
+            .fund_quote(&platform.pubkey(), revenue.saturating_mul(periods))
+            .await?;
+        for p in 0..periods as i64 {
+            let at = (self.genesis + p * o.epoch_duration + 60).min(now);
+            self.chain.set_time(at).await;
+            self.chain
+                .send(
+                    &[client::deposit_revenue(platform.pubkey(), source, revenue)],
+                    &[&platform],
+                    &[],
+                )
+                .await?;
+        }
+        self.chain.set_time(now).await;
+        Ok(())
     }
 
     /// The service configuration matching this chain (epoch clock and budget), on `database_url`.

@@ -46,6 +46,17 @@ pub async fn attest(
             root: hex::encode(plan.root),
         });
     }
+    let allowed = ops::emission_allowance(chain, &config, n).await?;
+    if plan.total_amount > allowed {
+        return Err(PipelineError::Inconsistent {
+            epoch: n,
+            message: format!(
+                "the root mints {} STK base units, above the {allowed} its period's vault inflow allows \
+                 on chain (deposit_revenue during the epoch earns the allowance); it cannot be attested",
+                plan.total_amount
+            ),
+        });
+    }
     let args = AttestEpochArgs {
         epoch: n,
         root: plan.root,

@@ -211,6 +211,20 @@ impl Pipeline {
     }
 
     async fn score(&self, n: u64) -> Result<State, PipelineError> {
+        // The budget is at most what the chain lets this epoch mint (its period's vault inflow, valued
+        // at the floor); an epoch without inflow pays nothing and is not attested.
+        let chain = self.chain.as_ref();
+        let config = ops::config(chain)
+            .await?
+            .ok_or_else(|| PipelineError::NotInitialized(chain.describe()))?;
+        let allowed = ops::emission_allowance(chain, &config, n).await?;
+        let budget = self.store.cap_epoch_budget(n, allowed).await?;
+        tracing::info!(
+            epoch = n,
+            allowed,
+            budget,
+            "budget within the emission rule"
+        );
         epoch::score(&self.store, &self.cfg, &self.rules, n, false).await?;
         Ok(State::Scored)
     }

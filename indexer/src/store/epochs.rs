@@ -276,6 +276,33 @@ impl Store {
 
     /// Moves an epoch from `from` to `to` (pipeline steps after `scored`);
     /// [`StoreError::WrongState`] when it is not in `from` any more.
+    /// Lowers a frozen (not yet scored) epoch's budget to `cap` when it is above: the emission the
+    /// chain allows the epoch (its period's vault inflow). A budget at or below `cap`, or an epoch in
+    /// any other state, is left as it is. Returns the epoch's budget afterwards.
+    pub async fn cap_epoch_budget(&self, epoch: u64, cap: u64) -> StoreResult<u64> {
+        let ep = to_i64(epoch, "epoch")?;
+        let cap = to_i64(cap, "budget")?;
+        write_pool!(self, p => sqlx::query(
+            "UPDATE epochs SET budget = $1, updated_at = $2 WHERE epoch = $3 AND state = $4 AND budget > $1",
+        )
+        .bind(cap)
+        .bind(now_unix())
+        .bind(ep)
+        .bind(EpochState::Frozen.as_str())
+        .execute(p)
+        .await?
+        .rows_affected());
+        let budget: Option<i64> = read_pool!(self, p => sqlx::query_scalar(
+            "SELECT budget FROM epochs WHERE epoch = $1",
+        )
+        .bind(ep)
+        .fetch_optional(p)
+        .await?);
+        let budget =
+            budget.ok_or_else(|| StoreError::Corrupt(format!("epoch {epoch} has no row")))?;
+        to_u64(budget, "budget")
+    }
+
     pub async fn advance_epoch(
         &self,
         epoch: u64,

@@ -52,6 +52,9 @@ pub fn window_escrow_address(window_id: u64) -> Pubkey {
 pub fn order_address(window_id: u64, wallet: &Pubkey) -> Pubkey {
     pda(&[ORDER_SEED, &window_id.to_le_bytes(), wallet.as_ref()])
 }
+pub fn inflow_ledger_address() -> Pubkey {
+    pda(&[INFLOW_LEDGER_SEED])
+}
 /// The STK associated token account of `wallet` (where rewards are paid).
 pub fn stk_ata(wallet: &Pubkey) -> Pubkey {
     get_associated_token_address(wallet, &mint_address())
@@ -147,6 +150,7 @@ pub fn attest_epoch(oracle: Pubkey, args: AttestEpochArgs) -> Instruction {
             oracle,
             config: config_address(),
             epoch: epoch_address(args.epoch, &args.root),
+            inflow_ledger: inflow_ledger_address(),
             system_program: system_program::ID,
             event_authority: event_authority(),
             program: crate::ID,
@@ -191,9 +195,12 @@ pub fn deposit_revenue(depositor: Pubkey, source: Pubkey, amount: u64) -> Instru
         acc::DepositRevenue {
             depositor,
             config: config_address(),
+            inflow_ledger: inflow_ledger_address(),
+            stk_mint: mint_address(),
             source,
             vault: vault_address(),
             token_program: token::ID,
+            system_program: system_program::ID,
             event_authority: event_authority(),
             program: crate::ID,
         },

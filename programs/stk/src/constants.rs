@@ -74,3 +74,9 @@ pub const BUYBACK_SPREAD_BPS: u64 = 200;
 pub const WINDOW_MAX_VAULT_BPS: u64 = 2_500;
 /// Longest a tender window stays open for orders (7 days).
 pub const MAX_WINDOW_SECS: i64 = 7 * 86_400;
+
+/// The inflow ledger PDA: `["inflow_ledger"]` (`state::InflowLedger`).
+pub const INFLOW_LEDGER_SEED: &[u8] = b"inflow_ledger";
+/// Revenue periods the inflow ledger remembers (a ring): an epoch must be attested within this many
+/// periods of its end (32 weekly epochs ≈ 7 months).
+pub const INFLOW_LEDGER_PERIODS: usize = 32;

@@ -106,4 +106,6 @@ pub enum StkError {
     WindowNotSettled,
     #[msg("The order does not belong to this window and member")]
     WrongOrder,
+    #[msg("Epoch emission is above what its period's vault inflow allows (emission valued at the floor <= emission_inflow_bps of the inflow)")]
+    EmissionAboveInflow,
 }

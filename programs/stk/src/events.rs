@@ -32,6 +32,8 @@ pub struct LimitsUpdated {
     pub premium_bps: u64,
     pub investor_allocation_remaining: u64,
     pub investor_allowlist: bool,
+    pub emission_inflow_bps: u64,
+    pub genesis_price: u64,
     pub config_version: u32,
 }
 
@@ -101,6 +103,11 @@ pub struct RevenueDeposited {
     pub depositor: Pubkey,
     pub amount: u64,
     pub vault_balance: u64,
+    /// The revenue period (= epoch) the deposit counts for.
+    pub period: u64,
+    /// The period's inflow and emission allowance after this deposit (`state::PeriodInflow`).
+    pub period_inflow: u64,
+    pub emission_allowance: u64,
 }
 
 #[event]

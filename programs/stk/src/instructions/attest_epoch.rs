@@ -1,10 +1,13 @@
 use anchor_lang::prelude::*;
 
 use crate::{
-    constants::{CONFIG_SEED, EPOCH_SEED, MAX_CHUNKS, MAX_CHUNK_RECIPIENTS, PAUSE_EMISSION},
+    constants::{
+        CONFIG_SEED, EPOCH_SEED, INFLOW_LEDGER_SEED, MAX_CHUNKS, MAX_CHUNK_RECIPIENTS,
+        PAUSE_EMISSION,
+    },
     error::StkError,
     events::{EpochAttested, EpochFinalized},
-    state::{Config, Epoch},
+    state::{Config, Epoch, InflowLedger},
     utils::{PdaAccount, PdaCreation},
 };
 
@@ -20,7 +23,27 @@ pub struct AttestEpoch<'info> {
     /// may already hold lamports: `utils::create_pda`), loaded and checked as an `Epoch` otherwise.
     #[account(mut, seeds = [EPOCH_SEED, &args.epoch.to_le_bytes(), args.root.as_ref()], bump)]
     pub epoch: UncheckedAccount<'info>,
+    /// CHECK: the `InflowLedger` (`["inflow_ledger"]`, checked by the seeds): read by the handler when it
+    /// exists; before any revenue was ever deposited there is none, and no epoch may mint anything.
+    #[account(seeds = [INFLOW_LEDGER_SEED], bump)]
+    pub inflow_ledger: UncheckedAccount<'info>,
     pub system_program: Program<'info, System>,
+}
+
+/// The STK epoch `epoch` may mint by the emission rule: the allowance its revenue period's inflow
+/// earned (0 when there was no inflow, or no ledger yet).
+fn emission_allowance(ledger: &AccountInfo, epoch: u64) -> Result<u64> {
+    if ledger.data_is_empty() {
+        return Ok(0);
+    }
+    require_keys_eq!(
+        *ledger.owner,
+        crate::ID,
+        ErrorCode::AccountOwnedByWrongProgram
+    );
+    let data = ledger.try_borrow_data()?;
+    let ledger = InflowLedger::try_deserialize(&mut &data[..])?;
+    Ok(ledger.record(epoch).emission_allowance)
 }
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
@@ -81,6 +104,11 @@ pub fn handler(ctx: Context<AttestEpoch>, args: AttestEpochArgs) -> Result<()> {
     require!(
         args.total_amount <= config.max_emission_per_epoch,
         StkError::EpochCapExceeded
+    );
+    // Emission that cannot dilute the floor: at most what the epoch's own vault inflow allows.
+    require!(
+        args.total_amount <= emission_allowance(ctx.accounts.inflow_ledger.as_ref(), args.epoch)?,
+        StkError::EmissionAboveInflow
     );
 
     let bump = ctx.bumps.epoch;

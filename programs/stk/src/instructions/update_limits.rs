@@ -15,6 +15,8 @@ pub fn handler(ctx: Context<AdminUpdate>, limits: Limits) -> Result<()> {
         premium_bps: limits.premium_bps,
         investor_allocation_remaining: limits.investor_allocation_remaining,
         investor_allowlist: limits.investor_allowlist,
+        emission_inflow_bps: limits.emission_inflow_bps,
+        genesis_price: limits.genesis_price,
         config_version: config.config_version,
     });
     Ok(())

@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 
 use crate::{
-    constants::{MAX_ORACLES, MAX_PREMIUM_BPS, MIN_PREMIUM_BPS},
+    constants::{BPS_DENOMINATOR, MAX_ORACLES, MAX_PREMIUM_BPS, MIN_PREMIUM_BPS},
     error::StkError,
     math::{premium_covers_buyback, RateWindow},
 };
@@ -78,8 +78,14 @@ pub struct Config {
     pub tender_window_count: u64,
     /// Period in which the last tender window was announced (one window per period: the fixed cadence).
     pub last_window_period: u64,
+    /// Share of a deposit's value that the period's epoch may mint, valued at the floor, in bps (at
+    /// most 10_000: emission never exceeds the inflow that backs it). `Limits::emission_inflow_bps`.
+    pub emission_inflow_bps: u64,
+    /// Quote base units per whole STK at which emission is valued while there is no floor yet (nothing
+    /// floating or an empty vault). `Limits::genesis_price`.
+    pub genesis_price: u64,
 
-    pub _reserved: [u8; 72],
+    pub _reserved: [u8; 56],
 }
 
 impl Config {
@@ -197,7 +203,9 @@ impl Config {
                 && self.max_emission_per_epoch <= self.max_supply
                 && self.mint_rate.window_secs > 0
                 && self.mint_rate.threshold > 0
-                && self.premium_bps <= MAX_PREMIUM_BPS,
+                && self.premium_bps <= MAX_PREMIUM_BPS
+                && self.emission_inflow_bps <= BPS_DENOMINATOR
+                && self.genesis_price > 0,
             StkError::InvalidLimits
         );
         require!(
@@ -220,6 +228,11 @@ pub struct Limits {
     pub premium_bps: u64,
     pub investor_allocation_remaining: u64,
     pub investor_allowlist: bool,
+    /// The emission rule: an epoch may mint at most this share (bps, ≤ 10_000) of its period's vault
+    /// inflow, valued at the floor (`economy::emission_cap`), so emission never lowers the floor.
+    pub emission_inflow_bps: u64,
+    /// Quote base units per whole STK at which emission is valued before a floor exists (> 0).
+    pub genesis_price: u64,
 }
 
 impl Config {
@@ -232,6 +245,8 @@ impl Config {
         self.premium_bps = limits.premium_bps;
         self.investor_allocation_remaining = limits.investor_allocation_remaining;
         self.investor_allowlist = limits.investor_allowlist;
+        self.emission_inflow_bps = limits.emission_inflow_bps;
+        self.genesis_price = limits.genesis_price;
         self.invariant()
     }
 }

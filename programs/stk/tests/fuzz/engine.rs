@@ -30,7 +30,7 @@ use solana_sdk::{
 use stk::{
     client::{self, StkEvent},
     constants::*,
-    economy::{buyback_price, window_capacity, Fill},
+    economy::{buyback_price, emission_cap, window_capacity, Fill},
     merkle::{Allocation, EpochTree},
     state::{Config, Epoch},
     AnnounceTenderWindowArgs, AttestEpochArgs, BuyPremiumArgs, DistributeArgs, InitializeArgs,
@@ -196,6 +196,8 @@ struct Model {
     prefunded: HashMap<Pubkey, u64>,
     /// Tender window id -> its fill (price, filled once settled, requested) and whether it is settled.
     tenders: HashMap<u64, (Fill, bool)>,
+    /// Revenue period -> the emission allowance its deposits earned (from `RevenueDeposited`).
+    allowances: HashMap<u64, u64>,
     /// Tender window id -> member -> escrowed STK of the member's open order.
     orders: HashMap<u64, HashMap<Pubkey, u64>>,
     /// Steps whose floor fell for a stated cause (emission, premium sale, first-come sale, a window's
@@ -366,6 +368,8 @@ impl World {
             premium_bps: MIN_PREMIUM_BPS + rng.below(190_001),
             investor_allocation_remaining: 600 * STK,
             investor_allowlist: rng.chance(50),
+            emission_inflow_bps: rng.below(10_001),
+            genesis_price: 1 + rng.below(100_000),
         };
         let args = InitializeArgs {
             oracles: oracles[..3].iter().map(|o| o.pubkey()).collect(),
@@ -1108,6 +1112,8 @@ impl World {
                     premium_bps: config.premium_bps,
                     investor_allocation_remaining: config.investor_allocation_remaining,
                     investor_allowlist: config.investor_allowlist,
+                    emission_inflow_bps: config.emission_inflow_bps,
+                    genesis_price: config.genesis_price,
                 };
                 let supply = before.supply;
                 for _ in 0..1 + self.rng.below(2) {
@@ -1361,6 +1367,14 @@ impl World {
                 }
                 StkEvent::EpochFinalized(e) => {
                     self.model.pending.retain(|(n, _)| *n != e.epoch);
+                    let allowance = self.model.allowances.get(&e.epoch).copied().unwrap_or(0);
+                    check!(
+                        self,
+                        e.total_amount <= allowance,
+                        "epoch {} finalized with {} above its inflow's allowance {allowance}",
+                        e.epoch,
+                        e.total_amount
+                    );
                     check!(
                         self,
                         e.total_amount <= config.max_emission_per_epoch,
@@ -1441,6 +1455,26 @@ impl World {
                         after.balances[&vault]
                     );
                     self.model.deposited += e.amount;
+                    // The allowance grows by the emission cap of this deposit against the backing
+                    // before the step, computed independently of the program.
+                    let earned = emission_cap(
+                        floor_cause,
+                        e.amount,
+                        config.emission_inflow_bps,
+                        config.genesis_price,
+                    )
+                    .unwrap_or(u64::MAX);
+                    let period = ((before.now - self.genesis).max(0) / EPOCH_SECS) as u64;
+                    let previous = self.model.allowances.get(&period).copied().unwrap_or(0);
+                    check!(
+                        self,
+                        e.period == period && e.emission_allowance == previous.saturating_add(earned),
+                        "deposit of {} in period {} (expected {period}) recorded allowance {} (expected {previous} + {earned})",
+                        e.amount,
+                        e.period,
+                        e.emission_allowance
+                    );
+                    self.model.allowances.insert(e.period, e.emission_allowance);
                 }
                 StkEvent::BuybackWindowOpened(e) => {
                     check!(

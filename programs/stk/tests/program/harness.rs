@@ -9,9 +9,10 @@ use solana_sdk::{
 };
 use stk::{
     client,
+    economy::emission_cap,
     error::StkError,
     merkle::{Allocation, EpochTree},
-    state::{Config, Epoch},
+    state::{Config, Epoch, InflowLedger},
     AttestEpochArgs, DistributeArgs, InitializeArgs, Limits,
 };
 pub use stk_localnet::{BanksClientError, TxResult};
@@ -21,6 +22,8 @@ pub const DAY: i64 = 86_400;
 pub const EPOCH_SECS: i64 = 7 * DAY;
 pub const STK: u64 = 1_000_000;
 pub const USDC: u64 = 1_000_000;
+/// Emission is valued at 0.01 USDC per STK until a floor exists.
+pub const GENESIS_PRICE: u64 = 10_000;
 
 pub fn default_limits() -> Limits {
     Limits {
@@ -31,6 +34,8 @@ pub fn default_limits() -> Limits {
         premium_bps: 100_000,
         investor_allocation_remaining: 5_000_000 * STK,
         investor_allowlist: false,
+        emission_inflow_bps: 5_000,
+        genesis_price: GENESIS_PRICE,
     }
 }
 
@@ -173,6 +178,71 @@ impl Env {
         self.anchor(&client::epoch_address(n, root)).await
     }
 
+    /// The emission allowance epoch `n`'s revenue period has earned (0 without a ledger).
+    pub async fn allowance(&mut self, n: u64) -> u64 {
+        match self.account(&client::inflow_ledger_address()).await {
+            Some(a) if a.owner == stk::ID => {
+                let ledger: InflowLedger = self.anchor(&client::inflow_ledger_address()).await;
+                ledger.record(n).emission_allowance
+            }
+            _ => 0,
+        }
+    }
+
+    /// Deposits `amount` of revenue (from the admin) during epoch `n`'s revenue period: the clock is
+    /// moved into that period for the deposit and back afterwards. Epochs 0..19 ended before the test
+    /// started, so this is how a test gives one the inflow the emission rule asks for.
+    pub async fn deposit_in_epoch(&mut self, n: u64, amount: u64) {
+        let now = self.now().await;
+        let admin = self.admin();
+        let source = self.fund_quote(&admin.pubkey(), amount).await;
+        let at = (self.genesis + n as i64 * EPOCH_SECS + 1).min(now);
+        self.set_time(at).await;
+        let ix = client::deposit_revenue(admin.pubkey(), source, amount);
+        self.send(&[ix], &[&admin]).await.unwrap();
+        self.set_time(now).await;
+    }
+
+    /// Makes epoch `n`'s allowance at least `total`: deposits, during its period, the least revenue
+    /// whose allowance (`economy::emission_cap` against the current backing) covers the shortfall.
+    /// Returns the amount deposited (0 when nothing was needed, or for an epoch that has not started:
+    /// its revenue cannot be deposited ahead).
+    pub async fn fund_epoch(&mut self, n: u64, total: u64) -> u64 {
+        let have = self.allowance(n).await;
+        let now = self.now().await;
+        let starts = i64::try_from(n)
+            .ok()
+            .and_then(|n| n.checked_mul(EPOCH_SECS))
+            .and_then(|d| d.checked_add(self.genesis));
+        if have >= total || starts.is_none_or(|s| s > now) {
+            return 0;
+        }
+        let need = total - have;
+        let config = self.config().await;
+        let vault = self.balance(&client::vault_address()).await;
+        let supply = self.supply().await;
+        let backing = config.backing(vault, supply).unwrap();
+        let (bps, price) = (config.emission_inflow_bps, config.genesis_price);
+        let allows = |amount: u64| emission_cap(backing, amount, bps, price).unwrap_or(0);
+        // Grow an upper bound, then bisect to the least amount that covers `need`.
+        let (mut lo, mut hi) = (0u64, 1u64);
+        while allows(hi) < need {
+            lo = hi;
+            hi = hi.checked_mul(2).expect("the shortfall can be funded");
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if allows(mid) >= need {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        self.deposit_in_epoch(n, hi).await;
+        assert!(self.allowance(n).await >= total);
+        hi
+    }
+
     pub async fn now(&mut self) -> i64 {
         self.chain.now().await
     }
@@ -193,7 +263,17 @@ impl Env {
         self.oracles[i].insecure_clone()
     }
 
+    /// Attests with oracle `oracle`, after making sure the epoch's revenue period earned the emission
+    /// allowance `args.total_amount` needs ([`Env::fund_epoch`]; not for totals above the per-epoch cap).
     pub async fn attest(&mut self, oracle: usize, args: &AttestEpochArgs) -> TxResult {
+        if args.total_amount <= self.config().await.max_emission_per_epoch {
+            self.fund_epoch(args.epoch, args.total_amount).await;
+        }
+        self.attest_unfunded(oracle, args).await
+    }
+
+    /// Attests without funding the epoch first.
+    pub async fn attest_unfunded(&mut self, oracle: usize, args: &AttestEpochArgs) -> TxResult {
         let oracle = self.oracle(oracle);
         let ix = client::attest_epoch(oracle.pubkey(), args.clone());
         self.send(&[ix], &[&oracle]).await

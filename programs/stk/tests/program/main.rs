@@ -9,6 +9,7 @@ mod fuzz;
 #[path = "../fuzz/engine.rs"]
 mod fuzz_engine;
 mod harness;
+mod inflow;
 mod lookup_table;
 mod prefund;
 mod tender;

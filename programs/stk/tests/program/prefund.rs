@@ -109,7 +109,12 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
     .unwrap();
     let epoch_address = client::epoch_address(0, &t.root());
     env.airdrop(&epoch_address, prefund).await;
+    // The inflow ledger is created by the first deposit, whoever makes it first.
+    let ledger = client::inflow_ledger_address();
+    env.airdrop(&ledger, prefund).await;
     env.finalize(&t).await;
+    let ledger_len = 8 + <stk::state::InflowLedger as anchor_lang::Space>::INIT_SPACE;
+    assert_created_keeping_prefund(&mut env, &ledger, ledger_len, prefund).await;
     env.distribute_chunk(&t, 0).await.unwrap();
     let epoch: Epoch = env.epoch(0, &t.root()).await;
     assert!(epoch.finalized && epoch.is_complete());
