@@ -25,6 +25,51 @@ async fn world(members: usize) -> World {
     .await
 }
 
+/// The budget follows the chain's emission rule: an epoch whose period brought a quarter of the
+/// revenue its budget needs pays a quarter of the budget; an epoch without revenue pays nothing and is
+/// done without an attestation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_budget_is_what_the_epochs_revenue_allows() {
+    // 500 USDC per period at the genesis price (0.01 USDC per STK) and 50%: 25,000 STK, a quarter of
+    // the 100,000 STK budget.
+    let w = build_world(WorldOptions {
+        revenue_per_epoch: Some(500_000_000),
+        ..WorldOptions::new(20)
+    })
+    .await;
+    let config = ops::config(w.chain()).await.unwrap().unwrap();
+    assert_eq!(
+        ops::emission_allowance(w.chain(), &config, 0)
+            .await
+            .unwrap(),
+        25_000_000_000
+    );
+    finish(&w, 0).await;
+    assert_eq!(
+        w.store.epoch(0).await.unwrap().unwrap().budget,
+        25_000_000_000
+    );
+    let plan = w.store.epoch_plan(0).await.unwrap().unwrap();
+    assert_eq!(plan.total_amount, 25_000_000_000);
+    assert_paid_exactly(&w, 0).await;
+
+    let w = build_world(WorldOptions {
+        revenue_per_epoch: Some(0),
+        ..WorldOptions::new(5)
+    })
+    .await;
+    let (state, _) = w.pipeline.run(0).await.unwrap();
+    assert_eq!(state, State::Done);
+    assert_eq!(w.store.epoch(0).await.unwrap().unwrap().budget, 0);
+    assert!(w.store.epoch_plan(0).await.unwrap().is_none());
+    assert_eq!(
+        ops::mint_supply(w.chain(), &client::mint_address())
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_epoch_runs_to_done() {
     let w = world(130).await;

@@ -122,6 +122,39 @@ impl Env {
         env
     }
 
+    /// Deposits, during epoch `epoch`'s period (the clock moved there and back), the least revenue
+    /// whose emission allowance covers `total` (`economy::inflow_for_emission` at the current backing).
+    async fn fund_epoch(&self, epoch: u64, total: u64) {
+        let chain = self.rpc.as_ref();
+        let config = ops::config(chain).await.unwrap().unwrap();
+        let vault = ops::token_balance(chain, &config.vault).await.unwrap();
+        let supply = ops::mint_supply(chain, &config.stk_mint).await.unwrap();
+        let amount = stk::economy::inflow_for_emission(
+            config.backing(vault, supply).unwrap(),
+            total,
+            config.emission_inflow_bps,
+            config.genesis_price,
+        )
+        .unwrap();
+        let source = self.quote_account(&self.admin.pubkey(), amount).await;
+        let at = self.genesis + epoch as i64 * EPOCH_SECS + 1;
+        let now = self
+            .node
+            .with_chain(async |c: &mut LocalChain| c.now().await)
+            .await;
+        self.node
+            .with_chain(async move |c: &mut LocalChain| c.set_time(at).await)
+            .await;
+        let ix = client::deposit_revenue(self.admin.pubkey(), source, amount);
+        self.rpc
+            .send(&[ix], &[&self.payer, &self.admin], &[])
+            .await
+            .expect("deposit through RPC");
+        self.node
+            .with_chain(async move |c: &mut LocalChain| c.set_time(now).await)
+            .await;
+    }
+
     async fn attest(
         &self,
         oracle: &Keypair,
@@ -204,6 +237,7 @@ fn token_amount(account: &Option<solana_sdk::account::Account>) -> u64 {
 
 /// Attests `tree` with oracles 0 and 1 and distributes every chunk, all through RPC.
 async fn attest_and_distribute(env: &Env, tree: &EpochTree) {
+    env.fund_epoch(tree.epoch, tree.total).await;
     let args = attest_args(tree);
     for oracle in &env.oracles[..2] {
         env.attest(oracle, &args).await.expect("attest through RPC");
@@ -691,6 +725,7 @@ async fn events_come_back_oldest_first_with_working_cursors() {
         names(&all),
         [
             "Initialized",
+            "RevenueDeposited",
             "EpochAttested",
             "EpochAttested",
             "EpochFinalized",
@@ -699,7 +734,7 @@ async fn events_come_back_oldest_first_with_working_cursors() {
             "ChunkDistributed"
         ]
     );
-    match (&all[1].event, &all[2].event) {
+    match (&all[2].event, &all[3].event) {
         (StkEvent::EpochAttested(a), StkEvent::EpochAttested(b)) => {
             assert_eq!(
                 (a.epoch, a.approvals, a.oracle),
@@ -712,7 +747,7 @@ async fn events_come_back_oldest_first_with_working_cursors() {
         }
         other => panic!("{other:?}"),
     }
-    for (i, e) in all[4..].iter().enumerate() {
+    for (i, e) in all[5..].iter().enumerate() {
         let StkEvent::ChunkDistributed(d) = &e.event else {
             panic!()
         };
@@ -730,7 +765,7 @@ async fn events_come_back_oldest_first_with_working_cursors() {
             .unwrap();
         assert_eq!(record.slot, e.slot);
     }
-    assert_eq!(all[2].cursor, all[3].cursor);
+    assert_eq!(all[3].cursor, all[4].cursor);
     assert!(all.windows(2).all(|w| w[0].slot <= w[1].slot));
 
     // Paging with any limit yields the same sequence; a transaction is never split.
@@ -756,7 +791,7 @@ async fn events_come_back_oldest_first_with_working_cursors() {
     let after_first = env.rpc.events(Some(&all[0].cursor), 2).await.unwrap();
     assert_eq!(
         names(&after_first),
-        ["EpochAttested"],
+        ["RevenueDeposited", "EpochAttested"],
         "the next transaction would exceed 2"
     );
     let at_end = env
@@ -768,6 +803,7 @@ async fn events_come_back_oldest_first_with_working_cursors() {
 
     // New events show up after the last cursor.
     let tree = env.epoch(5, 1, 1).await;
+    env.fund_epoch(5, tree.total).await;
     env.attest(&env.oracles[2], &attest_args(&tree))
         .await
         .unwrap();
@@ -776,7 +812,7 @@ async fn events_come_back_oldest_first_with_working_cursors() {
         .events(Some(&all.last().unwrap().cursor), 10)
         .await
         .unwrap();
-    assert_eq!(names(&next), ["EpochAttested"]);
+    assert_eq!(names(&next), ["RevenueDeposited", "EpochAttested"]);
     assert!(next[0].slot >= all.last().unwrap().slot);
 
     assert!(matches!(

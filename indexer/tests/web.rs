@@ -1306,7 +1306,11 @@ async fn actions_place_order_and_claim_on_chain() {
     let rule = stk_indexer::member_tx::tender_rule(s.chain())
         .await
         .unwrap();
-    assert_eq!(rule.capacity, 25 * USDC);
+    // The world deposited each period's emission revenue (2,000 USDC: 100,000 STK at 0.01 USDC and
+    // 50%) in periods 0..=4; with these 100 USDC the last period brought 2,100 USDC and the vault holds
+    // 10,100: capacity = min(2,100, 25% of 10,100) = 2,100 USDC.
+    assert_eq!(config.period_inflow, 2_100 * USDC);
+    assert_eq!(rule.capacity, 2_100 * USDC);
     let args = stk::AnnounceTenderWindowArgs {
         window_id: 1,
         price: rule.price,

@@ -135,7 +135,7 @@ pub enum Command {
         #[command(flatten)]
         tx: TxArgs,
         #[command(subcommand)]
-        action: AdminAction,
+        action: Box<AdminAction>,
     },
     /// SOL, STK and quote balances of a wallet (default: the keypair's).
     Balance {
@@ -249,12 +249,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             action,
         } => {
             // `status` only reads: no keypair needed.
-            let session = if matches!(action, AdminAction::Status { .. }) {
+            let session = if matches!(*action, AdminAction::Status { .. }) {
                 cluster::Session::open_read_only(&cluster)?
             } else {
                 cluster::Session::open(&cluster, &tx)?
             };
-            admin::run(&session, action).await
+            admin::run(&session, *action).await
         }
         Command::Balance {
             wallet,

@@ -35,11 +35,19 @@ pub struct EconomyOptions {
 }
 
 /// The revenue whose emission allowance, valued at `limits.genesis_price` (no floor yet), is `budget`
-/// (rounded up): `budget × genesis_price × 10_000 / (STK × emission_inflow_bps)`.
+/// (`economy::inflow_for_emission`, the least such inflow).
 pub fn revenue_for_budget(budget: u64, limits: &Limits) -> u64 {
-    let num = u128::from(budget) * u128::from(limits.genesis_price) * 10_000;
-    let den = u128::from(STK) * u128::from(limits.emission_inflow_bps.max(1));
-    u64::try_from(num.div_ceil(den)).unwrap_or(u64::MAX)
+    let no_floor = stk::economy::Backing {
+        vault: 0,
+        floating: 0,
+    };
+    stk::economy::inflow_for_emission(
+        no_floor,
+        budget,
+        limits.emission_inflow_bps,
+        limits.genesis_price,
+    )
+    .unwrap_or(0)
 }
 
 impl Default for EconomyOptions {

@@ -37,6 +37,9 @@ pub struct WorldOptions {
     /// `None`: a SQLite file in the world's temporary directory.
     pub database_url: Option<String>,
     pub chunks_per_table: usize,
+    /// Revenue deposited in each period (`EconomyOptions::revenue_per_epoch`; `None`: what the budget
+    /// needs).
+    pub revenue_per_epoch: Option<u64>,
 }
 
 impl WorldOptions {
@@ -47,6 +50,7 @@ impl WorldOptions {
             day_spread: 5,
             database_url: None,
             chunks_per_table: SendOptions::default().chunks_per_table,
+            revenue_per_epoch: None,
         }
     }
 }
@@ -56,9 +60,12 @@ pub fn rules_path() -> PathBuf {
 }
 
 pub async fn world(o: WorldOptions) -> World {
-    let economy = LocalEconomy::start(EconomyOptions::default())
-        .await
-        .unwrap();
+    let economy = LocalEconomy::start(EconomyOptions {
+        revenue_per_epoch: o.revenue_per_epoch,
+        ..EconomyOptions::default()
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = o
         .database_url

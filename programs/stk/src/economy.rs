@@ -202,6 +202,41 @@ pub fn emission_cap(
     to_u64((num / (BPS * before.vault as u128)).min(u64::MAX as u128))
 }
 
+/// The least inflow whose [`emission_cap`] (against `before`) is at least `emission`: what must be
+/// deposited during an epoch for it to mint `emission`. `Some(0)` for no emission; `None` when no
+/// inflow can allow it (`fraction_bps` 0 or above 10_000, a zero genesis price while there is no
+/// floor) or on overflow.
+pub fn inflow_for_emission(
+    before: Backing,
+    emission: u64,
+    fraction_bps: u64,
+    genesis_price: u64,
+) -> Option<u64> {
+    if emission == 0 {
+        return Some(0);
+    }
+    if fraction_bps == 0 || fraction_bps as u128 > BPS {
+        return None;
+    }
+    let f = fraction_bps as u128;
+    // cap(I) = floor(I × f × num_scale / den_scale) >= e  <=>  I >= ceil(e × den_scale / (f × num_scale)).
+    let inflow = if before.floating == 0 || before.vault == 0 {
+        if genesis_price == 0 {
+            return None;
+        }
+        (emission as u128)
+            .checked_mul(BPS)?
+            .checked_mul(genesis_price as u128)?
+            .div_ceil(f * UNIT)
+    } else {
+        (emission as u128)
+            .checked_mul(BPS)?
+            .checked_mul(before.vault as u128)?
+            .div_ceil(f * before.floating as u128)
+    };
+    to_u64(inflow)
+}
+
 /// Terms of the premium sale.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PremiumTerms {
@@ -283,6 +318,35 @@ mod tests {
 
     fn b(vault: u64, floating: u64) -> Backing {
         Backing { vault, floating }
+    }
+
+    #[test]
+    fn inflow_for_emission_is_the_least_inflow_allowing_it() {
+        // No floor: 5,000 STK at 0.01 USDC and 50% need 100 USDC.
+        assert_eq!(
+            inflow_for_emission(b(0, 0), 5_000 * UNIT as u64, 5_000, 10_000),
+            Some(100_000_000)
+        );
+        // Floor 0.22 (1,100 USDC behind 5,000 STK): 250 STK at 50% need 110 USDC.
+        let before = b(1_100_000_000, 5_000_000_000);
+        assert_eq!(
+            inflow_for_emission(before, 250_000_000, 5_000, 10_000),
+            Some(110_000_000)
+        );
+        for (before, e, f, g) in [
+            (b(0, 0), 1, 1, 1),
+            (b(7, 3), 11, 3_333, 5),
+            (b(1_100_000_000, 5_000_000_000), 250_000_001, 5_000, 10_000),
+            (b(123_456_789, 987_654_321), 55_555, 10_000, 1),
+        ] {
+            let i = inflow_for_emission(before, e, f, g).unwrap();
+            assert!(emission_cap(before, i, f, g).unwrap() >= e);
+            assert!(i == 0 || emission_cap(before, i - 1, f, g).unwrap() < e);
+        }
+        assert_eq!(inflow_for_emission(b(1, 1), 0, 0, 0), Some(0));
+        assert_eq!(inflow_for_emission(b(1, 1), 1, 0, 1), None);
+        assert_eq!(inflow_for_emission(b(0, 0), 1, 5_000, 0), None);
+        assert_eq!(inflow_for_emission(b(1, 1), u64::MAX, 1, 1), None);
     }
 
     #[test]

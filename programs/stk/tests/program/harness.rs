@@ -9,7 +9,7 @@ use solana_sdk::{
 };
 use stk::{
     client,
-    economy::emission_cap,
+    economy::inflow_for_emission,
     error::StkError,
     merkle::{Allocation, EpochTree},
     state::{Config, Epoch, InflowLedger},
@@ -222,25 +222,16 @@ impl Env {
         let vault = self.balance(&client::vault_address()).await;
         let supply = self.supply().await;
         let backing = config.backing(vault, supply).unwrap();
-        let (bps, price) = (config.emission_inflow_bps, config.genesis_price);
-        let allows = |amount: u64| emission_cap(backing, amount, bps, price).unwrap_or(0);
-        // Grow an upper bound, then bisect to the least amount that covers `need`.
-        let (mut lo, mut hi) = (0u64, 1u64);
-        while allows(hi) < need {
-            lo = hi;
-            hi = hi.checked_mul(2).expect("the shortfall can be funded");
-        }
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if allows(mid) >= need {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        self.deposit_in_epoch(n, hi).await;
+        let amount = inflow_for_emission(
+            backing,
+            need,
+            config.emission_inflow_bps,
+            config.genesis_price,
+        )
+        .expect("the shortfall can be funded");
+        self.deposit_in_epoch(n, amount).await;
         assert!(self.allowance(n).await >= total);
-        hi
+        amount
     }
 
     pub async fn now(&mut self) -> i64 {
