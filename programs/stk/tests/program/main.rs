@@ -11,5 +11,6 @@ mod fuzz_engine;
 mod harness;
 mod lookup_table;
 mod prefund;
+mod premium;
 mod tender;
 mod vault;

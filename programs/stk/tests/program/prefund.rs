@@ -196,14 +196,20 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
         investor_stk,
         investor_quote,
         true,
+        // The floor is 80 USDC behind 90 STK: 0.888888 (rounded down); 10 STK at 10x cost 88.8888
+        // USDC, of which the vault takes the exact backing of 10 STK, 8.888889 (rounded up).
         BuyPremiumArgs {
             stk_amount: 10 * STK,
-            max_quote_in: 25 * USDC,
+            max_quote_in: 88_888_800,
         },
     );
     env.send(&[ix], &[&investor]).await.unwrap();
     assert_eq!(env.balance(&investor_stk).await, 10 * STK);
-    assert_eq!(env.balance(&client::treasury_address()).await, 25 * USDC);
+    assert_eq!(env.balance(&client::treasury_address()).await, 79_999_911);
+    assert_eq!(
+        env.balance(&client::vault_address()).await,
+        80 * USDC + 8_888_889
+    );
     let entry: Investor = env.anchor(&address).await;
     assert_eq!(entry.total_bought_stk, 10 * STK);
 }
