@@ -49,7 +49,7 @@ pub struct LimitArgs {
     pub rate_threshold: Option<String>,
     #[arg(long)]
     pub max_supply: Option<String>,
-    /// Premium price over the buyback price in bps (100000 = 10x; 10000..=1000000).
+    /// Premium price as a multiple of the floor in bps (100000 = 10x; 30000..=1000000).
     #[arg(long)]
     pub premium_bps: Option<u64>,
     #[arg(long)]
@@ -602,6 +602,7 @@ async fn status(s: &Session, as_json: bool) -> anyhow::Result<()> {
             "revenue_deposited": c.total_revenue_deposited,
             "quote_paid_out": c.total_quote_paid_out,
             "premium_quote_in": c.total_premium_quote_in,
+            "premium_to_vault": c.total_premium_to_vault,
         },
     });
     if as_json {
@@ -646,7 +647,7 @@ async fn status(s: &Session, as_json: bool) -> anyhow::Result<()> {
         c.mint_rate.window_secs
     );
     println!(
-        "premium          {} bps, investor allocation left {} STK, allowlist {}",
+        "premium          {} bps of the floor, investor allocation left {} STK, allowlist {}",
         c.premium_bps,
         t(c.investor_allocation_remaining),
         c.investor_allowlist
