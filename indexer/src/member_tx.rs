@@ -19,8 +19,8 @@ use stk::{
     client,
     constants::{BPS_DENOMINATOR, BUYBACK_SPREAD_BPS, STK_DECIMALS, WINDOW_MAX_VAULT_BPS},
     economy,
-    math::{premium_price, premium_quote, sell_back_quote},
-    state::{Order, TenderWindow},
+    math::{premium_covers_buyback, premium_price, sell_back_quote},
+    state::{Config, Order, TenderWindow},
     BuyPremiumArgs, PayAccessArgs, PlaceOrderArgs, SellBackArgs,
 };
 
@@ -379,10 +379,58 @@ pub async fn pay_access(
     Ok((p, vec![ix]))
 }
 
-/// A purchase at the premium: the quote it costs and the instructions (`max_quote_in` is the quote
+/// The premium sale at the chain's state: the floor it is priced at and how a purchase is paid and
+/// split (`stk::economy::premium_split` with `Config::premium_terms`, what the program computes).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PremiumQuote {
+    /// Quote base units per whole STK: free vault / floating STK, rounded down.
+    pub floor_price: u64,
+    /// The multiple of the floor, in bps (100 000 = 10x).
+    pub premium_bps: u64,
+    /// Quote base units per whole STK: `floor_price × premium_bps / 10 000`, rounded up.
+    pub price: u64,
+    /// The vault's share of each purchase, in bps (the published share, at least `1 / premium`).
+    pub vault_share_bps: u64,
+    /// What the purchase costs in total, and its parts.
+    pub paid: u64,
+    pub to_vault: u64,
+    pub to_treasury: u64,
+}
+
+/// Prices `stk_amount` STK base units at the premium against the chain's vault and supply.
+pub async fn premium_quote(
+    chain: &dyn Chain,
+    config: &Config,
+    stk_amount: u64,
+) -> Result<PremiumQuote, TxError> {
+    let invalid = |e: anchor_lang::error::Error| TxError::Invalid(e.to_string());
+    let vault = ops::token_balance(chain, &config.vault).await?;
+    let supply = ops::mint_supply(chain, &config.stk_mint).await?;
+    let backing = config.backing(vault, supply).map_err(invalid)?;
+    let floor_price = backing.floor_price().filter(|&f| f > 0).ok_or_else(|| {
+        TxError::Invalid(
+            "no floor yet: nothing floats or the vault is empty, so there is no premium price"
+                .into(),
+        )
+    })?;
+    let terms = config.premium_terms().map_err(invalid)?;
+    let split = economy::premium_split(stk_amount, backing, terms)
+        .ok_or_else(|| TxError::Invalid("the amount is too large to price".into()))?;
+    Ok(PremiumQuote {
+        floor_price,
+        premium_bps: config.premium_bps,
+        price: u64::try_from(premium_price(floor_price, config.premium_bps)).unwrap_or(u64::MAX),
+        vault_share_bps: terms.vault_share_bps,
+        paid: split.paid,
+        to_vault: split.to_vault,
+        to_treasury: split.to_treasury,
+    })
+}
+
+/// A purchase at the premium: its price and split, and the instructions (`max_quote_in` is the quote
 /// plus slippage, or the caller's maximum).
 pub struct BuyPremium {
-    pub quote: u64,
+    pub quote: PremiumQuote,
     pub max_quote_in: u64,
     pub ixs: Vec<Instruction>,
 }
@@ -401,9 +449,19 @@ pub async fn buy_premium(
         return Err(TxError::Invalid("slippage is at most 50%".into()));
     }
     let config = config(chain).await?;
-    let quote = premium_quote(stk_amount, config.buyback_price, config.premium_bps)
-        .map_err(|e| TxError::Invalid(format!("quote: {e}")))?;
-    let max_quote_in = max_quote_in.unwrap_or_else(|| plus_slippage(quote, slippage_bps));
+    let quote = premium_quote(chain, &config, stk_amount).await?;
+    // The program refuses a premium sale while a first-come window pays more per STK than it costs.
+    let now = chain.unix_time().await?;
+    if config.window_id > 0
+        && now < config.window_closes_at
+        && !premium_covers_buyback(quote.floor_price, config.premium_bps, config.buyback_price)
+    {
+        return Err(TxError::Invalid(format!(
+            "the first-come window #{} pays {} quote base units per STK until {}, more than the premium price {}: no premium sale until it closes",
+            config.window_id, config.buyback_price, config.window_closes_at, quote.price
+        )));
+    }
+    let max_quote_in = max_quote_in.unwrap_or_else(|| plus_slippage(quote.paid, slippage_bps));
     let investor_quote = get_associated_token_address(&investor, &config.quote_mint);
     let ixs = vec![
         create_ata(&investor, &investor, &config.stk_mint),
@@ -449,8 +507,16 @@ pub struct Economy {
     pub treasury: u64,
     /// Quote base units per whole STK.
     pub buyback_price: u64,
+    /// The floor: quote base units per whole STK the vault holds behind each floating STK (rounded
+    /// down; 0 while nothing floats or the vault is empty).
+    pub floor_price: u64,
+    /// The premium sale's multiple of the floor, in bps (100 000 = 10x).
     pub premium_bps: u64,
+    /// Quote base units per whole STK at the premium: `floor_price × premium_bps / 10 000`, rounded
+    /// up (0 while there is no floor: no sale).
     pub premium_price: u64,
+    /// The vault's share of each premium purchase, in bps.
+    pub premium_vault_share_bps: u64,
     pub investor_allocation_remaining: u64,
     pub investor_allowlist: bool,
     pub window: Window,
@@ -491,6 +557,11 @@ pub async fn economy(chain: &dyn Chain) -> Result<Economy, TxError> {
     let supply = stk.map_or(0, |m| m.supply);
     let vault_needed = sell_back_quote(supply, c.buyback_price).unwrap_or(u64::MAX);
     let open = c.window_id > 0 && now < c.window_closes_at;
+    let floor_price = c
+        .backing(balances[0], supply)
+        .ok()
+        .and_then(|b| b.floor_price())
+        .unwrap_or(0);
     Ok(Economy {
         stk_mint: c.stk_mint.to_string(),
         quote_mint: c.quote_mint.to_string(),
@@ -510,9 +581,10 @@ pub async fn economy(chain: &dyn Chain) -> Result<Economy, TxError> {
         }),
         treasury: balances[1],
         buyback_price: c.buyback_price,
+        floor_price,
         premium_bps: c.premium_bps,
-        premium_price: premium_price(c.buyback_price, c.premium_bps).min(u128::from(u64::MAX))
-            as u64,
+        premium_price: premium_price(floor_price, c.premium_bps).min(u128::from(u64::MAX)) as u64,
+        premium_vault_share_bps: c.premium_terms().map_or(0, |t| t.vault_share_bps),
         investor_allocation_remaining: c.investor_allocation_remaining,
         investor_allowlist: c.investor_allowlist,
         window: Window {

@@ -283,7 +283,9 @@ pub fn event_json(event: &StkEvent) -> (Option<u64>, Value) {
         StkEvent::PremiumPurchased(e) => (
             None,
             json!({"investor": k(&e.investor), "stk_amount": e.stk_amount,
-                   "quote_amount": e.quote_amount, "price": e.price, "premium_bps": e.premium_bps}),
+                   "quote_amount": e.quote_amount, "floor_price": e.floor_price,
+                   "premium_bps": e.premium_bps, "to_vault": e.to_vault,
+                   "to_treasury": e.to_treasury}),
         ),
         StkEvent::AccessPaid(e) => (
             None,

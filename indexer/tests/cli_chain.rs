@@ -13,7 +13,12 @@ use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_sdk::{
     pubkey::Pubkey, signature::Keypair, signer::Signer, transaction::VersionedTransaction,
 };
-use stk::client;
+use stk::{
+    client,
+    constants::MAX_CHUNK_RECIPIENTS,
+    merkle::{Allocation, EpochTree},
+    AttestEpochArgs, DistributeArgs,
+};
 use stk_indexer::chain::rpc_server::RpcServer;
 use stk_localnet::LocalChain;
 use tokio::io::AsyncWriteExt;
@@ -151,6 +156,63 @@ impl Env {
             .await
     }
 
+    /// Puts STK into circulation the only way the program allows: the next epoch pays `amount` to each
+    /// of `wallets`; the clock moves to the epoch's end, the current oracles attest up to the threshold
+    /// and the single chunk is distributed.
+    async fn distribute(&self, wallets: &[Pubkey], amount: u64) {
+        self.node
+            .with_chain(async |c| {
+                let config: stk::state::Config = c.anchor(&client::config_address()).await.unwrap();
+                let mut allocations = Vec::new();
+                for w in wallets {
+                    let token_account = c.ata(w, &client::mint_address()).await.unwrap();
+                    allocations.push(Allocation {
+                        token_account,
+                        amount,
+                    });
+                }
+                let tree =
+                    EpochTree::build(config.next_epoch, allocations, MAX_CHUNK_RECIPIENTS).unwrap();
+                let end = config.epoch_end(tree.epoch).unwrap();
+                if c.now().await < end {
+                    c.set_time(end).await;
+                }
+                let args = AttestEpochArgs {
+                    epoch: tree.epoch,
+                    root: tree.root(),
+                    total_amount: tree.total,
+                    chunk_count: tree.chunk_count(),
+                    recipient_count: tree.recipient_count,
+                    activity_digest: [7; 32],
+                    rules_hash: [9; 32],
+                };
+                let current = &config.oracles[..config.oracle_count as usize];
+                for o in self
+                    .oracles
+                    .iter()
+                    .filter(|o| current.contains(&o.pubkey()))
+                    .take(config.threshold as usize)
+                {
+                    let ix = client::attest_epoch(o.pubkey(), args.clone());
+                    c.send(&[ix], &[o]).await.unwrap();
+                }
+                let chunk = &tree.chunks[0];
+                let args = DistributeArgs {
+                    epoch: tree.epoch,
+                    root: tree.root(),
+                    chunk_index: chunk.index,
+                    amounts: chunk.recipients.iter().map(|r| r.amount).collect(),
+                    proof: tree.proof(0),
+                };
+                let recipients: Vec<Pubkey> =
+                    chunk.recipients.iter().map(|r| r.token_account).collect();
+                c.send(&[client::distribute(args, &recipients)], &[])
+                    .await
+                    .unwrap();
+            })
+            .await
+    }
+
     async fn init(&self) {
         let oracles = self
             .oracles
@@ -224,14 +286,20 @@ async fn operator_commands_end_to_end() {
         "a new oracle set bumps the version"
     );
 
-    // Limits: omitted ones keep their value.
-    env.ok(
+    // Limits: omitted ones keep their value. The premium is at least 3x the floor.
+    env.fails(
         "admin",
         &["admin", "update-limits", "--premium-bps", "20000"],
+        "StkError::PremiumBelowMinMultiple",
+    )
+    .await;
+    env.ok(
+        "admin",
+        &["admin", "update-limits", "--premium-bps", "40000"],
     )
     .await;
     let status = env.status().await;
-    assert_eq!(status["premium_bps"], 20_000);
+    assert_eq!(status["premium_bps"], 40_000);
     assert_eq!(status["max_supply"], 100_000_000 * STK);
 
     // Pause and unpause.
@@ -241,6 +309,10 @@ async fn operator_commands_end_to_end() {
     assert_eq!(env.status().await["paused_mask"], 15);
     env.ok("admin", &["admin", "unpause", "all"]).await;
     assert_eq!(env.status().await["paused"], "none");
+
+    // 1,000 STK in circulation (an epoch paid to a holder), so that the vault backs a floor.
+    env.distribute(&[Keypair::new().pubkey()], 1_000 * STK)
+        .await;
 
     // Revenue into the vault: asks first; "n" sends nothing, --yes sends.
     let admin_quote = get_associated_token_address(&env.admin.pubkey(), &env.quote_mint);
@@ -285,21 +357,24 @@ async fn operator_commands_end_to_end() {
     assert_eq!(status["window"]["price"], 250_000);
     assert_eq!(status["window"]["capacity"], 100 * USDC);
 
-    // The treasury fills from premium sales (member buys 10 STK at 2x0.25 = 5 quote).
+    // The treasury fills from premium sales: the floor is 500 quote behind 1,000 STK, 0.5; the member
+    // buys 10 STK at 4x, 2 quote each: 20 quote, a quarter (5, the backing of 10 STK) to the vault.
     env.ok("member", &["buy-premium", "10", "--yes"]).await;
-    assert_eq!(env.status().await["treasury"]["balance"], 5 * USDC);
+    let status = env.status().await;
+    assert_eq!(status["treasury"]["balance"], 15 * USDC);
+    assert_eq!(status["vault"]["balance"], 505 * USDC);
     env.ok("admin", &["admin", "fund-vault", "2", "--yes"])
         .await;
     let status = env.status().await;
-    assert_eq!(status["treasury"]["balance"], 3 * USDC);
-    assert_eq!(status["vault"]["balance"], 502 * USDC);
+    assert_eq!(status["treasury"]["balance"], 13 * USDC);
+    assert_eq!(status["vault"]["balance"], 507 * USDC);
     env.ok("admin", &["admin", "withdraw-treasury", "1", "--yes"])
         .await;
-    assert_eq!(env.status().await["treasury"]["balance"], 2 * USDC);
+    assert_eq!(env.status().await["treasury"]["balance"], 12 * USDC);
     assert_eq!(env.token(&admin_quote).await, 501 * USDC);
     env.fails(
         "admin",
-        &["admin", "withdraw-treasury", "3", "--yes"],
+        &["admin", "withdraw-treasury", "13", "--yes"],
         "StkError::InsufficientTreasury",
     )
     .await;
@@ -423,18 +498,15 @@ async fn operator_commands_end_to_end() {
 async fn member_and_investor_commands_end_to_end() {
     let env = Env::new().await;
     env.init().await;
-    env.ok("admin", &["admin", "deposit-revenue", "200", "--yes"])
-        .await;
     let member_stk = client::stk_ata(&env.member.pubkey());
     let member_quote = get_associated_token_address(&env.member.pubkey(), &env.quote_mint);
 
-    // No window yet: no price, the sale is refused by the program.
-    env.fails(
-        "member",
-        &["buy-premium", "10", "--yes"],
-        "StkError::PriceNotSet",
-    )
-    .await;
+    // 400 STK in circulation behind an empty vault: no floor, no premium price; refused before sending.
+    env.distribute(&[Keypair::new().pubkey()], 400 * STK).await;
+    env.fails("member", &["buy-premium", "10", "--yes"], "no floor yet")
+        .await;
+    env.ok("admin", &["admin", "deposit-revenue", "200", "--yes"])
+        .await;
     env.ok(
         "admin",
         &[
@@ -452,7 +524,8 @@ async fn member_and_investor_commands_end_to_end() {
     )
     .await;
 
-    // Buy 40 STK at 10x0.5 = 5 quote per STK: 200 quote; the member holds 100.
+    // The floor is 200 quote behind 400 STK, 0.5. Buy 40 STK at 10x0.5 = 5 quote per STK: 200 quote;
+    // the member holds 100.
     env.fails(
         "member",
         &["buy-premium", "40", "--yes"],
@@ -462,10 +535,23 @@ async fn member_and_investor_commands_end_to_end() {
     let out = env
         .ok("member", &["buy-premium", "12", "--slippage", "1", "--yes"])
         .await;
-    assert!(out.contains("buy 12 STK for 60 quote"), "{out}");
+    assert!(out.contains("floor 0.5 quote per STK"), "{out}");
+    assert!(
+        out.contains("premium price 5 quote per STK (100000 bps of the floor)"),
+        "{out}"
+    );
+    // 10% to the vault (6, also the backing of 12 STK), 54 to the treasury.
+    assert!(
+        out.contains("buy 12 STK for 60 quote: 6 to the vault (1000 bps share"),
+        "{out}"
+    );
+    assert!(out.contains("54 to the treasury"), "{out}");
     assert!(out.contains("at most 60.6"), "{out}");
     assert_eq!(env.token(&member_stk).await, 12 * STK);
     assert_eq!(env.token(&member_quote).await, 40 * USDC);
+    let status = env.status().await;
+    assert_eq!(status["vault"]["balance"], 206 * USDC);
+    assert_eq!(status["treasury"]["balance"], 54 * USDC);
 
     // balance
     let b: Value = serde_json::from_str(&env.ok("member", &["balance", "--json"]).await).unwrap();
@@ -633,30 +719,16 @@ async fn tender_window_commands_end_to_end() {
     use stk::state::{Config, Order, TenderWindow};
     let env = Env::new().await;
     env.init().await;
+    // The member earns 12 STK in the first epoch (the clock moves to its end), then 200 quote of
+    // revenue comes in.
+    let member = env.member.pubkey();
+    env.distribute(&[member], 12 * STK).await;
     env.ok("admin", &["admin", "deposit-revenue", "200", "--yes"])
         .await;
-    // The member gets 12 STK at the premium (a first-come window sets the premium's base price).
-    env.ok(
-        "admin",
-        &[
-            "admin",
-            "open-window",
-            "--price",
-            "0.5",
-            "--capacity",
-            "1",
-            "--per-member-cap",
-            "1",
-            "--duration-secs",
-            "60",
-        ],
-    )
-    .await;
-    env.ok("member", &["buy-premium", "12", "--yes"]).await;
-    let member = env.member.pubkey();
     let member_stk = client::stk_ata(&member);
     let member_quote = get_associated_token_address(&member, &env.quote_mint);
-    assert_eq!(env.token(&member_quote).await, 40 * USDC);
+    assert_eq!(env.token(&member_stk).await, 12 * STK);
+    assert_eq!(env.token(&member_quote).await, 100 * USDC);
 
     // Nothing came in during the last period: the rule capacity is 0 and the program refuses.
     env.fails(
@@ -734,7 +806,7 @@ async fn tender_window_commands_end_to_end() {
     // 50 quote buys 3.061224 STK at 16.333332: filled 3.061224, paid 49.999987; 6.938776 STK back.
     assert!(out.contains("3.061224 STK filled"), "{out}");
     assert_eq!(env.token(&member_stk).await, 2 * STK + 6_938_776);
-    assert_eq!(env.token(&member_quote).await, 40 * USDC + 49_999_987);
+    assert_eq!(env.token(&member_quote).await, 100 * USDC + 49_999_987);
     env.fails("member", &["claim-order", "--yes"], "already claimed")
         .await;
     // A settled window can no longer be cancelled; only the admin may try.

@@ -589,7 +589,7 @@ async fn actions_sell_back_pay_access_buy_premium_on_chain() {
     assert_eq!(st.body["window_remaining_for_me"], 10 * USDC - USDC / 2);
     assert_eq!(st.body["total_sold_stk"], STK);
 
-    // Buy 12 STK at the premium with quote of its own; a maximum below the price is refused.
+    // Buy 12 STK at 10x the floor with quote of its own; a maximum below the price is refused.
     let investor = Keypair::new();
     let inv = investor.pubkey();
     s.w.economy
@@ -598,8 +598,42 @@ async fn actions_sell_back_pay_access_buy_premium_on_chain() {
         .await;
     s.w.economy.chain.note_accounts(&[inv]);
     let config = ops::config(s.chain()).await.unwrap().unwrap();
-    let cost =
-        stk::math::premium_quote(12 * STK, config.buyback_price, config.premium_bps).unwrap();
+    let quote = stk_indexer::member_tx::premium_quote(s.chain(), &config, 12 * STK)
+        .await
+        .unwrap();
+    let e = s.get("/v1/economy").await;
+    assert_eq!(e.body["floor_price"], quote.floor_price);
+    assert_eq!(e.body["premium_price"], quote.price);
+    assert_eq!(quote.to_vault + quote.to_treasury, quote.paid);
+    let (vault0, treasury0) = (
+        e.body["vault"].as_u64().unwrap(),
+        e.body["treasury"].as_u64().unwrap(),
+    );
+    let cost = quote.paid;
+    // The first-come window pays 0.5 per STK, more than the premium price at this floor: no premium
+    // sale while it is open (refused before a transaction is built), then it closes.
+    let r = s
+        .req(
+            Method::POST,
+            "/api/actions/buy-premium?amount=12",
+            &[],
+            Some(json!({"account": inv.to_string()})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("no premium sale until it closes"),
+        "{}",
+        r.text
+    );
+    let closes = config.window_closes_at;
+    s.w.economy
+        .chain
+        .with(async |c| c.set_time(closes).await)
+        .await;
     s.w.economy.fund_quote(&inv, cost + 5 * USDC).await.unwrap();
     let investor_account = json!({"account": inv.to_string()});
     let too_low = s
@@ -631,6 +665,10 @@ async fn actions_sell_back_pay_access_buy_premium_on_chain() {
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
     assert_eq!(s.stk_of(&inv).await, 12 * STK);
     assert_eq!(s.quote_of(&inv).await, 5 * USDC);
+    // The vault's share went to the vault, the rest to the treasury.
+    let e = s.get("/v1/economy").await;
+    assert_eq!(e.body["vault"], vault0 + quote.to_vault);
+    assert_eq!(e.body["treasury"], treasury0 + quote.to_treasury);
 
     // Pay for plan 1 (10 STK, burned) with the platform's order reference.
     let plan1 = stk_indexer::member_tx::plan(1).unwrap();
@@ -1111,7 +1149,16 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
 
     // Buy 1 STK at the premium with a maximum price.
     let config = ops::config(s.chain()).await.unwrap().unwrap();
-    let cost = stk::math::premium_quote(STK, config.buyback_price, config.premium_bps).unwrap();
+    let cost = stk_indexer::member_tx::premium_quote(s.chain(), &config, STK)
+        .await
+        .unwrap()
+        .paid;
+    // After the first-come window (0.5 per STK, above the premium price at this floor) closes.
+    let closes = config.window_closes_at;
+    s.w.economy
+        .chain
+        .with(async |c| c.set_time(closes).await)
+        .await;
     s.w.economy.fund_quote(&me, cost).await.unwrap();
     tab.goto(&format!("{}/#/investor", s.base)).await;
     tab.install_wallet(&wallet).await;

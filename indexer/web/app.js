@@ -43,7 +43,7 @@
       access_title: 'Access', plans: 'Plans', plan_row: '{0} days — {1} STK', pay: 'Sign and pay', plan: 'Plan',
       receipt_access: 'Receipt: plan {0} ({1} days), {2} STK burned, reference {3}, transaction {4}.',
       investor_title: 'Investor', allowlist: 'Allowlist', allow_on: 'on', allow_off: 'off (anyone may buy)',
-      you_allowed: 'Your wallet may buy', yes: 'yes', no: 'no', premium_price: 'Premium price (quote per STK)', alloc_left: 'Allocation remaining (STK)',
+      you_allowed: 'Your wallet may buy', yes: 'yes', no: 'no', premium_price: 'Premium price (quote per STK)', floor_price: 'Floor (quote per STK)', vault_share: 'Share of each purchase to the vault', alloc_left: 'Allocation remaining (STK)',
       max_price: 'Maximum price (quote per STK)', buy: 'Sign and buy', buy_preview: 'Costs {0} quote now; you pay at most {1}.',
       economy_title: 'Economy', supply: 'Supply (STK)', max_supply: 'Max supply (STK)', distributed: 'Distributed (STK)', premium_minted: 'Minted at premium (STK)',
       burned: 'Burned (STK)', burned_sell: 'Burned by sell-backs', burned_access: 'Burned for access', vault: 'Buyback vault (quote)', coverage: 'Vault coverage',
@@ -100,7 +100,7 @@
       access_title: 'Доступ', plans: 'Тарифы', plan_row: 'Срок (дней): {0} — {1} STK', pay: 'Подписать и оплатить', plan: 'Тариф',
       receipt_access: 'Квитанция: тариф {0} (дней: {1}), сожжено {2} STK, номер {3}, транзакция {4}.',
       investor_title: 'Инвестор', allowlist: 'Список допуска', allow_on: 'включён', allow_off: 'выключен (купить может любой)',
-      you_allowed: 'Ваш кошелёк может покупать', yes: 'да', no: 'нет', premium_price: 'Цена с премией (котировочных за 1 STK)', alloc_left: 'Остаток для инвесторов (STK)',
+      you_allowed: 'Ваш кошелёк может покупать', yes: 'да', no: 'нет', premium_price: 'Цена с премией (котировочных за 1 STK)', floor_price: 'Обеспечение фонда (котировочных за 1 STK)', vault_share: 'Доля каждой покупки в фонд выкупа', alloc_left: 'Остаток для инвесторов (STK)',
       max_price: 'Максимальная цена (котировочных за 1 STK)', buy: 'Подписать и купить', buy_preview: 'Сейчас стоит {0}; вы заплатите не больше {1}.',
       economy_title: 'Экономика', supply: 'В обращении (STK)', max_supply: 'Максимальный выпуск (STK)', distributed: 'Распределено (STK)', premium_minted: 'Выпущено с премией (STK)',
       burned: 'Сожжено (STK)', burned_sell: 'Сожжено при выкупе', burned_access: 'Сожжено за доступ', vault: 'Хранилище выкупа (котировочных)', coverage: 'Покрытие хранилищем',
@@ -661,8 +661,9 @@
   PAGE.investor = async () => {
     const e = await economy();
     const q = (v) => units(v, e.quote_decimals);
-    const pairs = [[t('allowlist'), e.investor_allowlist ? t('allow_on') : t('allow_off')], [t('premium_price'), q(e.premium_price)],
-      [t('alloc_left'), stk(e.investor_allocation_remaining)]];
+    const pct = (bps) => (bps / 100).toLocaleString(locale(), { maximumFractionDigits: 2 }) + ' %';
+    const pairs = [[t('allowlist'), e.investor_allowlist ? t('allow_on') : t('allow_off')], [t('floor_price'), q(e.floor_price)], [t('premium_price'), q(e.premium_price)],
+      [t('vault_share'), pct(e.premium_vault_share_bps)], [t('alloc_left'), stk(e.investor_allocation_remaining)]];
     if (!address()) return [cards(pairs), needWallet()];
     const ws = await walletState(address());
     pairs.push([t('you_allowed'), ws.investor_allowed ? t('yes') : t('no')], [t('quote'), q(ws.quote)], [t('stk'), stk(ws.stk)]);
@@ -699,7 +700,7 @@
         [t('supply'), stk(e.supply)], [t('max_supply'), stk(e.max_supply)], [t('distributed'), stk(e.total_distributed)],
         [t('premium_minted'), stk(e.total_premium_minted)], [t('burned'), stk(e.total_burned_sell_back + e.total_burned_access)],
         [t('vault'), q(e.vault)], [t('coverage'), e.vault_coverage_bps === null ? '—' : (e.vault_coverage_bps / 100).toLocaleString(locale(), { maximumFractionDigits: 2 }) + ' %'],
-        [t('treasury'), q(e.treasury)], [t('buyback_price'), q(e.buyback_price)], [t('premium_price'), q(e.premium_price)],
+        [t('treasury'), q(e.treasury)], [t('floor_price'), q(e.floor_price)], [t('buyback_price'), q(e.buyback_price)], [t('premium_price'), q(e.premium_price)],
       ]));
       out.push(el('h2', { text: t('burn_split') }), barChart(t('chart_burned'), [
         { label: t('burned_sell'), values: [e.total_burned_sell_back] }, { label: t('burned_access'), values: [e.total_burned_access] },

@@ -37,12 +37,20 @@ async fn the_economy_holds_its_invariants() {
             - o.total_burned_access
     );
 
-    // The vault never pays more than it holds: what left it plus what is left is what came in.
+    // The vault never pays more than it holds: what left it plus what is left is what came in
+    // (revenue and the premium sale's vault share).
     assert!(o.sellers > 0);
     // The tender window by rule took orders, and every one was settled and claimed.
     assert!(o.tender_orders > 0);
-    assert!(o.quote_paid_out <= o.revenue_deposited);
-    assert_eq!(o.quote_paid_out + o.vault_balance, o.revenue_deposited);
+    assert!(o.quote_paid_out <= o.revenue_deposited + o.premium_to_vault);
+    assert_eq!(
+        o.quote_paid_out + o.vault_balance,
+        o.revenue_deposited + o.premium_to_vault
+    );
+    // The premium sale: a share to the vault, the rest to the treasury, and the floor held.
+    assert!(o.premium_to_vault > 0 && o.premium_to_vault < o.premium_quote_in);
+    assert_eq!(o.treasury_balance, o.premium_quote_in - o.premium_to_vault);
+    assert!(o.premium_floor_kept);
     // Sellers were paid at most the first-come window's price (the tender window's price is not above
     // it), rounded in favour of the vault.
     assert!(o.quote_paid_out <= demo::quote_for(o.total_burned_sell_back, o.buyback_price));

@@ -48,7 +48,7 @@ pub struct LimitArgs {
     pub rate_threshold: Option<String>,
     #[arg(long)]
     pub max_supply: Option<String>,
-    /// Premium price over the buyback price in bps (100000 = 10x; 10000..=1000000).
+    /// Premium price as a multiple of the floor in bps (100000 = 10x; 30000..=1000000).
     #[arg(long)]
     pub premium_bps: Option<u64>,
     #[arg(long)]

@@ -133,6 +133,7 @@ pub(super) async fn status(s: &Session, as_json: bool) -> anyhow::Result<()> {
             "revenue_deposited": c.total_revenue_deposited,
             "quote_paid_out": c.total_quote_paid_out,
             "premium_quote_in": c.total_premium_quote_in,
+            "premium_to_vault": c.total_premium_to_vault,
         },
     });
     if as_json {
@@ -177,7 +178,7 @@ pub(super) async fn status(s: &Session, as_json: bool) -> anyhow::Result<()> {
         c.mint_rate.window_secs
     );
     println!(
-        "premium          {} bps, investor allocation left {} STK, allowlist {}",
+        "premium          {} bps of the floor, investor allocation left {} STK, allowlist {}",
         c.premium_bps,
         t(c.investor_allocation_remaining),
         c.investor_allowlist

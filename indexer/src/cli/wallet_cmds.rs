@@ -4,12 +4,7 @@ use anchor_spl::associated_token::get_associated_token_address;
 use anyhow::{anyhow, bail, Context};
 use serde_json::json;
 use solana_sdk::pubkey::Pubkey;
-use stk::{
-    client,
-    constants::STK_DECIMALS,
-    math::{premium_quote, sell_back_quote},
-    BuyPremiumArgs, PayAccessArgs, SellBackArgs,
-};
+use stk::{client, constants::STK_DECIMALS, math::sell_back_quote, PayAccessArgs, SellBackArgs};
 
 use super::cluster::{fmt_amount, parse_amount, parse_percent_bps, Session};
 use crate::chain::Chain;
@@ -263,63 +258,63 @@ pub(super) async fn claim_order(s: &Session, window: Option<u64>) -> anyhow::Res
     Ok(())
 }
 
-/// `buy-premium AMOUNT [--slippage PCT]`: buys STK at the premium price; `max_quote_in` from the
-/// slippage.
+/// `buy-premium AMOUNT [--slippage PCT]`: buys new STK at the premium multiple of the floor; shows the
+/// floor, the price and the split between the vault and the treasury, then pays at most the price plus
+/// the slippage (`max_quote_in`).
 pub(super) async fn buy_premium(s: &Session, amount: &str, slippage: &str) -> anyhow::Result<()> {
     let me = s.signer()?;
     let config = s.config().await?;
     let decimals = s.mint_decimals(&config.quote_mint).await?;
     let stk_amount = parse_amount(amount, STK_DECIMALS)?;
     let bps = parse_percent_bps(slippage)?;
-    let quote = premium_quote(stk_amount, config.buyback_price, config.premium_bps)
-        .map_err(|e| anyhow!("quote: {e}"))?;
-    // Pay up to quote × (1 + slippage), rounded up.
-    let max_quote_in = crate::member_tx::plus_slippage(quote, bps);
+    let b = crate::member_tx::buy_premium(s.chain.as_ref(), me, stk_amount, bps, None)
+        .await
+        .map_err(tx_error)?;
+    let p = b.quote;
     let investor_stk = client::stk_ata(&me);
     let investor_quote = get_associated_token_address(&me, &config.quote_mint);
     let held = s.token_balance(&investor_quote).await?;
     let q = |v: u64| fmt_amount(v, decimals);
-    let price = stk::math::premium_price(config.buyback_price, config.premium_bps);
     let summary = vec![
+        format!("floor {} quote per STK (the vault behind the floating STK)", q(p.floor_price)),
         format!(
-            "premium price {} quote per STK ({} bps of the buyback price {})",
-            fmt_amount(u64::try_from(price).unwrap_or(u64::MAX), decimals),
-            config.premium_bps,
-            q(config.buyback_price)
+            "premium price {} quote per STK ({} bps of the floor)",
+            q(p.price),
+            p.premium_bps
         ),
         format!(
-            "buy {} STK for {} quote (you hold {}); at most {} with {slippage}% slippage",
+            "buy {} STK for {} quote: {} to the vault ({} bps share, the floor does not fall), {} to the treasury",
             fmt_amount(stk_amount, STK_DECIMALS),
-            q(quote),
-            q(held),
-            q(max_quote_in)
+            q(p.paid),
+            q(p.to_vault),
+            p.vault_share_bps,
+            q(p.to_treasury)
         ),
-        format!("expected: {investor_quote} -{quote} quote units, {investor_stk} +{stk_amount} STK units (minted)"),
+        format!(
+            "you hold {} quote; at most {} with {slippage}% slippage",
+            q(held),
+            q(b.max_quote_in)
+        ),
+        format!(
+            "expected: {investor_quote} -{} quote units, {} +{} (vault), {} +{} (treasury), {investor_stk} +{stk_amount} STK units (minted)",
+            p.paid,
+            config.vault,
+            p.to_vault,
+            config.treasury,
+            p.to_treasury
+        ),
     ];
     if config.investor_allowlist && s.account(&client::investor_address(&me)).await?.is_none() {
         bail!("the investor allowlist is on and {me} is not on it (admin: `stk-indexer admin set-investor {me}`)");
     }
-    if held < max_quote_in {
+    if held < b.max_quote_in {
         bail!(
             "insufficient funds: {me} holds {} quote, the purchase may cost up to {}",
             q(held),
-            q(max_quote_in)
+            q(b.max_quote_in)
         );
     }
-    let ixs = vec![
-        create_ata(&me, &me, &config.stk_mint),
-        client::buy_premium(
-            me,
-            investor_stk,
-            investor_quote,
-            config.investor_allowlist,
-            BuyPremiumArgs {
-                stk_amount,
-                max_quote_in,
-            },
-        ),
-    ];
-    s.execute("buy at the premium", &ixs, &summary, true)
+    s.execute("buy at the premium", &b.ixs, &summary, true)
         .await?;
     Ok(())
 }

@@ -227,8 +227,11 @@ async fn buy_premium_get(
         icon: format!("{}/assets/icon.svg", origin(&headers)),
         title: "SysTok: buy STK at the premium".into(),
         description: format!(
-            "Newly minted STK at {} quote per STK, paid into the treasury; {} STK left for investors.{}",
+            "Newly minted STK at {} quote per STK ({} bps of the floor, {} quote); {}% of each purchase goes to the buyback vault so the floor does not fall, the rest to the treasury; {} STK left for investors.{}",
             q(e.premium_price),
+            e.premium_bps,
+            q(e.floor_price),
+            fmt_amount(e.premium_vault_share_bps, 2),
             fmt_amount(e.investor_allocation_remaining, STK_DECIMALS),
             if e.investor_allowlist { " Allowlisted wallets only." } else { "" }
         ),
@@ -556,13 +559,13 @@ async fn buy_premium_post(
     let e = member_tx::economy(&c.chain).await?;
     let b = member_tx::buy_premium(&c.chain, account, amount, slippage, q.max_quote_in).await?;
     if let Some(max) = q.max_quote_in {
-        if max < b.quote {
+        if max < b.quote.paid {
             return Err(ApiError::bad_request(
                 "price_above_maximum",
                 format!(
                     "{} STK cost {} quote now, above your maximum {}",
                     fmt_amount(amount, STK_DECIMALS),
-                    fmt_amount(b.quote, e.quote_decimals),
+                    fmt_amount(b.quote.paid, e.quote_decimals),
                     fmt_amount(max, e.quote_decimals)
                 ),
             ));
@@ -573,10 +576,12 @@ async fn buy_premium_post(
         kind: "transaction",
         transaction,
         message: format!(
-            "Buy {} STK for {} quote (at most {}).",
+            "Buy {} STK for {} quote (at most {}): {} to the vault, {} to the treasury.",
             fmt_amount(amount, STK_DECIMALS),
-            fmt_amount(b.quote, e.quote_decimals),
-            fmt_amount(b.max_quote_in, e.quote_decimals)
+            fmt_amount(b.quote.paid, e.quote_decimals),
+            fmt_amount(b.max_quote_in, e.quote_decimals),
+            fmt_amount(b.quote.to_vault, e.quote_decimals),
+            fmt_amount(b.quote.to_treasury, e.quote_decimals)
         ),
     }))
 }

@@ -352,6 +352,7 @@ pub fn buy_premium(
             stk_mint: mint_address(),
             investor_stk,
             investor_quote,
+            vault: vault_address(),
             treasury: treasury_address(),
             emission_authority: emission_authority(),
             token_program: token::ID,

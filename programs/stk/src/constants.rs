@@ -10,7 +10,7 @@ pub const EMISSION_AUTHORITY_SEED: &[u8] = b"emission_authority";
 pub const VAULT_AUTHORITY_SEED: &[u8] = b"vault_authority";
 /// Buyback vault (quote-mint token account): `["vault"]`.
 pub const VAULT_SEED: &[u8] = b"vault";
-/// Treasury (quote-mint token account receiving premium sales): `["treasury"]`.
+/// Treasury (quote-mint token account receiving the treasury's share of premium sales): `["treasury"]`.
 pub const TREASURY_SEED: &[u8] = b"treasury";
 /// `Epoch` PDA: `["epoch", epoch.to_le_bytes(), root]`.
 pub const EPOCH_SEED: &[u8] = b"epoch";
@@ -25,11 +25,15 @@ pub const STK_DECIMALS: u8 = 6;
 pub const STK_UNIT: u64 = 1_000_000;
 /// Basis-point denominator (premium multiplier: 100_000 bps = 10x).
 pub const BPS_DENOMINATOR: u64 = 10_000;
-/// Lower bound on the premium multiplier (1x): the premium price is never below the buyback price, so
-/// nobody can buy STK from the program and sell it straight back to the vault at a profit.
-pub const MIN_PREMIUM_BPS: u64 = BPS_DENOMINATOR;
-/// Upper bound on the premium multiplier (100x), to keep a typo from pricing STK absurdly.
+/// Published premium rule: the premium sale prices STK at `premium_bps` times the floor and never below
+/// this multiple (30_000 = 3x the floor). `premium_bps` may not be set lower.
+pub const PREMIUM_MIN_FLOOR_MULTIPLE_BPS: u64 = 30_000;
+/// Upper bound on the premium multiplier (100x the floor), to keep a typo from pricing STK absurdly.
 pub const MAX_PREMIUM_BPS: u64 = 1_000_000;
+/// Published premium rule: the share of every premium purchase that goes to the buyback vault (10%),
+/// raised to `1 / multiple` when the multiple is below 10x (`economy::premium_vault_share_bps`), so a
+/// premium sale never lowers the floor. The rest goes to the treasury.
+pub const PREMIUM_VAULT_SHARE_BPS: u64 = 1_000;
 
 /// Maximum number of oracles in the set (approvals are a `u16` bitmask).
 pub const MAX_ORACLES: usize = 10;

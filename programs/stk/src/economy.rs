@@ -260,6 +260,17 @@ pub struct PremiumSplit {
     pub to_treasury: u64,
 }
 
+/// The vault's share of a premium purchase at `multiple_bps` times the floor: the published share
+/// `published_bps`, raised to `ceil(10_000² / multiple_bps)` (that is `1 / multiple`) when the multiple
+/// is lower than `10_000² / published_bps`. `None` for a zero multiple.
+pub fn premium_vault_share_bps(multiple_bps: u64, published_bps: u64) -> Option<u64> {
+    if multiple_bps == 0 {
+        return None;
+    }
+    let least = to_u64((BPS * BPS).div_ceil(multiple_bps as u128))?;
+    Some(least.max(published_bps))
+}
+
 /// Prices and splits a premium purchase of `stk_amount` base units against the current backing.
 /// `None` if the terms break the rules (multiple below the minimum or below 1x, vault share below
 /// `1 / multiple`), if there is no floor yet, or on overflow.
@@ -518,6 +529,28 @@ mod tests {
         let s = premium_split(1_000_000, b(10, 3_000_000), terms).unwrap();
         assert_eq!((s.paid, s.to_vault, s.to_treasury), (30, 4, 26));
         assert!(b(14, 4_000_000).floor_at_least(&b(10, 3_000_000)));
+    }
+
+    #[test]
+    fn premium_vault_share_is_at_least_one_over_the_multiple() {
+        // 10x and above: the published 10%.
+        assert_eq!(premium_vault_share_bps(100_000, 1_000), Some(1_000));
+        assert_eq!(premium_vault_share_bps(1_000_000, 1_000), Some(1_000));
+        // 4x: 25%; 3x: 33.33..% -> 3,334 bps (rounded up, for the vault).
+        assert_eq!(premium_vault_share_bps(40_000, 1_000), Some(2_500));
+        assert_eq!(premium_vault_share_bps(30_000, 1_000), Some(3_334));
+        // 7x: 14.28..% -> 1,429.
+        assert_eq!(premium_vault_share_bps(70_000, 1_000), Some(1_429));
+        assert_eq!(premium_vault_share_bps(0, 1_000), None);
+        // Every multiple from 3x to 100x gives terms `premium_split` accepts.
+        for m in (30_000..=1_000_000).step_by(7) {
+            let terms = PremiumTerms {
+                multiple_bps: m,
+                min_multiple_bps: 30_000,
+                vault_share_bps: premium_vault_share_bps(m, 1_000).unwrap(),
+            };
+            assert!(premium_split(1, b(1, 1), terms).is_some(), "{m}");
+        }
     }
 
     #[test]

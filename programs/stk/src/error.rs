@@ -64,6 +64,8 @@ pub enum StkError {
     InsufficientVault,
     #[msg("Quote out is below min_quote_out (or quote in above max_quote_in)")]
     SlippageExceeded,
+    /// No longer returned (the premium sale is priced at the floor, see `NoFloor`); kept so the codes
+    /// after it keep their numbers.
     #[msg("Buyback price is not set")]
     PriceNotSet,
     #[msg("Investor allocation exhausted")]
@@ -82,11 +84,11 @@ pub enum StkError {
     InvalidWindow,
     #[msg("An account already exists at this address")]
     AddressInUse,
+    #[msg("premium_bps is below PREMIUM_MIN_FLOOR_MULTIPLE_BPS (30_000: 3x the floor)")]
+    PremiumBelowMinMultiple,
     #[msg(
-        "premium_bps is below 10_000 (1x): the premium price may never be below the buyback price"
+        "The premium price (floor x premium_bps / 10_000) is below the open buyback window's price"
     )]
-    PremiumBelowOneX,
-    #[msg("Premium price (buyback price x premium_bps / 10_000, rounded up) would be below the buyback window's price")]
     PremiumBelowBuyback,
     #[msg("Window price is above the rule price (floor less the published spread)")]
     WindowPriceAboveRule,

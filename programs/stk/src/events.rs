@@ -135,9 +135,16 @@ pub struct SoldBack {
 pub struct PremiumPurchased {
     pub investor: Pubkey,
     pub stk_amount: u64,
+    /// Quote paid in total (`to_vault + to_treasury`).
     pub quote_amount: u64,
-    pub price: u64,
+    /// The floor the sale was priced at: quote base units per whole STK, rounded down.
+    pub floor_price: u64,
+    /// The multiple of the floor, in bps.
     pub premium_bps: u64,
+    /// The vault's share of `quote_amount`.
+    pub to_vault: u64,
+    /// The treasury's share of `quote_amount`.
+    pub to_treasury: u64,
 }
 
 #[event]

@@ -61,8 +61,9 @@ pub fn sell_back_quote(stk_amount: u64, price: u64) -> Result<u64> {
     u64::try_from(quote).map_err(|_| error!(StkError::MathOverflow))
 }
 
-/// Quote an investor pays for `stk_amount` base units at `price × premium_bps / 10_000`.
-/// Rounds up (in favour of the treasury).
+/// Quote paid for `stk_amount` base units at `price × premium_bps / 10_000`, rounded up. The
+/// program prices premium sales at the floor (`economy::premium_split`); this is the v1 rule (a
+/// multiple of an admin-set price) that the simulator keeps for comparison.
 pub fn premium_quote(stk_amount: u64, price: u64, premium_bps: u64) -> Result<u64> {
     let numerator = (stk_amount as u128)
         .checked_mul(price as u128)
@@ -76,17 +77,19 @@ pub fn premium_quote(stk_amount: u64, price: u64, premium_bps: u64) -> Result<u6
     u64::try_from(quote).map_err(|_| error!(StkError::MathOverflow))
 }
 
-/// Premium price of one whole STK: `price × premium_bps / 10_000`, rounded up (in favour of the
-/// treasury), in `u128` so no multiplier can overflow it.
+/// Premium price of one whole STK: `price × premium_bps / 10_000`, rounded up, in `u128` so no
+/// multiplier can overflow it. With `price` the floor, the price the premium sale charges.
 pub fn premium_price(price: u64, premium_bps: u64) -> u128 {
     let denominator = BPS_DENOMINATOR as u128;
     ((price as u128) * (premium_bps as u128)).div_ceil(denominator)
 }
 
-/// Whether buying STK at the premium costs at least what selling it back at `price` pays: the premium
-/// price is not below the buyback price (true for every price exactly when `premium_bps >= 10_000`).
-pub fn premium_covers_buyback(price: u64, premium_bps: u64) -> bool {
-    premium_price(price, premium_bps) >= price as u128
+/// Whether the premium sale (`floor_price × premium_bps / 10_000` per whole STK, exactly) charges at
+/// least `window_price`, the price a first-come buyback window pays: nobody can buy STK from the
+/// program and sell it straight back to the vault at a profit.
+pub fn premium_covers_buyback(floor_price: u64, premium_bps: u64, window_price: u64) -> bool {
+    (floor_price as u128) * (premium_bps as u128)
+        >= (window_price as u128) * (BPS_DENOMINATOR as u128)
 }
 
 #[cfg(test)]
@@ -146,23 +149,27 @@ mod tests {
     }
 
     #[test]
-    fn premium_price_is_never_below_buyback_from_one_x() {
-        for price in [1, 3, 7, 250_000, 999_999_999, u64::MAX] {
-            assert!(premium_covers_buyback(price, 10_000), "{price}");
-            assert!(premium_covers_buyback(price, 1_000_000), "{price}");
-            // At 1x buying and selling back the same amount never gains quote.
-            for amount in [1, 3, 999_999, 1_000_000, 1_000_001] {
-                if let (Ok(buy), Ok(sell)) = (
-                    premium_quote(amount, price, 10_000),
-                    sell_back_quote(amount, price),
-                ) {
-                    assert!(buy >= sell, "{amount} at {price}: buy {buy} < sell {sell}");
+    fn premium_covers_a_window_at_or_below_its_price() {
+        // Floor 0.1 at 3x: 0.3 per STK covers a window at 0.3, not at 0.300001.
+        assert!(premium_covers_buyback(100_000, 30_000, 300_000));
+        assert!(!premium_covers_buyback(100_000, 30_000, 300_001));
+        for floor in [1, 3, 7, 250_000, 999_999_999, u64::MAX] {
+            // At 1x and above a window at the floor is always covered, and buying then selling the
+            // same amount back never gains quote.
+            for bps in [10_000, 30_000, 1_000_000] {
+                assert!(premium_covers_buyback(floor, bps, floor), "{floor} {bps}");
+                for amount in [1, 3, 999_999, 1_000_000, 1_000_001] {
+                    if let (Ok(buy), Ok(sell)) = (
+                        premium_quote(amount, floor, bps),
+                        sell_back_quote(amount, floor),
+                    ) {
+                        assert!(buy >= sell, "{amount} at {floor}: buy {buy} < sell {sell}");
+                    }
                 }
             }
         }
-        // One bps below 1x inverts the prices as soon as the rounding no longer hides it.
-        assert!(!premium_covers_buyback(10_000, 9_999));
-        assert!(!premium_covers_buyback(u64::MAX, 9_999));
+        assert!(!premium_covers_buyback(10_000, 9_999, 10_000));
+        assert!(!premium_covers_buyback(u64::MAX, 9_999, u64::MAX));
         assert_eq!(premium_price(250_000, 100_000), 2_500_000);
         assert_eq!(premium_price(1, 10_001), 2);
     }

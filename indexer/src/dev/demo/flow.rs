@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use ed25519_dalek::Signer as _;
 use serde_json::json;
 use solana_sdk::{pubkey::Pubkey, signature::Keypair, signer::Signer};
-use stk::{client, BuyPremiumArgs, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs};
+use stk::{client, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs};
 use tokio_util::sync::CancellationToken;
 
 use super::activity::{activity, Member, Rng};
@@ -426,35 +426,32 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
         orders.len()
     ));
     say(&format!("• {sellers} members sold STK back; an investor buys at the premium; a member pays for access"));
+    // The premium sale is priced at 10x the floor; a share goes to the vault, so the floor holds.
     let investor = Keypair::new();
     economy
         .chain
         .airdrop(&investor.pubkey(), 1_000_000_000)
         .await?;
-    let investor_quote = economy
-        .fund_quote(&investor.pubkey(), 100_000 * USDC)
+    let floor_before = backing(chain.as_ref()).await?;
+    let purchase =
+        crate::member_tx::buy_premium(chain.as_ref(), investor.pubkey(), 50_000 * STK, 0, None)
+            .await?;
+    economy
+        .fund_quote(&investor.pubkey(), purchase.quote.paid)
         .await?;
-    let investor_stk = economy
-        .chain
-        .with(async |c| c.ata(&investor.pubkey(), &client::mint_address()).await)
-        .await
-        .map_err(|e| anyhow::anyhow!("investor token account: {e}"))?;
-    chain
-        .send(
-            &[client::buy_premium(
-                investor.pubkey(),
-                investor_stk,
-                investor_quote,
-                false,
-                BuyPremiumArgs {
-                    stk_amount: 50_000 * STK,
-                    max_quote_in: 50_000 * USDC,
-                },
-            )],
-            &[&investor],
-            &[],
-        )
-        .await?;
+    chain.send(&purchase.ixs, &[&investor], &[]).await?;
+    let floor_after = backing(chain.as_ref()).await?;
+    outcome.premium_floor_kept = floor_after.floor_at_least(&floor_before);
+    let p = purchase.quote;
+    say(&format!(
+        "• premium sale: 50,000 STK at {} USDC ({} bps of the floor {}) for {} USDC: {} to the vault, {} to the treasury",
+        fmt_units(p.price),
+        p.premium_bps,
+        fmt_units(p.floor_price),
+        fmt_units(p.paid),
+        fmt_units(p.to_vault),
+        fmt_units(p.to_treasury)
+    ));
     let payer_member = &members[0];
     economy
         .chain
@@ -481,6 +478,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     outcome.supply = ops::mint_supply(chain.as_ref(), &client::mint_address()).await?;
     outcome.total_distributed = config.total_distributed;
     outcome.total_premium_minted = config.total_premium_minted;
+    outcome.premium_quote_in = config.total_premium_quote_in;
+    outcome.premium_to_vault = config.total_premium_to_vault;
     outcome.total_burned_sell_back = config.total_burned_sell_back;
     outcome.total_burned_access = config.total_burned_access;
     outcome.revenue_deposited = config.total_revenue_deposited;
@@ -495,6 +494,16 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     server.shutdown().await?;
     store.close().await;
     Ok(outcome)
+}
+
+/// The published backing (free vault behind floating STK) at the chain's state.
+async fn backing(chain: &dyn Chain) -> anyhow::Result<stk::economy::Backing> {
+    let config = ops::config(chain).await?.context("config")?;
+    let vault = ops::token_balance(chain, &config.vault).await?;
+    let supply = ops::mint_supply(chain, &config.stk_mint).await?;
+    config
+        .backing(vault, supply)
+        .map_err(|e| anyhow::anyhow!("backing: {e}"))
 }
 
 /// The second community oracle: an independent operator fetches the epoch's log, rules and wallet

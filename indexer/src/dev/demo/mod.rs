@@ -12,7 +12,8 @@
 //!    hash and every wallet proof, recomputes the root and attests; the root finalizes and the STK is
 //!    distributed chunk by chunk.
 //! 5. Subscription revenue goes into the buyback vault, a window opens, some members sell back; an
-//!    investor buys at the premium; a member pays for access in STK.
+//!    investor buys at 10x the floor (a share of the price to the vault, so the floor holds); a
+//!    member pays for access in STK.
 //! 6. The tables: STK per profile, supply, vault and its coverage, treasury — and the invariants.
 //!
 //! With `rules_v2` (`demo --rules v2`) the same community is scored with rules v2 (`v2.rs`): the
@@ -101,6 +102,11 @@ pub struct DemoOutcome {
     pub supply: u64,
     pub total_distributed: u64,
     pub total_premium_minted: u64,
+    /// Quote paid for premium purchases, and the vault's share of it.
+    pub premium_quote_in: u64,
+    pub premium_to_vault: u64,
+    /// The floor after the premium sale is not below the floor before it (exact ratios).
+    pub premium_floor_kept: bool,
     pub total_burned_sell_back: u64,
     pub total_burned_access: u64,
     pub revenue_deposited: u64,
@@ -135,7 +141,9 @@ pub fn invariants_hold(o: &DemoOutcome) -> bool {
     let order: Vec<f64> = o.profiles.iter().map(|(_, p)| p.per_event()).collect();
     o.allocated_vs_held.iter().all(|(a, h)| a == h)
         && o.supply + burned == o.total_distributed + o.total_premium_minted
-        && o.quote_paid_out + o.vault_balance == o.revenue_deposited
+        && o.quote_paid_out + o.vault_balance == o.revenue_deposited + o.premium_to_vault
+        && o.treasury_balance == o.premium_quote_in - o.premium_to_vault
+        && o.premium_floor_kept
         && order.len() == 3
         && order[0] > order[1]
         && order[1] > order[2]

@@ -108,6 +108,12 @@ pub fn report(o: &DemoOutcome) -> String {
     );
     let _ = writeln!(
         s,
+        "  premium sales paid         {:>20} USDC ({} to the vault)",
+        fmt_units(o.premium_quote_in),
+        fmt_units(o.premium_to_vault)
+    );
+    let _ = writeln!(
+        s,
         "  treasury (premium sales)   {:>20} USDC",
         fmt_units(o.treasury_balance)
     );
@@ -127,8 +133,18 @@ pub fn report(o: &DemoOutcome) -> String {
     );
     let _ = writeln!(
         s,
-        "  vault paid ≤ deposited            {}",
-        ok(o.quote_paid_out + o.vault_balance == o.revenue_deposited)
+        "  vault = deposited + premium share − paid   {}",
+        ok(o.quote_paid_out + o.vault_balance == o.revenue_deposited + o.premium_to_vault)
+    );
+    let _ = writeln!(
+        s,
+        "  treasury = premium paid − vault share      {}",
+        ok(o.treasury_balance == o.premium_quote_in - o.premium_to_vault)
+    );
+    let _ = writeln!(
+        s,
+        "  premium sale kept the floor                {}",
+        ok(o.premium_floor_kept)
     );
     let order = o
         .profiles

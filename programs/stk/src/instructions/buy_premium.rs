@@ -3,9 +3,10 @@ use anchor_spl::token::{self, Mint, MintTo, Token, TokenAccount, Transfer};
 
 use crate::{
     constants::*,
+    economy::premium_split,
     error::StkError,
     events::PremiumPurchased,
-    math::premium_quote,
+    math::premium_covers_buyback,
     state::{Config, Investor},
 };
 
@@ -28,6 +29,10 @@ pub struct BuyPremium<'info> {
         token::authority = investor,
     )]
     pub investor_quote: Box<Account<'info, TokenAccount>>,
+    /// Receives the vault's share of the purchase.
+    #[account(mut, address = config.vault @ StkError::WrongVault)]
+    pub vault: Box<Account<'info, TokenAccount>>,
+    /// Receives the rest.
     #[account(mut, address = config.treasury @ StkError::WrongTreasury)]
     pub treasury: Box<Account<'info, TokenAccount>>,
     /// CHECK: PDA holding the mint authority.
@@ -42,14 +47,16 @@ pub struct BuyPremiumArgs {
     pub max_quote_in: u64,
 }
 
-/// An investor buys newly minted STK at `buyback_price × premium`, paid into the treasury, within the
-/// remaining investor allocation.
+/// An investor buys newly minted STK at `premium_bps` times the floor, within the remaining investor
+/// allocation. The vault gets its share of the price (the published share, at least `1 / premium`, and
+/// never less than the exact backing of the new STK), so the sale never lowers the floor; the treasury
+/// gets the rest. Not revenue: the period's inflow (and so the tender capacity) is unchanged.
 pub fn handler(ctx: Context<BuyPremium>, args: BuyPremiumArgs) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
     let config = &mut ctx.accounts.config;
     require!(!config.is_paused(PAUSE_SALE), StkError::Paused);
     require!(args.stk_amount > 0, StkError::ZeroAmount);
-    require!(config.buyback_price > 0, StkError::PriceNotSet);
-    // Never sell below the buyback price (a config written before this check existed may hold less).
+    // Never below the published minimum multiple (a config written before this rule may hold less).
     config.check_prices()?;
     if config.investor_allowlist {
         let allowed = ctx
@@ -70,20 +77,42 @@ pub fn handler(ctx: Context<BuyPremium>, args: BuyPremiumArgs) -> Result<()> {
         .checked_add(args.stk_amount)
         .ok_or(StkError::MathOverflow)?;
     require!(supply <= config.max_supply, StkError::MaxSupplyExceeded);
-    let quote = premium_quote(args.stk_amount, config.buyback_price, config.premium_bps)?;
-    require!(quote <= args.max_quote_in, StkError::SlippageExceeded);
 
-    token::transfer(
-        CpiContext::new(
-            ctx.accounts.token_program.key(),
-            Transfer {
-                from: ctx.accounts.investor_quote.to_account_info(),
-                to: ctx.accounts.treasury.to_account_info(),
-                authority: ctx.accounts.investor.to_account_info(),
-            },
-        ),
-        quote,
-    )?;
+    let backing = config.backing(ctx.accounts.vault.amount, ctx.accounts.stk_mint.supply)?;
+    let floor_price = backing
+        .floor_price()
+        .filter(|&f| f > 0)
+        .ok_or(StkError::NoFloor)?;
+    // A first-come buyback window still open never pays more per STK than this sale charges.
+    if config.window_id > 0 && now < config.window_closes_at {
+        require!(
+            premium_covers_buyback(floor_price, config.premium_bps, config.buyback_price),
+            StkError::PremiumBelowBuyback
+        );
+    }
+    let split = premium_split(args.stk_amount, backing, config.premium_terms()?)
+        .ok_or(StkError::MathOverflow)?;
+    require!(split.paid <= args.max_quote_in, StkError::SlippageExceeded);
+
+    for (to, amount) in [
+        (ctx.accounts.vault.to_account_info(), split.to_vault),
+        (ctx.accounts.treasury.to_account_info(), split.to_treasury),
+    ] {
+        if amount == 0 {
+            continue;
+        }
+        token::transfer(
+            CpiContext::new(
+                ctx.accounts.token_program.key(),
+                Transfer {
+                    from: ctx.accounts.investor_quote.to_account_info(),
+                    to,
+                    authority: ctx.accounts.investor.to_account_info(),
+                },
+            ),
+            amount,
+        )?;
+    }
     let signer: &[&[&[u8]]] = &[&[EMISSION_AUTHORITY_SEED, &[config.emission_authority_bump]]];
     token::mint_to(
         CpiContext::new_with_signer(
@@ -108,7 +137,11 @@ pub fn handler(ctx: Context<BuyPremium>, args: BuyPremiumArgs) -> Result<()> {
         .ok_or(StkError::MathOverflow)?;
     config.total_premium_quote_in = config
         .total_premium_quote_in
-        .checked_add(quote)
+        .checked_add(split.paid)
+        .ok_or(StkError::MathOverflow)?;
+    config.total_premium_to_vault = config
+        .total_premium_to_vault
+        .checked_add(split.to_vault)
         .ok_or(StkError::MathOverflow)?;
     if let Some(investor) = ctx.accounts.investor_state.as_mut() {
         investor.total_bought_stk = investor
@@ -117,15 +150,17 @@ pub fn handler(ctx: Context<BuyPremium>, args: BuyPremiumArgs) -> Result<()> {
             .ok_or(StkError::MathOverflow)?;
         investor.total_paid_quote = investor
             .total_paid_quote
-            .checked_add(quote)
+            .checked_add(split.paid)
             .ok_or(StkError::MathOverflow)?;
     }
     emit_cpi!(PremiumPurchased {
         investor: ctx.accounts.investor.key(),
         stk_amount: args.stk_amount,
-        quote_amount: quote,
-        price: config.buyback_price,
+        quote_amount: split.paid,
+        floor_price,
         premium_bps: config.premium_bps,
+        to_vault: split.to_vault,
+        to_treasury: split.to_treasury,
     });
     Ok(())
 }

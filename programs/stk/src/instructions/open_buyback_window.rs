@@ -1,10 +1,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::TokenAccount;
 
-use crate::{
-    constants::CONFIG_SEED, error::StkError, events::BuybackWindowOpened,
-    math::premium_covers_buyback, state::Config,
-};
+use crate::{constants::CONFIG_SEED, error::StkError, events::BuybackWindowOpened, state::Config};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -42,11 +39,6 @@ pub fn handler(ctx: Context<OpenBuybackWindow>, args: OpenBuybackWindowArgs) -> 
         .amount
         .saturating_sub(config.tender_reserved);
     require!(args.capacity <= free, StkError::CapacityExceedsVault);
-    // The new price must keep the premium price (derived from it) at or above it.
-    require!(
-        premium_covers_buyback(args.price, config.premium_bps),
-        StkError::PremiumBelowBuyback
-    );
     config.window_id = config
         .window_id
         .checked_add(1)

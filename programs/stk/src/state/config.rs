@@ -1,9 +1,13 @@
 use anchor_lang::prelude::*;
 
 use crate::{
-    constants::{BPS_DENOMINATOR, MAX_ORACLES, MAX_PREMIUM_BPS, MIN_PREMIUM_BPS},
+    constants::{
+        BPS_DENOMINATOR, MAX_ORACLES, MAX_PREMIUM_BPS, PREMIUM_MIN_FLOOR_MULTIPLE_BPS,
+        PREMIUM_VAULT_SHARE_BPS,
+    },
+    economy::{premium_vault_share_bps, PremiumTerms},
     error::StkError,
-    math::{premium_covers_buyback, RateWindow},
+    math::RateWindow,
 };
 
 /// The program's single configuration account, `["config"]`.
@@ -34,8 +38,10 @@ pub struct Config {
     pub mint_rate: RateWindow,
     pub max_supply: u64,
 
-    /// Buyback price: quote base units per whole STK. Also the base of the premium price.
+    /// Price of the first-come buyback window: quote base units per whole STK.
     pub buyback_price: u64,
+    /// The premium sale's price as a multiple of the floor, in bps (100_000 = 10x); at least
+    /// `PREMIUM_MIN_FLOOR_MULTIPLE_BPS`, at most `MAX_PREMIUM_BPS`.
     pub premium_bps: u64,
     pub investor_allocation_remaining: u64,
     pub investor_allowlist: bool,
@@ -55,6 +61,7 @@ pub struct Config {
     pub total_burned_access: u64,
     pub total_revenue_deposited: u64,
     pub total_quote_paid_out: u64,
+    /// Quote paid for premium purchases in total (vault and treasury shares together).
     pub total_premium_quote_in: u64,
 
     pub bump: u8,
@@ -78,6 +85,9 @@ pub struct Config {
     pub tender_window_count: u64,
     /// Period in which the last tender window was announced (one window per period: the fixed cadence).
     pub last_window_period: u64,
+    /// The vault's share of all premium purchases (issue 13 part 5); the treasury got
+    /// `total_premium_quote_in - total_premium_to_vault`.
+    pub total_premium_to_vault: u64,
     /// Share of a deposit's value that the period's epoch may mint, valued at the floor, in bps (at
     /// most 10_000: emission never exceeds the inflow that backs it). `Limits::emission_inflow_bps`.
     pub emission_inflow_bps: u64,
@@ -85,7 +95,7 @@ pub struct Config {
     /// floating or an empty vault). `Limits::genesis_price`.
     pub genesis_price: u64,
 
-    pub _reserved: [u8; 56],
+    pub _reserved: [u8; 48],
 }
 
 impl Config {
@@ -178,19 +188,26 @@ impl Config {
             .ok_or_else(|| error!(StkError::MathOverflow))
     }
 
-    /// The premium price is not below the buyback price: `premium_bps >= 10_000` (1x), and the premium
-    /// price derived from the current buyback price covers it. Checked wherever either one changes
-    /// (`initialize`, `update_limits`, `open_buyback_window`) and before every premium sale.
+    /// The premium multiple is within the published rule: `PREMIUM_MIN_FLOOR_MULTIPLE_BPS <=
+    /// premium_bps` (the upper bound is part of [`Config::invariant`]). Checked wherever it changes
+    /// (`initialize`, `update_limits`) and before every premium sale.
     pub fn check_prices(&self) -> Result<()> {
         require!(
-            self.premium_bps >= MIN_PREMIUM_BPS,
-            StkError::PremiumBelowOneX
-        );
-        require!(
-            premium_covers_buyback(self.buyback_price, self.premium_bps),
-            StkError::PremiumBelowBuyback
+            self.premium_bps >= PREMIUM_MIN_FLOOR_MULTIPLE_BPS,
+            StkError::PremiumBelowMinMultiple
         );
         Ok(())
+    }
+
+    /// The premium sale's terms: `premium_bps` over the floor, the published minimum multiple, and the
+    /// vault's share (the published share, at least `1 / premium`).
+    pub fn premium_terms(&self) -> Result<PremiumTerms> {
+        Ok(PremiumTerms {
+            multiple_bps: self.premium_bps,
+            min_multiple_bps: PREMIUM_MIN_FLOOR_MULTIPLE_BPS,
+            vault_share_bps: premium_vault_share_bps(self.premium_bps, PREMIUM_VAULT_SHARE_BPS)
+                .ok_or(StkError::PremiumBelowMinMultiple)?,
+        })
     }
 
     /// The stored state is consistent (checked after every admin change).
@@ -223,8 +240,8 @@ pub struct Limits {
     pub rate_window_secs: u64,
     pub rate_threshold: u64,
     pub max_supply: u64,
-    /// Premium multiplier over the buyback price, in bps (100_000 = 10x); at least 10_000 (1x), at most
-    /// 1_000_000 (100x).
+    /// Premium multiple over the floor, in bps (100_000 = 10x); at least
+    /// `PREMIUM_MIN_FLOOR_MULTIPLE_BPS` (3x), at most `MAX_PREMIUM_BPS` (100x).
     pub premium_bps: u64,
     pub investor_allocation_remaining: u64,
     pub investor_allowlist: bool,

@@ -179,6 +179,8 @@ struct Model {
     paid_out: u64,
     withdrawn: u64,
     premium_quote: u64,
+    /// The vault's share of the premium sales.
+    premium_to_vault: u64,
     /// (epoch account, chunk) pairs paid.
     paid_chunks: HashSet<(Pubkey, u32)>,
     /// Per epoch account: (amount, chunks) paid.
@@ -200,8 +202,8 @@ struct Model {
     allowances: HashMap<u64, u64>,
     /// Tender window id -> member -> escrowed STK of the member's open order.
     orders: HashMap<u64, HashMap<Pubkey, u64>>,
-    /// Steps whose floor fell for a stated cause (emission, premium sale, first-come sale, a window's
-    /// reservation, unfilled STK back), and steps after which it was checked.
+    /// Steps whose floor fell for a stated cause (emission, first-come sale, a window's reservation,
+    /// unfilled STK back), and steps after which it was checked. A premium sale is no such cause.
     floor_checks: u64,
 }
 
@@ -365,7 +367,7 @@ impl World {
             rate_window_secs: 2 * EPOCH_SECS as u64,
             rate_threshold: 1_500 * STK,
             max_supply: 5_000 * STK,
-            premium_bps: MIN_PREMIUM_BPS + rng.below(190_001),
+            premium_bps: PREMIUM_MIN_FLOOR_MULTIPLE_BPS + rng.below(170_001),
             investor_allocation_remaining: 600 * STK,
             investor_allowlist: rng.chance(50),
             emission_inflow_bps: rng.below(10_001),
@@ -1047,9 +1049,12 @@ impl World {
                         u64::MAX,
                     ],
                 );
-                let cost =
-                    stk::math::premium_quote(stk_amount, config.buyback_price, config.premium_bps)
-                        .unwrap_or(u64::MAX);
+                let cost = config
+                    .backing(bal(&client::vault_address()), before.supply)
+                    .ok()
+                    .zip(config.premium_terms().ok())
+                    .and_then(|(b, t)| stk::economy::premium_split(stk_amount, b, t))
+                    .map_or(u64::MAX, |s| s.paid);
                 let max_quote_in = *self.rng.pick(&[u64::MAX, cost, cost.saturating_sub(1)]);
                 action.describe = format!(
                     "buy_premium {stk_amount} max {max_quote_in} listed {listed} by {}",
@@ -1121,9 +1126,10 @@ impl World {
                         0 => {
                             limits.premium_bps = *self.rng.pick(&[
                                 0,
-                                MIN_PREMIUM_BPS - 1,
-                                MIN_PREMIUM_BPS,
-                                MIN_PREMIUM_BPS + 1,
+                                10_000,
+                                PREMIUM_MIN_FLOOR_MULTIPLE_BPS - 1,
+                                PREMIUM_MIN_FLOOR_MULTIPLE_BPS,
+                                PREMIUM_MIN_FLOOR_MULTIPLE_BPS + 1,
                                 100_000,
                                 MAX_PREMIUM_BPS,
                                 MAX_PREMIUM_BPS + 1,
@@ -1313,9 +1319,9 @@ impl World {
         let mut supply_delta: i128 = 0;
         let succeeded = events.is_some();
         let events = events.unwrap_or_default();
-        // The floor before the step, moved by the step's stated causes only (emission, a premium
-        // sale's new STK, a first-come sale, a tender window's reservation, unfilled STK back from
-        // escrow): the floor after the step may not be below it.
+        // The floor before the step, moved by the step's stated causes only (emission, a first-come
+        // sale, a tender window's reservation, unfilled STK back from escrow): the floor after the
+        // step may not be below it. A premium sale is not a cause: it never lowers the floor.
         let mut floor_cause = config
             .backing(before.balances[&client::vault_address()], before.supply)
             .map_err(|e| format!("backing before the step: {e}"))?;
@@ -1484,13 +1490,6 @@ impl World {
                         e.capacity,
                         before.balances[&vault]
                     );
-                    check!(
-                        self,
-                        stk::math::premium_covers_buyback(e.price, config.premium_bps),
-                        "window price {} above the premium price at {} bps",
-                        e.price,
-                        config.premium_bps
-                    );
                     self.model.windows.insert(
                         e.window_id,
                         (e.capacity, e.per_member_cap, 0, HashMap::new()),
@@ -1560,7 +1559,6 @@ impl World {
                     self.model.paid_out += e.quote_amount;
                 }
                 StkEvent::PremiumPurchased(e) => {
-                    floor_cause.floating = floor_cause.floating.saturating_add(e.stk_amount);
                     check!(
                         self,
                         !config.is_paused(PAUSE_SALE),
@@ -1574,23 +1572,54 @@ impl World {
                     );
                     check!(
                         self,
-                        e.premium_bps >= MIN_PREMIUM_BPS && e.price == config.buyback_price,
-                        "premium sale at {} bps (price {})",
-                        e.premium_bps,
-                        e.price
+                        e.premium_bps >= PREMIUM_MIN_FLOOR_MULTIPLE_BPS
+                            && e.premium_bps == config.premium_bps,
+                        "premium sale at {} bps",
+                        e.premium_bps
                     );
-                    let product = e.stk_amount as u128 * e.price as u128;
-                    let cost = (product * e.premium_bps as u128)
-                        .div_ceil(STK as u128 * BPS_DENOMINATOR as u128);
-                    let resale = product / STK as u128;
+                    // Priced at the floor before the sale; the split as the published rule says.
+                    let backing = config
+                        .backing(before.balances[&vault], before.supply)
+                        .map_err(|e| format!("backing before the sale: {e}"))?;
                     check!(
                         self,
-                        e.quote_amount as u128 == cost && e.quote_amount <= action.bound,
-                        "premium sale charged {} (expected {cost}, max {})",
+                        backing.floor_price() == Some(e.floor_price) && e.floor_price > 0,
+                        "premium sale at floor {} but the floor was {:?}",
+                        e.floor_price,
+                        backing.floor_price()
+                    );
+                    let split = config
+                        .premium_terms()
+                        .ok()
+                        .and_then(|t| stk::economy::premium_split(e.stk_amount, backing, t));
+                    check!(
+                        self,
+                        split.map(|s| (s.paid, s.to_vault, s.to_treasury))
+                            == Some((e.quote_amount, e.to_vault, e.to_treasury))
+                            && e.quote_amount <= action.bound,
+                        "premium sale charged {}/{}/{} (expected {split:?}, max {})",
                         e.quote_amount,
+                        e.to_vault,
+                        e.to_treasury,
                         action.bound
                     );
-                    check!(self, e.quote_amount as u128 >= resale, "premium sale below the buyback value: paid {} for STK the vault buys back for {resale}", e.quote_amount);
+                    // Independent of the rule function: at least 1/premium and at least the exact
+                    // backing of the new STK to the vault.
+                    check!(
+                        self,
+                        e.to_vault as u128 * e.premium_bps as u128
+                            >= e.quote_amount as u128 * BPS_DENOMINATOR as u128
+                            && e.to_vault as u128 * backing.floating as u128
+                                >= e.stk_amount as u128 * backing.vault as u128,
+                        "premium sale gave the vault only {} of {}",
+                        e.to_vault,
+                        e.quote_amount
+                    );
+                    if config.window_id > 0 && before.now < config.window_closes_at {
+                        let resale =
+                            e.stk_amount as u128 * config.buyback_price as u128 / STK as u128;
+                        check!(self, e.quote_amount as u128 >= resale, "premium sale below the open window's buyback value: paid {} for STK the vault buys back for {resale}", e.quote_amount);
+                    }
                     check!(
                         self,
                         e.stk_amount <= config.investor_allocation_remaining,
@@ -1603,13 +1632,15 @@ impl World {
                         "premium paid from an account the buyer does not own"
                     );
                     *expected.entry(quote).or_default() -= e.quote_amount as i128;
-                    *expected.entry(treasury).or_default() += e.quote_amount as i128;
+                    *expected.entry(vault).or_default() += e.to_vault as i128;
+                    *expected.entry(treasury).or_default() += e.to_treasury as i128;
                     *expected
                         .entry(action.stk_account.unwrap_or_default())
                         .or_default() += e.stk_amount as i128;
                     supply_delta += e.stk_amount as i128;
                     self.model.premium_minted += e.stk_amount;
                     self.model.premium_quote += e.quote_amount;
+                    self.model.premium_to_vault += e.to_vault;
                 }
                 StkEvent::AccessPaid(e) => {
                     check!(
@@ -1654,7 +1685,7 @@ impl World {
                 StkEvent::LimitsUpdated(e) => {
                     check!(
                         self,
-                        e.premium_bps >= MIN_PREMIUM_BPS,
+                        e.premium_bps >= PREMIUM_MIN_FLOOR_MULTIPLE_BPS,
                         "limits accepted a premium of {} bps",
                         e.premium_bps
                     );
@@ -2003,7 +2034,8 @@ impl World {
     }
 
     /// The economy's books after every step: supply, vault and treasury against the config's totals and
-    /// against the events' totals; the config's own invariant; the premium never below 1x.
+    /// against the events' totals; the config's own invariant; the premium never below the minimum
+    /// multiple of the floor.
     async fn check_global(&mut self, now: &Snapshot) -> Result<(), String> {
         let c = self.config().await;
         let m = &self.model;
@@ -2016,12 +2048,19 @@ impl World {
             - m.burned_access as i128;
         let vault = now.balances[&client::vault_address()] as i128;
         let vault_books =
-            c.total_revenue_deposited as i128 + m.funded as i128 - c.total_quote_paid_out as i128;
-        let vault_events = m.deposited as i128 + m.funded as i128 - m.paid_out as i128;
+            c.total_revenue_deposited as i128 + c.total_premium_to_vault as i128 + m.funded as i128
+                - c.total_quote_paid_out as i128;
+        let vault_events = m.deposited as i128 + m.premium_to_vault as i128 + m.funded as i128
+            - m.paid_out as i128;
         let treasury = now.balances[&client::treasury_address()] as i128;
-        let treasury_books =
-            c.total_premium_quote_in as i128 - m.funded as i128 - m.withdrawn as i128;
-        let treasury_events = m.premium_quote as i128 - m.funded as i128 - m.withdrawn as i128;
+        let treasury_books = c.total_premium_quote_in as i128
+            - c.total_premium_to_vault as i128
+            - m.funded as i128
+            - m.withdrawn as i128;
+        let treasury_events = m.premium_quote as i128
+            - m.premium_to_vault as i128
+            - m.funded as i128
+            - m.withdrawn as i128;
         check!(
             self,
             supply == books && supply == events,
@@ -2042,7 +2081,11 @@ impl World {
             c.invariant().is_ok(),
             "config invariant broken: {c:?}"
         );
-        check!(self, c.premium_bps >= MIN_PREMIUM_BPS, "premium below 1x");
+        check!(
+            self,
+            c.premium_bps >= PREMIUM_MIN_FLOOR_MULTIPLE_BPS,
+            "premium below the minimum multiple of the floor"
+        );
         check!(
             self,
             c.window_used <= c.window_capacity,

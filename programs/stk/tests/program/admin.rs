@@ -198,21 +198,21 @@ async fn set_investor_manages_the_allowlist() {
 }
 
 #[tokio::test]
-async fn premium_is_at_least_one_x() {
-    // initialize: one bps below 1x is refused, exactly 1x accepted.
+async fn premium_is_at_least_the_minimum_multiple_of_the_floor() {
+    // initialize: one bps below 3x is refused, exactly 3x accepted.
     let mut limits = default_limits();
-    limits.premium_bps = MIN_PREMIUM_BPS - 1;
+    limits.premium_bps = PREMIUM_MIN_FLOOR_MULTIPLE_BPS - 1;
     assert_stk(
         Env::build(limits, 2, &[]).await.map(|_| ()),
-        StkError::PremiumBelowOneX,
+        StkError::PremiumBelowMinMultiple,
     );
-    limits.premium_bps = MIN_PREMIUM_BPS;
+    limits.premium_bps = PREMIUM_MIN_FLOOR_MULTIPLE_BPS;
     let mut env = Env::with(limits, 2).await;
-    assert_eq!(env.config().await.premium_bps, 10_000);
+    assert_eq!(env.config().await.premium_bps, 30_000);
 
-    // update_limits: the same boundary, and zero.
+    // update_limits: the same boundary, the old 1x, and zero; above 100x is an invalid limit.
     let admin = env.admin();
-    for bps in [MIN_PREMIUM_BPS - 1, 1, 0] {
+    for bps in [PREMIUM_MIN_FLOOR_MULTIPLE_BPS - 1, 10_000, 1, 0] {
         let ix = client::update_limits(
             admin.pubkey(),
             stk::Limits {
@@ -220,15 +220,26 @@ async fn premium_is_at_least_one_x() {
                 ..default_limits()
             },
         );
-        assert_stk(env.send(&[ix], &[&admin]).await, StkError::PremiumBelowOneX);
+        assert_stk(
+            env.send(&[ix], &[&admin]).await,
+            StkError::PremiumBelowMinMultiple,
+        );
     }
     let ix = client::update_limits(
         admin.pubkey(),
         stk::Limits {
-            premium_bps: MIN_PREMIUM_BPS + 1,
+            premium_bps: MAX_PREMIUM_BPS + 1,
+            ..default_limits()
+        },
+    );
+    assert_stk(env.send(&[ix], &[&admin]).await, StkError::InvalidLimits);
+    let ix = client::update_limits(
+        admin.pubkey(),
+        stk::Limits {
+            premium_bps: PREMIUM_MIN_FLOOR_MULTIPLE_BPS + 1,
             ..default_limits()
         },
     );
     env.send(&[ix], &[&admin]).await.unwrap();
-    assert_eq!(env.config().await.premium_bps, 10_001);
+    assert_eq!(env.config().await.premium_bps, 30_001);
 }

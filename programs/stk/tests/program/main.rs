@@ -12,5 +12,6 @@ mod harness;
 mod inflow;
 mod lookup_table;
 mod prefund;
+mod premium;
 mod tender;
 mod vault;

@@ -112,6 +112,8 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
     // The inflow ledger is created by the first deposit, whoever makes it first.
     let ledger = client::inflow_ledger_address();
     env.airdrop(&ledger, prefund).await;
+    // Epoch 0's revenue is part of the 100 USDC deposited below: the vault ends as computed there.
+    let funded = env.fund_epoch(0, t.total).await;
     env.finalize(&t).await;
     let ledger_len = 8 + <stk::state::InflowLedger as anchor_lang::Space>::INIT_SPACE;
     assert_created_keeping_prefund(&mut env, &ledger, ledger_len, prefund).await;
@@ -125,8 +127,10 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
 
     // sell_back (member 0) and pay_access (member 1), each on a prefunded `Member` address.
     let platform = Keypair::new();
-    let source = env.fund_quote(&platform.pubkey(), 100 * USDC).await;
-    let ix = client::deposit_revenue(platform.pubkey(), source, 100 * USDC);
+    let source = env
+        .fund_quote(&platform.pubkey(), 100 * USDC - funded)
+        .await;
+    let ix = client::deposit_revenue(platform.pubkey(), source, 100 * USDC - funded);
     env.send(&[ix], &[&platform]).await.unwrap();
     let admin = env.admin();
     let ix = client::open_buyback_window(
@@ -201,14 +205,20 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
         investor_stk,
         investor_quote,
         true,
+        // The floor is 80 USDC behind 90 STK: 0.888888 (rounded down); 10 STK at 10x cost 88.8888
+        // USDC, of which the vault takes the exact backing of 10 STK, 8.888889 (rounded up).
         BuyPremiumArgs {
             stk_amount: 10 * STK,
-            max_quote_in: 25 * USDC,
+            max_quote_in: 88_888_800,
         },
     );
     env.send(&[ix], &[&investor]).await.unwrap();
     assert_eq!(env.balance(&investor_stk).await, 10 * STK);
-    assert_eq!(env.balance(&client::treasury_address()).await, 25 * USDC);
+    assert_eq!(env.balance(&client::treasury_address()).await, 79_999_911);
+    assert_eq!(
+        env.balance(&client::vault_address()).await,
+        80 * USDC + 8_888_889
+    );
     let entry: Investor = env.anchor(&address).await;
     assert_eq!(entry.total_bought_stk, 10 * STK);
 }

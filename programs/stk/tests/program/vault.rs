@@ -1,4 +1,4 @@
-//! Buyback vault, premium sale, access payments, treasury moves.
+//! Buyback vault and access payments (the premium sale and treasury moves are in `premium.rs`).
 use anchor_lang::prelude::Pubkey;
 use solana_sdk::{signature::Keypair, signer::Signer};
 use stk::{
@@ -7,23 +7,23 @@ use stk::{
     error::StkError,
     merkle::{Allocation, EpochTree},
     state::Member,
-    BuyPremiumArgs, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs,
+    OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs,
 };
 
 use crate::harness::*;
 
 /// Price: 0.25 USDC per STK.
-const PRICE: u64 = 250_000;
+pub(crate) const PRICE: u64 = 250_000;
 
-struct Holder {
-    wallet: Keypair,
-    stk: Pubkey,
-    quote: Pubkey,
+pub(crate) struct Holder {
+    pub wallet: Keypair,
+    pub stk: Pubkey,
+    pub quote: Pubkey,
 }
 
 /// An env whose members hold `amount` STK each (paid through a real epoch) and whose vault holds
 /// `vault` quote.
-async fn env_with_holders(n: usize, amount: u64, vault: u64) -> (Env, Vec<Holder>) {
+pub(crate) async fn env_with_holders(n: usize, amount: u64, vault: u64) -> (Env, Vec<Holder>) {
     let mut env = Env::new().await;
     let members = env.members(n).await;
     let t = EpochTree::build(
@@ -58,7 +58,7 @@ async fn env_with_holders(n: usize, amount: u64, vault: u64) -> (Env, Vec<Holder
     (env, holders)
 }
 
-async fn open_window(
+pub(crate) async fn open_window(
     env: &mut Env,
     capacity: u64,
     per_member_cap: u64,
@@ -76,7 +76,7 @@ async fn open_window(
     env.send(&[ix], &[&admin]).await
 }
 
-async fn sell(
+pub(crate) async fn sell(
     env: &mut Env,
     h: &Holder,
     stk_amount: u64,
@@ -263,145 +263,6 @@ async fn deposit_refuses_wrong_vault_and_zero() {
     assert_stk(env.send(&[ix], &[&platform]).await, StkError::ZeroAmount);
 }
 
-async fn buy(
-    env: &mut Env,
-    investor: &Keypair,
-    listed: bool,
-    stk_amount: u64,
-    max_quote_in: u64,
-) -> super::harness::TxResult {
-    let stk = env.stk_account(&investor.pubkey()).await;
-    let quote_mint = env.quote_mint;
-    let quote = env.ata(&investor.pubkey(), &quote_mint).await;
-    let ix = client::buy_premium(
-        investor.pubkey(),
-        stk,
-        quote,
-        listed,
-        BuyPremiumArgs {
-            stk_amount,
-            max_quote_in,
-        },
-    );
-    env.send(&[ix], &[investor]).await
-}
-
-#[tokio::test]
-async fn buy_premium_at_ten_times_the_buyback_price() {
-    let (mut env, _) = env_with_holders(1, STK, 10 * USDC).await;
-    let investor = Keypair::new();
-    env.fund_quote(&investor.pubkey(), 1_000 * USDC).await;
-    // No price set yet.
-    assert_stk(
-        buy(&mut env, &investor, false, STK, u64::MAX).await,
-        StkError::PriceNotSet,
-    );
-    open_window(&mut env, USDC, USDC).await.unwrap();
-
-    // 100 STK at 0.25 × 10 = 250 USDC.
-    assert_stk(
-        buy(&mut env, &investor, false, 100 * STK, 250 * USDC - 1).await,
-        StkError::SlippageExceeded,
-    );
-    buy(&mut env, &investor, false, 100 * STK, 250 * USDC)
-        .await
-        .unwrap();
-    let stk = client::stk_ata(&investor.pubkey());
-    assert_eq!(env.balance(&stk).await, 100 * STK);
-    assert_eq!(env.balance(&client::treasury_address()).await, 250 * USDC);
-    let config = env.config().await;
-    assert_eq!(config.total_premium_minted, 100 * STK);
-    assert_eq!(config.total_premium_quote_in, 250 * USDC);
-    assert_eq!(
-        config.investor_allocation_remaining,
-        default_limits().investor_allocation_remaining - 100 * STK
-    );
-    // Rounds up for the treasury: 1 base unit costs 2.5 -> 3.
-    let before = env.balance(&client::treasury_address()).await;
-    buy(&mut env, &investor, false, 1, 3).await.unwrap();
-    assert_eq!(env.balance(&client::treasury_address()).await, before + 3);
-
-    // Beyond the allocation, u64::MAX, paused.
-    let remaining = env.config().await.investor_allocation_remaining;
-    assert_stk(
-        buy(&mut env, &investor, false, remaining + 1, u64::MAX).await,
-        StkError::AllocationExceeded,
-    );
-    assert_stk(
-        buy(&mut env, &investor, false, u64::MAX, u64::MAX).await,
-        StkError::AllocationExceeded,
-    );
-    let admin = env.admin();
-    let ix = client::set_paused(admin.pubkey(), PAUSE_SALE);
-    env.send(&[ix], &[&admin]).await.unwrap();
-    assert_stk(
-        buy(&mut env, &investor, false, STK, u64::MAX).await,
-        StkError::Paused,
-    );
-}
-
-#[tokio::test]
-async fn buy_premium_allowlist_treasury_and_supply() {
-    let (mut env, _) = env_with_holders(1, STK, 10 * USDC).await;
-    open_window(&mut env, USDC, USDC).await.unwrap();
-    let admin = env.admin();
-    let mut limits = default_limits();
-    limits.investor_allowlist = true;
-    limits.max_supply = 1_000 * STK;
-    limits.max_emission_per_epoch = 1_000 * STK;
-    let ix = client::update_limits(admin.pubkey(), limits);
-    env.send(&[ix], &[&admin]).await.unwrap();
-
-    let investor = Keypair::new();
-    env.fund_quote(&investor.pubkey(), 10_000 * USDC).await;
-    // Not allowlisted: with no entry, and with an entry that is not allowed.
-    assert_stk(
-        buy(&mut env, &investor, false, STK, u64::MAX).await,
-        StkError::NotAllowlisted,
-    );
-    let ix = client::set_investor(admin.pubkey(), investor.pubkey(), false);
-    env.send(&[ix], &[&admin]).await.unwrap();
-    assert_stk(
-        buy(&mut env, &investor, true, STK, u64::MAX).await,
-        StkError::NotAllowlisted,
-    );
-    let ix = client::set_investor(admin.pubkey(), investor.pubkey(), true);
-    env.send(&[ix], &[&admin]).await.unwrap();
-    buy(&mut env, &investor, true, STK, u64::MAX).await.unwrap();
-
-    // Wrong treasury.
-    let stk = client::stk_ata(&investor.pubkey());
-    let quote_mint = env.quote_mint;
-    let quote = env.ata(&investor.pubkey(), &quote_mint).await;
-    let mut ix = client::buy_premium(
-        investor.pubkey(),
-        stk,
-        quote,
-        true,
-        BuyPremiumArgs {
-            stk_amount: STK,
-            max_quote_in: u64::MAX,
-        },
-    );
-    let treasury = client::treasury_address();
-    let vault = client::vault_address();
-    ix.accounts
-        .iter_mut()
-        .filter(|m| m.pubkey == treasury)
-        .for_each(|m| m.pubkey = vault);
-    assert_stk(env.send(&[ix], &[&investor]).await, StkError::WrongTreasury);
-
-    // max_supply: supply is 2 STK, the cap 1,000 STK.
-    assert_stk(
-        buy(&mut env, &investor, true, 999 * STK, u64::MAX).await,
-        StkError::MaxSupplyExceeded,
-    );
-    buy(&mut env, &investor, true, 998 * STK, u64::MAX)
-        .await
-        .unwrap();
-    assert_eq!(env.supply().await, 1_000 * STK);
-}
-
 #[tokio::test]
 async fn pay_access_burns_and_records() {
     let (mut env, holders) = env_with_holders(1, 50 * STK, 0).await;
@@ -445,109 +306,4 @@ async fn pay_access_burns_and_records() {
     env.send(&[ix], &[&admin]).await.unwrap();
     let ix = client::pay_access(wallet.pubkey(), h.stk, args);
     assert_stk(env.send(&[ix], &[&wallet]).await, StkError::Paused);
-}
-
-#[tokio::test]
-async fn treasury_withdrawal_and_vault_funding() {
-    let (mut env, _) = env_with_holders(1, STK, 0).await;
-    open_window_with_price_only(&mut env).await;
-    let investor = Keypair::new();
-    env.fund_quote(&investor.pubkey(), 1_000 * USDC).await;
-    buy(&mut env, &investor, false, 100 * STK, u64::MAX)
-        .await
-        .unwrap();
-    assert_eq!(env.balance(&client::treasury_address()).await, 250 * USDC);
-
-    let admin = env.admin();
-    let ix = client::fund_vault_from_treasury(admin.pubkey(), 200 * USDC);
-    env.send(&[ix], &[&admin]).await.unwrap();
-    // 200 USDC from the treasury, on top of epoch 0's revenue (1 STK at 0.01 USDC, 50%: 0.02 USDC)
-    // and the 1 unit the window helper deposits.
-    assert_eq!(
-        env.balance(&client::vault_address()).await,
-        200 * USDC + 20_000 + 1
-    );
-    let ops = env.fund_quote(&admin.pubkey(), 0).await;
-    let ix = client::withdraw_treasury(admin.pubkey(), ops, 50 * USDC);
-    env.send(&[ix], &[&admin]).await.unwrap();
-    assert_eq!(env.balance(&ops).await, 50 * USDC);
-    assert_eq!(env.balance(&client::treasury_address()).await, 0);
-
-    let ix = client::withdraw_treasury(admin.pubkey(), ops, 1);
-    assert_stk(
-        env.send(&[ix], &[&admin]).await,
-        StkError::InsufficientTreasury,
-    );
-    let ix = client::fund_vault_from_treasury(admin.pubkey(), u64::MAX);
-    assert_stk(
-        env.send(&[ix], &[&admin]).await,
-        StkError::InsufficientTreasury,
-    );
-}
-
-/// Sets the buyback price with a minimal window backed by a 1-unit vault deposit.
-async fn open_window_with_price_only(env: &mut Env) {
-    let platform = Keypair::new();
-    let source = env.fund_quote(&platform.pubkey(), 1).await;
-    let ix = client::deposit_revenue(platform.pubkey(), source, 1);
-    env.send(&[ix], &[&platform]).await.unwrap();
-    open_window(env, 1, 1).await.unwrap();
-}
-
-#[tokio::test]
-async fn the_premium_price_is_never_below_the_buyback_price() {
-    let (mut env, holders) = env_with_holders(1, 100 * STK, 100 * USDC).await;
-    let admin = env.admin();
-    let at = |premium_bps| {
-        client::update_limits(
-            admin.pubkey(),
-            stk::Limits {
-                premium_bps,
-                ..default_limits()
-            },
-        )
-    };
-    // Exactly 1x: buying and selling straight back gains nothing (rounding favours the program).
-    env.send(&[at(MIN_PREMIUM_BPS)], &[&admin]).await.unwrap();
-    open_window(&mut env, 50 * USDC, 50 * USDC).await.unwrap();
-    let investor = Keypair::new();
-    env.airdrop(&investor.pubkey(), 1_000_000_000).await;
-    let quote = env.fund_quote(&investor.pubkey(), 10 * USDC).await;
-    for stk_amount in [4 * STK, 5] {
-        buy(&mut env, &investor, false, stk_amount, u64::MAX)
-            .await
-            .unwrap();
-        let h = Holder {
-            wallet: investor.insecure_clone(),
-            stk: client::stk_ata(&investor.pubkey()),
-            quote,
-        };
-        sell(&mut env, &h, stk_amount, 0).await.unwrap();
-    }
-    // 4 STK: paid 1 USDC, got 1 USDC back; 5 base units: paid 2 (1.25 up), got 1 (1.25 down).
-    assert_eq!(env.balance(&quote).await, 10 * USDC - 1);
-
-    // A config stored below 1x (by an earlier program version): no window may open at any price over
-    // it, and no premium sale happens, until the admin raises the premium to at least 1x.
-    env.overwrite_config(|c| c.premium_bps = MIN_PREMIUM_BPS - 1)
-        .await;
-    assert_stk(
-        open_window(&mut env, 50 * USDC, 50 * USDC).await,
-        StkError::PremiumBelowBuyback,
-    );
-    assert_stk(
-        buy(&mut env, &investor, false, 4 * STK, u64::MAX).await,
-        StkError::PremiumBelowOneX,
-    );
-    // The holders still sell back in the window already open.
-    sell(&mut env, &holders[0], 4 * STK, USDC).await.unwrap();
-    assert_stk(
-        env.send(&[at(MIN_PREMIUM_BPS - 1)], &[&admin]).await,
-        StkError::PremiumBelowOneX,
-    );
-    env.send(&[at(MIN_PREMIUM_BPS)], &[&admin]).await.unwrap();
-    open_window(&mut env, 50 * USDC, 50 * USDC).await.unwrap();
-    buy(&mut env, &investor, false, 4 * STK, USDC)
-        .await
-        .unwrap();
 }
