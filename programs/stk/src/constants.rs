@@ -74,3 +74,14 @@ pub const BUYBACK_SPREAD_BPS: u64 = 200;
 pub const WINDOW_MAX_VAULT_BPS: u64 = 2_500;
 /// Longest a tender window stays open for orders (7 days).
 pub const MAX_WINDOW_SECS: i64 = 7 * 86_400;
+
+/// Access plan PDA: `["plan", plan_id.to_le_bytes()]` (`plan_id` a `u32`).
+pub const PLAN_SEED: &[u8] = b"plan";
+/// Plan ids run from 1 to this bound, so anyone can read every plan with one `getMultipleAccounts`
+/// call (at most 100 addresses) without scanning the program's accounts.
+pub const MAX_PLAN_ID: u32 = 64;
+/// Longest access period a plan may sell (3 × 366 days): a typo in seconds is refused.
+pub const MAX_PLAN_PERIOD_SECS: u64 = 3 * 366 * 86_400;
+/// Largest STK discount a plan may give (50%): paying in STK is cheaper than fiat, but half of the
+/// fiat price, valued at the floor, is always burned.
+pub const MAX_PLAN_DISCOUNT_BPS: u16 = 5_000;

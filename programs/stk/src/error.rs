@@ -106,4 +106,10 @@ pub enum StkError {
     WindowNotSettled,
     #[msg("The order does not belong to this window and member")]
     WrongOrder,
+    #[msg(
+        "Invalid plan: id 1..=64, period 1 s..=3 years, fiat price > 0, discount at most 5_000 bps"
+    )]
+    InvalidPlan,
+    #[msg("The plan is not active")]
+    PlanInactive,
 }

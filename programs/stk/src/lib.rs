@@ -4,7 +4,8 @@
 //! epoch's reward root (k of n identical attestations); finalized roots are paid chunk by chunk, at most
 //! once, under a per-epoch cap, a windowed rate limit and `max_supply`. A buyback vault funded with
 //! subscription revenue buys STK back (burned) at a set price; investors buy new STK at a premium into the
-//! treasury; members pay for access in STK (burned).
+//! treasury; members pay for access plans in STK (the plan's fiat price less its discount, converted
+//! at the floor, burned).
 //!
 //! This file only dispatches: each instruction lives in `instructions/<name>.rs`.
 #![allow(unexpected_cfgs)]
@@ -53,6 +54,9 @@ pub mod stk {
     }
     pub fn set_investor(ctx: Context<SetInvestor>, wallet: Pubkey, allowed: bool) -> Result<()> {
         instructions::set_investor::handler(ctx, wallet, allowed)
+    }
+    pub fn set_plan(ctx: Context<SetPlan>, args: SetPlanArgs) -> Result<()> {
+        instructions::set_plan::handler(ctx, args)
     }
 
     // --- emission ---

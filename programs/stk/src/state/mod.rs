@@ -9,3 +9,5 @@ pub use investor::*;
 pub use member::*;
 pub mod window;
 pub use window::*;
+pub mod plan;
+pub use plan::*;

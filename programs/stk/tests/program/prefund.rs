@@ -7,10 +7,11 @@ use solana_sdk::{program_pack::Pack, signature::Keypair, signer::Signer};
 use stk::{
     client,
     constants::*,
+    economy::access_price_stk,
     error::StkError,
     merkle::{Allocation, EpochTree},
-    state::{Epoch, Investor, Member},
-    BuyPremiumArgs, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs,
+    state::{Epoch, Investor, Member, Plan},
+    BuyPremiumArgs, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs, SetPlanArgs,
 };
 
 use crate::harness::*;
@@ -164,9 +165,31 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
     let member: Member = env.anchor(&address).await;
     assert_eq!(member.total_sold_stk, 80 * STK);
 
+    // set_plan on a prefunded `Plan` address, then pay_access for it.
+    let plan_address = client::plan_address(1);
+    env.airdrop(&plan_address, prefund).await;
+    let ix = client::set_plan(
+        admin.pubkey(),
+        SetPlanArgs {
+            id: 1,
+            period_secs: 30 * DAY as u64,
+            fiat_price: 10 * USDC,
+            discount_bps: 2_000,
+            active: true,
+        },
+    );
+    env.send(&[ix], &[&admin]).await.unwrap();
+    let plan: Plan = env.anchor(&plan_address).await;
+    assert!(plan.active && plan.id == 1 && plan.fiat_price == 10 * USDC);
+    let plan_len = 8 + <Plan as anchor_lang::Space>::INIT_SPACE;
+    assert_created_keeping_prefund(&mut env, &plan_address, plan_len, prefund).await;
+    // Vault 80 USDC behind 120 floating STK after the two sales: floor 0.666666 USDC per STK.
+    let floor = 666_666;
+    let price = access_price_stk(10 * USDC, 2_000, floor).unwrap();
+    assert_eq!(price, 12_000_013);
     let args = PayAccessArgs {
-        stk_amount: 30 * STK,
-        plan: 1,
+        plan_id: 1,
+        max_stk_in: price,
         reference: [1; 32],
     };
     let ix = client::pay_access(payer.pubkey(), payer_stk, args);
@@ -175,7 +198,7 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
     let member: Member = env.anchor(&address).await;
     assert_eq!(
         (member.wallet, member.total_access_paid),
-        (payer.pubkey(), 30 * STK)
+        (payer.pubkey(), price)
     );
     assert_created_keeping_prefund(&mut env, &address, member_len, prefund).await;
 
