@@ -29,36 +29,92 @@ use crate::chain::{ops, Chain, ChainError};
 /// Slippage above 50 % is refused (a typo, not a choice).
 pub const MAX_SLIPPAGE_BPS: u64 = 5_000;
 
-/// An access plan of the platform and its price in STK.
+/// An access plan as the chain holds it (`set_plan`), priced in STK at the current floor with
+/// `stk::economy::access_price_stk`, the function `pay_access` charges with.
 #[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct Plan {
     pub id: u32,
-    pub days: u32,
-    /// STK base units.
-    pub price: u64,
+    /// Access period of one payment, in seconds.
+    pub period_secs: u64,
+    /// The period in whole days (rounded down).
+    pub days: u64,
+    /// The subscription's fiat price, in quote base units.
+    pub fiat_price: u64,
+    /// Discount for paying in STK, in basis points.
+    pub discount_bps: u16,
+    pub active: bool,
+    /// STK base units at the current floor (what `pay_access` burns now); `null` while there is no
+    /// floor.
+    pub price: Option<u64>,
 }
 
-/// The platform's access plans (the platform maps a paid plan to an access period).
-pub const PLANS: [Plan; 3] = [
-    Plan {
-        id: 1,
-        days: 30,
-        price: 10_000_000,
-    },
-    Plan {
-        id: 2,
-        days: 90,
-        price: 27_000_000,
-    },
-    Plan {
-        id: 3,
-        days: 365,
-        price: 100_000_000,
-    },
-];
+impl Plan {
+    fn at_floor(p: &stk::state::Plan, floor_price: Option<u64>) -> Self {
+        Self {
+            id: p.id,
+            period_secs: p.period_secs,
+            days: p.period_secs / 86_400,
+            fiat_price: p.fiat_price,
+            discount_bps: p.discount_bps,
+            active: p.active,
+            price: floor_price.and_then(|f| p.price_stk(f)),
+        }
+    }
+}
 
-pub fn plan(id: u32) -> Option<Plan> {
-    PLANS.iter().copied().find(|p| p.id == id)
+/// The plans on chain and the floor they are priced at.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PlanList {
+    /// Quote base units per whole STK (vault / floating STK); `null` while there is no floor.
+    pub floor_price: Option<u64>,
+    pub quote_decimals: u8,
+    pub plans: Vec<Plan>,
+}
+
+/// The floor `pay_access` converts at: `Config::backing(vault, supply).floor_price()`, `None` while
+/// nothing floats or the vault holds less than a quote unit per STK.
+pub async fn floor_price(chain: &dyn Chain) -> Result<Option<u64>, TxError> {
+    let config = config(chain).await?;
+    let vault = ops::token_balance(chain, &config.vault).await?;
+    let supply = ops::mint_supply(chain, &config.stk_mint).await?;
+    let backing = config
+        .backing(vault, supply)
+        .map_err(|e| TxError::Invalid(e.to_string()))?;
+    Ok(backing.floor_price().filter(|f| *f > 0))
+}
+
+/// Every plan on chain (active or not) by id, priced at the current floor.
+pub async fn plans(chain: &dyn Chain) -> Result<PlanList, TxError> {
+    let config = config(chain).await?;
+    let floor_price = floor_price(chain).await?;
+    let quote_decimals = ops::mint_decimals(chain, &config.quote_mint).await?;
+    let plans = ops::plans(chain)
+        .await?
+        .iter()
+        .map(|p| Plan::at_floor(p, floor_price))
+        .collect();
+    Ok(PlanList {
+        floor_price,
+        quote_decimals,
+        plans,
+    })
+}
+
+/// One plan priced at the current floor; refused when it does not exist, is inactive or there is no
+/// floor (the program would refuse the payment).
+pub async fn plan(chain: &dyn Chain, plan_id: u32) -> Result<Plan, TxError> {
+    let p = ops::plans(chain)
+        .await?
+        .into_iter()
+        .find(|p| p.id == plan_id)
+        .ok_or_else(|| TxError::Invalid(format!("no plan {plan_id}")))?;
+    if !p.active {
+        return Err(TxError::Invalid(format!("plan {plan_id} is not active")));
+    }
+    let floor = floor_price(chain).await?.ok_or_else(|| {
+        TxError::Invalid("no floor yet: nothing floats or the vault is empty".into())
+    })?;
+    Ok(Plan::at_floor(&p, Some(floor)))
 }
 
 /// Why a transaction is not built.
@@ -358,25 +414,45 @@ pub async fn claim_order(
     Ok(OrderClaim { claim, ixs })
 }
 
-/// A payment for `plan` (its price in STK, burned), with the platform's `reference`.
+/// A payment for a plan: its price at the current floor, the most the transaction may burn (the
+/// price plus slippage: the floor moves) and the instructions.
+pub struct PayAccess {
+    pub plan: Plan,
+    pub price: u64,
+    pub max_stk_in: u64,
+    pub ixs: Vec<Instruction>,
+}
+
 pub async fn pay_access(
     chain: &dyn Chain,
     member: Pubkey,
     plan_id: u32,
+    slippage_bps: u64,
     reference: [u8; 32],
-) -> Result<(Plan, Vec<Instruction>), TxError> {
-    let p = plan(plan_id).ok_or_else(|| TxError::Invalid(format!("no plan {plan_id}")))?;
-    config(chain).await?;
+) -> Result<PayAccess, TxError> {
+    if slippage_bps > MAX_SLIPPAGE_BPS {
+        return Err(TxError::Invalid("slippage is at most 50%".into()));
+    }
+    let plan = plan(chain, plan_id).await?;
+    let price = plan
+        .price
+        .ok_or_else(|| TxError::Invalid("the plan's price does not fit".into()))?;
+    let max_stk_in = plus_slippage(price, slippage_bps);
     let ix = client::pay_access(
         member,
         client::stk_ata(&member),
         PayAccessArgs {
-            stk_amount: p.price,
-            plan: p.id,
+            plan_id,
+            max_stk_in,
             reference,
         },
     );
-    Ok((p, vec![ix]))
+    Ok(PayAccess {
+        plan,
+        price,
+        max_stk_in,
+        ixs: vec![ix],
+    })
 }
 
 /// The premium sale at the chain's state: the floor it is priced at and how a purchase is paid and
@@ -661,6 +737,5 @@ mod tests {
         assert_eq!(plus_slippage(1_000, 100), 1_010);
         assert_eq!(plus_slippage(999, 100), 1_009);
         assert_eq!(plus_slippage(u64::MAX, 100), u64::MAX);
-        assert!(plan(1).is_some() && plan(9).is_none());
     }
 }

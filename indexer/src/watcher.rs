@@ -289,8 +289,15 @@ pub fn event_json(event: &StkEvent) -> (Option<u64>, Value) {
         ),
         StkEvent::AccessPaid(e) => (
             None,
-            json!({"member": k(&e.member), "stk_amount": e.stk_amount, "plan": e.plan,
+            json!({"member": k(&e.member), "plan_id": e.plan_id, "period_secs": e.period_secs,
+                   "stk_amount": e.stk_amount, "fiat_price": e.fiat_price,
+                   "discount_bps": e.discount_bps, "floor_price": e.floor_price,
                    "reference": hex::encode(e.reference)}),
+        ),
+        StkEvent::PlanSet(e) => (
+            None,
+            json!({"plan_id": e.plan_id, "period_secs": e.period_secs, "fiat_price": e.fiat_price,
+                   "discount_bps": e.discount_bps, "active": e.active, "created": e.created}),
         ),
         StkEvent::TreasuryWithdrawn(e) => (
             None,

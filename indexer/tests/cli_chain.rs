@@ -656,32 +656,119 @@ async fn member_and_investor_commands_end_to_end() {
     env.ok("member", &["sell-back", "1", "--yes"]).await;
     assert_eq!(env.token(&member_stk).await, 9 * STK);
 
-    // Pay for access (burned).
-    let supply_before = env.status().await["stk_supply"].as_u64().unwrap();
-    env.ok(
-        "member",
-        &[
-            "pay-access",
-            "4",
-            "--plan",
-            "2",
-            "--reference",
-            "order-17",
-            "--yes",
-        ],
-    )
-    .await;
-    assert_eq!(env.token(&member_stk).await, 5 * STK);
+    // Access plans: only the admin sets them, within the bounds.
+    let plan_args = |id: &'static str, discount: &'static str| {
+        [
+            "admin",
+            "set-plan",
+            "--id",
+            id,
+            "--period-days",
+            "90",
+            "--fiat-price",
+            "10",
+            "--discount-bps",
+            discount,
+        ]
+    };
+    env.fails("member", &plan_args("2", "2000"), "StkError::Unauthorized")
+        .await;
+    let out = env
+        .fails("admin", &plan_args("2", "6000"), "StkError::InvalidPlan")
+        .await;
+    assert!(
+        out.stdout.contains("the program will refuse"),
+        "{}",
+        out.stdout
+    );
+    let out = env.ok("admin", &plan_args("2", "2000")).await;
+    assert!(
+        out.contains("plan 2 (new): 90 days, fiat price 10 quote, 20% off in STK, active"),
+        "{out}"
+    );
+    let mut inactive = plan_args("3", "0").to_vec();
+    inactive.push("--inactive");
+    env.ok("admin", &inactive).await;
+    let plans: Value =
+        serde_json::from_str(&env.ok("member", &["admin", "plans", "--json"]).await).unwrap();
+    assert_eq!(plans["plans"].as_array().unwrap().len(), 2);
+    assert_eq!(plans["plans"][0]["id"], 2);
+    assert_eq!(plans["plans"][0]["period_secs"], 90 * 86_400);
+    assert_eq!(plans["plans"][0]["fiat_price"], 10 * USDC);
+    assert_eq!(plans["plans"][1]["active"], false);
+
+    // Pay for plan 2: 10 quote less 20% at the floor (vault / supply), shown first, burned.
+    let status = env.status().await;
+    let supply_before = status["stk_supply"].as_u64().unwrap();
+    let vault = status["vault"]["balance"].as_u64().unwrap();
+    let floor = (u128::from(vault) * u128::from(STK) / u128::from(supply_before)) as u64;
+    assert_eq!(plans["floor_price"], floor);
+    let price = stk::economy::access_price_stk(10 * USDC, 2_000, floor).unwrap();
+    assert_eq!(plans["plans"][0]["price"], price);
+    let shown = format!(
+        "price {} STK at the floor {} quote per STK",
+        stk_indexer::member_tx::fmt_amount(price, 6),
+        stk_indexer::member_tx::fmt_amount(floor, 6)
+    );
+    let out = env
+        .run(
+            "member",
+            &["pay-access", "--plan", "2", "--reference", "order-17"],
+            "no\n",
+        )
+        .await;
+    assert!(!out.ok);
+    assert!(out.stdout.contains(&shown), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("plan 2: 90 days of access, fiat price 10 quote, 20% off in STK"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        env.token(&member_stk).await,
+        9 * STK,
+        "declined: nothing paid"
+    );
+    let out = env
+        .ok(
+            "member",
+            &[
+                "pay-access",
+                "--plan",
+                "2",
+                "--reference",
+                "order-17",
+                "--slippage",
+                "0.5",
+                "--yes",
+            ],
+        )
+        .await;
+    assert!(out.contains(&shown), "{out}");
+    assert_eq!(env.token(&member_stk).await, 9 * STK - price);
     assert_eq!(
         env.status().await["stk_supply"].as_u64().unwrap(),
-        supply_before - 4 * STK
+        supply_before - price
     );
+    let held = 9 * STK - price;
+    env.fails(
+        "member",
+        &["pay-access", "--plan", "3", "--reference", "x", "--yes"],
+        "plan 3 is not active",
+    )
+    .await;
+    env.fails(
+        "member",
+        &["pay-access", "--plan", "9", "--reference", "x", "--yes"],
+        "no plan 9",
+    )
+    .await;
     env.ok("admin", &["admin", "pause", "access"]).await;
     env.fails(
         "member",
         &[
             "pay-access",
-            "1",
             "--plan",
             "2",
             "--reference",
@@ -691,6 +778,7 @@ async fn member_and_investor_commands_end_to_end() {
         "StkError::Paused",
     )
     .await;
+    assert_eq!(env.token(&member_stk).await, held);
 
     // The window closes: the program refuses by name.
     let closes = env.status().await["window"]["closes_at"].as_i64().unwrap();

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use solana_sdk::signer::Signer;
-use stk::{client, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs};
+use stk::{client, OpenBuybackWindowArgs, SellBackArgs};
 use stk_indexer::{
     chain::{ops, Chain},
     local::{STK, USDC},
@@ -193,23 +193,20 @@ async fn watcher_flow(w: World) {
         )
         .await
         .unwrap();
-    let spent = 25 * STK;
-    chain
-        .send(
-            &[client::pay_access(
-                seller.pubkey(),
-                seller_stk,
-                PayAccessArgs {
-                    stk_amount: spent,
-                    plan: 1,
-                    reference: [7; 32],
-                },
-            )],
-            &[seller],
-            &[],
-        )
+    // Plan 1 (30 days, 10 USDC, 20% off) at the floor: 8 USDC worth of STK, burned.
+    let floor = stk_indexer::member_tx::floor_price(chain)
+        .await
+        .unwrap()
+        .unwrap();
+    let pay = stk_indexer::member_tx::pay_access(chain, seller.pubkey(), 1, 0, [7; 32])
         .await
         .unwrap();
+    assert_eq!(
+        Some(pay.price),
+        stk::economy::access_price_stk(10 * USDC, 2_000, floor)
+    );
+    let spent = pay.price;
+    chain.send(&pay.ixs, &[seller], &[]).await.unwrap();
     let quote_received = ops::token_balance(chain, &seller_quote).await.unwrap();
     assert_eq!(quote_received, 50 * USDC, "100 STK at 0.5 USDC");
 
@@ -237,6 +234,16 @@ async fn watcher_flow(w: World) {
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
+    // The receipt: the plan's terms and the floor the price was converted at.
+    let paid = events.iter().find(|e| e.2 == "AccessPaid").unwrap();
+    let data: serde_json::Value = serde_json::from_str(&paid.4).unwrap();
+    assert_eq!(data["plan_id"], 1);
+    assert_eq!(data["period_secs"], 30 * 86_400);
+    assert_eq!(data["fiat_price"], 10 * USDC);
+    assert_eq!(data["discount_bps"], 2_000);
+    assert_eq!(data["floor_price"], floor);
+    assert_eq!(data["stk_amount"], spent);
+    assert_eq!(data["reference"], hex::encode([7u8; 32]));
     let chunk = events.iter().find(|e| e.2 == "ChunkDistributed").unwrap();
     assert_eq!(chunk.3, Some(0), "ChunkDistributed carries its epoch");
     let data: serde_json::Value = serde_json::from_str(&chunk.4).unwrap();

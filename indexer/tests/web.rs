@@ -138,6 +138,18 @@ impl Web {
         ops::token_balance(self.chain(), &ata).await.unwrap()
     }
     /// Fills the vault with `amount` quote and opens a sell-back window.
+    /// Revenue into the buyback vault (the admin deposits `amount` quote): the floor.
+    pub async fn deposit(&self, amount: u64) {
+        let admin = self.w.economy.admin.clone();
+        let source = self
+            .w
+            .economy
+            .fund_quote(&admin.pubkey(), amount)
+            .await
+            .unwrap();
+        let ix = client::deposit_revenue(admin.pubkey(), source, amount);
+        self.chain().send(&[ix], &[&admin], &[]).await.unwrap();
+    }
     pub async fn open_window(&self, amount: u64, price: u64, per_member_cap: u64) {
         let admin = self.w.economy.admin.clone();
         let source = self
@@ -466,7 +478,19 @@ async fn actions_metadata_cors_and_errors() {
     assert_eq!(link["type"], "transaction");
     assert!(link["href"].as_str().unwrap().contains("{amount}"));
     assert_eq!(link["parameters"][0]["name"], "amount");
+    // No revenue yet: no floor, so no plan can be paid in STK.
     let r = s.get("/api/actions/pay-access").await;
+    assert_eq!(r.body["disabled"], true, "{}", r.text);
+    assert!(r.body["description"].as_str().unwrap().contains("No floor"));
+    let plans = s.get("/v1/access/plans").await;
+    assert_eq!(plans.status, StatusCode::OK, "{}", plans.text);
+    assert_eq!(plans.body["floor_price"], Value::Null);
+    assert_eq!(plans.body["plans"].as_array().unwrap().len(), 3);
+    assert_eq!(plans.body["plans"][0]["price"], Value::Null);
+    // With revenue in the vault the three plans on chain are priced at the floor.
+    s.deposit(100 * USDC).await;
+    let r = s.get("/api/actions/pay-access").await;
+    assert_eq!(r.body["disabled"], Value::Null, "{}", r.text);
     assert_eq!(r.body["links"]["actions"].as_array().unwrap().len(), 3);
     for l in r.body["links"]["actions"].as_array().unwrap() {
         assert!(l["href"]
@@ -474,6 +498,10 @@ async fn actions_metadata_cors_and_errors() {
             .unwrap()
             .starts_with("/api/actions/pay-access?plan="));
     }
+    assert!(r.body["links"]["actions"][0]["label"]
+        .as_str()
+        .unwrap()
+        .starts_with("30 days: "));
     let r = s.get("/api/actions/buy-premium").await;
     assert!(
         r.body["description"].as_str().unwrap().contains("premium")
@@ -670,25 +698,71 @@ async fn actions_sell_back_pay_access_buy_premium_on_chain() {
     assert_eq!(e.body["vault"], vault0 + quote.to_vault);
     assert_eq!(e.body["treasury"], treasury0 + quote.to_treasury);
 
-    // Pay for plan 1 (10 STK, burned) with the platform's order reference.
-    let plan1 = stk_indexer::member_tx::plan(1).unwrap();
+    // Plan 1 on chain, priced at the floor: 10 USDC less 20%, converted at vault / floating STK.
+    let plans = s.get("/v1/access/plans").await;
+    assert_eq!(plans.status, StatusCode::OK, "{}", plans.text);
+    let floor = plans.body["floor_price"].as_u64().unwrap();
+    let supply = ops::mint_supply(s.chain(), &client::mint_address())
+        .await
+        .unwrap();
+    let vault = ops::token_balance(s.chain(), &client::vault_address())
+        .await
+        .unwrap();
+    assert_eq!(
+        u128::from(floor),
+        u128::from(vault) * u128::from(STK) / u128::from(supply)
+    );
+    let p1 = &plans.body["plans"][0];
+    assert_eq!(
+        (
+            &p1["id"],
+            &p1["days"],
+            &p1["period_secs"],
+            &p1["fiat_price"],
+            &p1["discount_bps"]
+        ),
+        (
+            &json!(1),
+            &json!(30),
+            &json!(30 * 86_400),
+            &json!(10 * USDC),
+            &json!(2_000)
+        )
+    );
+    let price = stk::economy::access_price_stk(10 * USDC, 2_000, floor).unwrap();
+    assert_eq!(p1["price"], price);
+    // Paying in STK is cheaper than the fiat price at the floor.
+    assert!(u128::from(price) * u128::from(floor) < u128::from(10 * USDC) * u128::from(STK));
+
+    // The member pays plan 1 with the platform's order reference; the price is burned.
+    let stk_before = s.stk_of(&me).await;
     let r = s
         .req(
             Method::POST,
-            "/api/actions/pay-access?plan=1&reference=order-42",
+            "/api/actions/pay-access?plan=1&reference=order-42&slippage=0.5",
             &[],
-            Some(investor_account.clone()),
+            Some(account.clone()),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let reference = hex::encode(stk_indexer::member_tx::reference_bytes("order-42"));
-    assert!(r.body["message"].as_str().unwrap().contains(&reference));
+    let message = r.body["message"].as_str().unwrap();
+    assert!(message.contains(&reference), "{message}");
+    let at_most = stk_indexer::member_tx::plus_slippage(price, 50);
+    assert!(
+        message.contains(&format!(
+            "Pay {} STK (at most {})",
+            stk_indexer::member_tx::fmt_amount(price, 6),
+            stk_indexer::member_tx::fmt_amount(at_most, 6)
+        )),
+        "{message}"
+    );
     let sent = s
-        .sign_and_relay(r.body["transaction"].as_str().unwrap(), &investor)
+        .sign_and_relay(r.body["transaction"].as_str().unwrap(), member)
         .await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
-    assert_eq!(s.stk_of(&inv).await, 12 * STK - plan1.price);
-    // Paying again with what is left (2 STK) fails on chain, and nothing moves.
+    assert_eq!(s.stk_of(&me).await, stk_before - price);
+    // The investor's 12 STK are less than the price: the transaction fails on chain, nothing moves.
     let r = s
         .req(
             Method::POST,
@@ -697,6 +771,7 @@ async fn actions_sell_back_pay_access_buy_premium_on_chain() {
             Some(investor_account.clone()),
         )
         .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let sent = s
         .sign_and_relay(r.body["transaction"].as_str().unwrap(), &investor)
         .await;
@@ -706,11 +781,42 @@ async fn actions_sell_back_pay_access_buy_premium_on_chain() {
         "{}",
         sent.text
     );
-    assert_eq!(s.stk_of(&inv).await, 12 * STK - plan1.price);
+    assert_eq!(s.stk_of(&inv).await, 12 * STK);
+    // A deactivated plan is refused before any transaction is built.
+    let admin = s.w.economy.admin.clone();
+    let ix = client::set_plan(
+        admin.pubkey(),
+        stk::SetPlanArgs {
+            id: 2,
+            period_secs: 90 * 86_400,
+            fiat_price: 27 * USDC,
+            discount_bps: 2_000,
+            active: false,
+        },
+    );
+    s.chain().send(&[ix], &[&admin], &[]).await.unwrap();
+    let r = s
+        .req(
+            Method::POST,
+            "/api/actions/pay-access?plan=2",
+            &[],
+            Some(account.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("not active"));
+    let plans = s.get("/v1/access/plans").await;
+    let ids: Vec<&Value> = plans.body["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["id"])
+        .collect();
+    assert_eq!(ids, [&json!(1), &json!(3)], "only active plans are offered");
     let e = s.get("/v1/economy").await;
     assert_eq!(e.body["total_premium_minted"], 12 * STK);
     assert_eq!(e.body["total_burned_sell_back"], STK);
-    assert_eq!(e.body["total_burned_access"], plan1.price);
+    assert_eq!(e.body["total_burned_access"], price);
 }
 
 // ---------- the real browser ----------
@@ -973,6 +1079,25 @@ impl Tab<'_> {
 
 /// Where screenshots go: `docs/screenshots/` with `STK_SCREENSHOTS=update`, else a temporary
 /// directory (they are taken and checked either way).
+/// STK base units as the page writes them in English (`1,234.5`).
+fn en_us_stk(units: u64) -> String {
+    let whole = (units / STK).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let frac = format!("{:06}", units % STK);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        grouped
+    } else {
+        format!("{grouped}.{frac}")
+    }
+}
+
 fn screenshot_dir(tmp: &tempfile::TempDir) -> std::path::PathBuf {
     if std::env::var("STK_SCREENSHOTS").as_deref() == Ok("update") {
         let d = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
@@ -1125,6 +1250,19 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
     tab.click("#connect").await;
     tab.wait("document.querySelector('#pay')").await;
     tab.a11y("access").await;
+    let text = tab.text().await;
+    assert!(text.contains("30 days"), "{text}");
+    assert!(text.contains("20% off in STK"), "{text}");
+    // The price the page shows is the one the program will charge now.
+    let price = stk_indexer::member_tx::plan(s.chain(), 1)
+        .await
+        .unwrap()
+        .price
+        .unwrap();
+    assert!(
+        text.contains(&format!("30 days — {} STK", en_us_stk(price))),
+        "{text}"
+    );
     tab.enter("#pay").await;
     tab.wait("document.querySelector('.result')").await;
     let text = tab.text().await;
@@ -1144,7 +1282,6 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
             .any(|(_, _, name, _, data)| name == "AccessPaid" && data.contains(&reference)),
         "reference {reference} not in {events:?}"
     );
-    let price = stk_indexer::member_tx::plan(1).unwrap().price;
     assert_eq!(s.stk_of(&me).await, earned - STK - price);
 
     // Buy 1 STK at the premium with a maximum price.

@@ -40,7 +40,9 @@
       tender_title: 'Tender window (pro rata)', tender_note: 'Every order of a window is filled at the same ratio, whenever it was sent; after the window is settled, claim: quote for the filled part, the rest of your STK back.',
       place_order: 'Sign and place an order', claim_order: 'Sign and claim',
       sent_ok: 'Done. Transaction {0}.', new_balance: 'Now: {0} STK, {1} quote.',
-      access_title: 'Access', plans: 'Plans', plan_row: '{0} days — {1} STK', pay: 'Sign and pay', plan: 'Plan',
+      access_title: 'Access', plans: 'Plans', plan_row: '{0} days — {1} STK (fiat price {2}, {3}% off in STK)', pay: 'Sign and pay', plan: 'Plan',
+      plan_floor: 'STK prices at the floor, {0} quote per STK (the vault per floating STK): paying in STK costs less than the fiat price.',
+      no_floor: 'No floor yet: access cannot be paid in STK.', no_plans: 'No plan can be paid in STK now.',
       receipt_access: 'Receipt: plan {0} ({1} days), {2} STK burned, reference {3}, transaction {4}.',
       investor_title: 'Investor', allowlist: 'Allowlist', allow_on: 'on', allow_off: 'off (anyone may buy)',
       you_allowed: 'Your wallet may buy', yes: 'yes', no: 'no', premium_price: 'Premium price (quote per STK)', floor_price: 'Floor (quote per STK)', vault_share: 'Share of each purchase to the vault', alloc_left: 'Allocation remaining (STK)',
@@ -97,7 +99,9 @@
       tender_title: 'Окно заявок (пропорционально)', tender_note: 'Все заявки окна исполняются в одной доле, когда бы они ни были отправлены; после расчёта окна заберите: котировочные за исполненную часть и остаток STK.',
       place_order: 'Подписать и подать заявку', claim_order: 'Подписать и забрать',
       sent_ok: 'Готово. Транзакция {0}.', new_balance: 'Теперь: {0} STK, {1} котировочных.',
-      access_title: 'Доступ', plans: 'Тарифы', plan_row: 'Срок (дней): {0} — {1} STK', pay: 'Подписать и оплатить', plan: 'Тариф',
+      access_title: 'Доступ', plans: 'Тарифы', plan_row: 'Срок (дней): {0} — {1} STK (цена в фиате: {2}; скидка при оплате в STK, %: {3})', pay: 'Подписать и оплатить', plan: 'Тариф',
+      plan_floor: 'Цены в STK — по нижней цене, котировочных за 1 STK: {0} (хранилище на STK в обращении); в STK дешевле, чем в фиате.',
+      no_floor: 'Нижней цены пока нет: оплатить доступ в STK нельзя.', no_plans: 'Сейчас нет тарифов для оплаты в STK.',
       receipt_access: 'Квитанция: тариф {0} (дней: {1}), сожжено {2} STK, номер {3}, транзакция {4}.',
       investor_title: 'Инвестор', allowlist: 'Список допуска', allow_on: 'включён', allow_off: 'выключен (купить может любой)',
       you_allowed: 'Ваш кошелёк может покупать', yes: 'да', no: 'нет', premium_price: 'Цена с премией (котировочных за 1 STK)', floor_price: 'Обеспечение фонда (котировочных за 1 STK)', vault_share: 'Доля каждой покупки в фонд выкупа', alloc_left: 'Остаток для инвесторов (STK)',
@@ -628,14 +632,19 @@
   };
 
   PAGE.access = async () => {
-    const { plans } = await api('/v1/access/plans');
+    // The plans on chain, priced at the current floor by the service (the program's own function).
+    const all = await api('/v1/access/plans');
+    const q = (v) => units(v, all.quote_decimals);
+    const plans = all.plans.filter((p) => p.price !== null);
     const out = [el('h2', { text: t('plans') })];
+    out.push(el('p', { id: 'plan-floor', text: all.floor_price === null ? t('no_floor') : t('plan_floor', q(all.floor_price)) }));
     const list = el('fieldset', { class: 'panel' }, el('legend', { text: t('plan') }));
     plans.forEach((p, i) => {
       const id = 'plan-' + p.id;
       list.append(el('div', {}, el('input', { type: 'radio', name: 'plan', id, value: p.id, checked: i === 0 }), ' ',
-        el('label', { for: id, text: t('plan_row', p.days, stk(p.price)) })));
+        el('label', { for: id, text: t('plan_row', p.days, stk(p.price), q(p.fiat_price), units(p.discount_bps, 2)) })));
     });
+    if (!plans.length) { out.push(el('p', { text: t('no_plans') })); return out; }
     if (!address()) { out.push(list, needWallet()); return out; }
     const ws = await walletState(address());
     out.push(cards([[t('stk'), stk(ws.stk)], [t('access_total'), stk(ws.total_access_paid)]]));

@@ -12,7 +12,7 @@ use solana_sdk::{
 };
 use stk::{
     client,
-    state::{Config, Epoch, InflowLedger},
+    state::{Config, Epoch, InflowLedger, Plan},
 };
 
 use super::{Chain, ChainError};
@@ -62,6 +62,25 @@ pub async fn emission_allowance(
         .min(config.max_emission_per_epoch))
 }
 
+/// Every access plan on chain (active or not), by id: the addresses of ids `1..=MAX_PLAN_ID` in one
+/// `getMultipleAccounts` call (the program refuses other ids), those that exist decoded.
+pub async fn plans(chain: &dyn Chain) -> Result<Vec<Plan>, ChainError> {
+    let ids = client::plan_addresses();
+    let keys: Vec<Pubkey> = ids.iter().map(|(_, k)| *k).collect();
+    let mut out = Vec::new();
+    for ((id, key), account) in ids.iter().zip(chain.accounts(&keys).await?) {
+        let Some(a) = account else { continue };
+        if a.owner != stk::ID {
+            // Lamports sent to a plan address before the admin created the plan.
+            continue;
+        }
+        let plan = Plan::try_deserialize(&mut a.data.as_slice())
+            .map_err(|e| ChainError::Invalid(format!("plan {id} ({key}) does not decode: {e}")))?;
+        out.push(plan);
+    }
+    Ok(out)
+}
+
 /// Token balances (0 for accounts that do not exist).
 pub async fn token_balances(
     chain: &dyn Chain,
@@ -85,6 +104,13 @@ pub async fn token_balance(chain: &dyn Chain, account: &Pubkey) -> Result<u64, C
 pub async fn mint_supply(chain: &dyn Chain, mint: &Pubkey) -> Result<u64, ChainError> {
     Ok(chain.account(mint).await?.map_or(0, |a| {
         spl_token::state::Mint::unpack(&a.data).map_or(0, |m| m.supply)
+    }))
+}
+
+/// A mint's decimals (6 when the mint does not exist or does not decode, as the economy view assumes).
+pub async fn mint_decimals(chain: &dyn Chain, mint: &Pubkey) -> Result<u8, ChainError> {
+    Ok(chain.account(mint).await?.map_or(6, |a| {
+        spl_token::state::Mint::unpack(&a.data).map_or(6, |m| m.decimals)
     }))
 }
 

@@ -218,6 +218,30 @@ pub enum AdminAction {
     },
     /// Move quote tokens from the treasury to the buyback vault.
     FundVault { amount: String },
+    /// Create or update an access plan: what one payment buys and its fiat price; members pay the
+    /// fiat price less the discount, converted at the floor, in STK (burned).
+    SetPlan {
+        /// Plan id (1..=64).
+        #[arg(long)]
+        id: u32,
+        /// Access period of one payment, in days (at most 3 × 366).
+        #[arg(long)]
+        period_days: u64,
+        /// The subscription's fiat price, in quote tokens (decimals allowed).
+        #[arg(long)]
+        fiat_price: String,
+        /// Discount for paying in STK, in basis points (0..=5000).
+        #[arg(long, default_value_t = 0)]
+        discount_bps: u16,
+        /// Stop new payments for this plan (set it again without the flag to reactivate).
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// The access plans on chain and their STK prices at the current floor.
+    Plans {
+        #[arg(long)]
+        json: bool,
+    },
     /// Config, supply, epochs, vault, window and treasury.
     Status {
         #[arg(long)]
@@ -499,6 +523,62 @@ pub(super) async fn run(s: &Session, action: AdminAction) -> anyhow::Result<()> 
             let ix = client::fund_vault_from_treasury(me()?, units);
             s.execute("fund vault", &[ix], &summary, true).await?;
         }
+        AdminAction::SetPlan {
+            id,
+            period_days,
+            fiat_price,
+            discount_bps,
+            inactive,
+        } => {
+            let config = s.config().await?;
+            let decimals = s.mint_decimals(&config.quote_mint).await?;
+            let args = stk::SetPlanArgs {
+                id,
+                period_secs: period_days
+                    .checked_mul(86_400)
+                    .ok_or_else(|| anyhow!("--period-days {period_days} is too long"))?,
+                fiat_price: parse_amount(&fiat_price, decimals)?,
+                discount_bps,
+                active: !inactive,
+            };
+            let existing = crate::chain::ops::plans(s.chain.as_ref())
+                .await
+                .context("reading the plans")?
+                .into_iter()
+                .find(|p| p.id == id);
+            let floor = crate::member_tx::floor_price(s.chain.as_ref())
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            let price = floor.and_then(|f| {
+                stk::economy::access_price_stk(args.fiat_price, u64::from(discount_bps), f)
+            });
+            let mut summary = vec![format!(
+                "plan {id} ({}): {period_days} days, fiat price {} quote, {}% off in STK, {}",
+                if existing.is_some() { "update" } else { "new" },
+                fmt_amount(args.fiat_price, decimals),
+                fmt_amount(u64::from(discount_bps), 2),
+                if args.active { "active" } else { "inactive" }
+            )];
+            summary.push(match (floor, price) {
+                (Some(f), Some(p)) => format!(
+                    "at the floor {} quote per STK it costs {} STK",
+                    fmt_amount(f, decimals),
+                    fmt_amount(p, STK_DECIMALS)
+                ),
+                _ => "no floor yet: members cannot pay in STK until there is one".into(),
+            });
+            if !stk::state::Plan::valid_terms(id, args.period_secs, args.fiat_price, discount_bps) {
+                summary.push(format!(
+                    "outside the bounds (id 1..={}, 1..={} days, fiat price > 0, discount at most {} bps): the program will refuse",
+                    stk::constants::MAX_PLAN_ID,
+                    stk::constants::MAX_PLAN_PERIOD_SECS / 86_400,
+                    stk::constants::MAX_PLAN_DISCOUNT_BPS
+                ));
+            }
+            let ix = client::set_plan(me()?, args);
+            s.execute("set plan", &[ix], &summary, false).await?;
+        }
+        AdminAction::Plans { json } => plans(s, json).await?,
         AdminAction::Status { json } => super::status::status(s, json).await?,
     }
     Ok(())
@@ -546,4 +626,35 @@ pub(super) fn flows_text(mask: u8) -> String {
     } else {
         names.join(", ")
     }
+}
+
+async fn plans(s: &Session, as_json: bool) -> anyhow::Result<()> {
+    let list = crate::member_tx::plans(s.chain.as_ref())
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let q = |v: u64| fmt_amount(v, list.quote_decimals);
+    match list.floor_price {
+        Some(f) => println!("floor {} quote per STK", q(f)),
+        None => println!("no floor yet (nothing floats or the vault is empty)"),
+    }
+    if list.plans.is_empty() {
+        println!("no plans (admin: `stk-indexer admin set-plan --id 1 --period-days 30 --fiat-price 10 --discount-bps 2000`)");
+    }
+    for p in &list.plans {
+        println!(
+            "plan {}: {} days, fiat {} quote, {}% off, {} STK{}",
+            p.id,
+            p.days,
+            q(p.fiat_price),
+            fmt_amount(u64::from(p.discount_bps), 2),
+            p.price
+                .map_or_else(|| "-".into(), |v| fmt_amount(v, STK_DECIMALS)),
+            if p.active { "" } else { " (inactive)" }
+        );
+    }
+    Ok(())
 }

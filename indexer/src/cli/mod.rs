@@ -203,15 +203,18 @@ pub enum Command {
         #[command(flatten)]
         tx: TxArgs,
     },
-    /// Pay for access in STK (burned).
+    /// Pay for an access plan in STK (burned): the plan's fiat price less its discount, converted at
+    /// the floor (shows the plan and the price first).
     PayAccess {
-        /// STK to pay (decimals allowed).
-        amount: String,
+        /// The plan's id (`admin plans` lists them).
         #[arg(long)]
         plan: u32,
         /// Payment reference: 64 hex digits, or any text (its SHA-256 is used).
         #[arg(long)]
         reference: String,
+        /// Accepted excess over the price, in percent (sets max_stk_in; the floor may move).
+        #[arg(long, default_value = "1")]
+        slippage: String,
         #[command(flatten)]
         cluster: ClusterArgs,
         #[command(flatten)]
@@ -248,8 +251,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tx,
             action,
         } => {
-            // `status` only reads: no keypair needed.
-            let session = if matches!(*action, AdminAction::Status { .. }) {
+            // `status` and `plans` only read: no keypair needed.
+            let session = if matches!(
+                *action,
+                AdminAction::Status { .. } | AdminAction::Plans { .. }
+            ) {
                 cluster::Session::open_read_only(&cluster)?
             } else {
                 cluster::Session::open(&cluster, &tx)?
@@ -301,14 +307,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
         }
         Command::PayAccess {
-            amount,
             plan,
             reference,
+            slippage,
             cluster,
             tx,
         } => {
             let session = cluster::Session::open(&cluster, &tx)?;
-            wallet_cmds::pay_access(&session, &amount, plan, &reference).await
+            wallet_cmds::pay_access(&session, plan, &reference, &slippage).await
         }
         Command::Sources { action } => sources::run(&cfg, action).await,
     }

@@ -4,7 +4,7 @@ use anchor_spl::associated_token::get_associated_token_address;
 use anyhow::{anyhow, bail, Context};
 use serde_json::json;
 use solana_sdk::pubkey::Pubkey;
-use stk::{client, constants::STK_DECIMALS, math::sell_back_quote, PayAccessArgs, SellBackArgs};
+use stk::{client, constants::STK_DECIMALS, math::sell_back_quote, SellBackArgs};
 
 use super::cluster::{fmt_amount, parse_amount, parse_percent_bps, Session};
 use crate::chain::Chain;
@@ -324,44 +324,55 @@ pub fn reference_bytes(text: &str) -> [u8; 32] {
     crate::member_tx::reference_bytes(text)
 }
 
-/// `pay-access AMOUNT --plan N --reference REF`: burns STK for access.
+/// `pay-access --plan ID --reference REF [--slippage PCT]`: shows the plan and its price at the
+/// floor, then burns it (at most the price plus the slippage: the floor may move before it lands).
 pub(super) async fn pay_access(
     s: &Session,
-    amount: &str,
-    plan: u32,
+    plan_id: u32,
     reference: &str,
+    slippage: &str,
 ) -> anyhow::Result<()> {
     let me = s.signer()?;
-    s.config().await?;
-    let stk_amount = parse_amount(amount, STK_DECIMALS)?;
+    let config = s.config().await?;
+    let decimals = s.mint_decimals(&config.quote_mint).await?;
+    let bps = parse_percent_bps(slippage)?;
+    let reference = reference_bytes(reference);
+    let p = crate::member_tx::pay_access(s.chain.as_ref(), me, plan_id, bps, reference)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let floor = crate::member_tx::floor_price(s.chain.as_ref())
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+        .unwrap_or(0);
     let member_stk = client::stk_ata(&me);
     let held = s.token_balance(&member_stk).await?;
-    let reference = reference_bytes(reference);
     let summary = vec![
         format!(
-            "pay {} STK (you hold {}) for plan {plan}, reference {}",
-            fmt_amount(stk_amount, STK_DECIMALS),
+            "plan {plan_id}: {} days of access, fiat price {} quote, {}% off in STK",
+            p.plan.days,
+            fmt_amount(p.plan.fiat_price, decimals),
+            fmt_amount(u64::from(p.plan.discount_bps), 2)
+        ),
+        format!(
+            "price {} STK at the floor {} quote per STK; at most {} with {slippage}% slippage",
+            fmt_amount(p.price, STK_DECIMALS),
+            fmt_amount(floor, decimals),
+            fmt_amount(p.max_stk_in, STK_DECIMALS)
+        ),
+        format!(
+            "you hold {} STK; reference {}",
             fmt_amount(held, STK_DECIMALS),
             hex::encode(reference)
         ),
-        format!("expected: {member_stk} -{stk_amount} STK units (burned)"),
+        format!("expected: {member_stk} -{} STK units (burned)", p.price),
     ];
-    if held < stk_amount {
+    if held < p.price {
         bail!(
-            "insufficient funds: {me} holds {} STK, cannot pay {}",
+            "insufficient funds: {me} holds {} STK, plan {plan_id} costs {}",
             fmt_amount(held, STK_DECIMALS),
-            fmt_amount(stk_amount, STK_DECIMALS)
+            fmt_amount(p.price, STK_DECIMALS)
         );
     }
-    let ix = client::pay_access(
-        me,
-        member_stk,
-        PayAccessArgs {
-            stk_amount,
-            plan,
-            reference,
-        },
-    );
-    s.execute("pay for access", &[ix], &summary, true).await?;
+    s.execute("pay for access", &p.ixs, &summary, true).await?;
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! A complete STK economy on the in-process chain: the program initialized with an admin, community
 //! oracles and a test quote mint (the "USDC" of the buyback vault), plus the service configuration that
-//! matches it. Used by `stk-indexer demo`, `serve --local` and the end-to-end tests.
+//! matches it, and the standard access plans (30, 90 and 365 days). Used by `stk-indexer demo`,
+//! `serve --local` and the end-to-end tests.
 use std::sync::Arc;
 
 use ed25519_dalek::Signer as _;
 use solana_sdk::{pubkey::Pubkey, signature::Keypair, signer::Signer};
-use stk::{client, InitializeArgs, Limits};
+use stk::{client, InitializeArgs, Limits, SetPlanArgs};
 
 use crate::{
     chain::{local::LocalChainClient, Chain, ChainError},
@@ -16,6 +17,33 @@ use crate::{
 
 pub const STK: u64 = 1_000_000;
 pub const USDC: u64 = 1_000_000;
+
+/// The standard access plans the local economy starts with: (id, days, fiat price in quote base
+/// units, STK discount in bps). Paid in STK at the fiat price less 20%, converted at the floor.
+pub const STANDARD_PLANS: [(u32, u64, u64, u16); 3] = [
+    (1, 30, 10 * USDC, 2_000),
+    (2, 90, 27 * USDC, 2_000),
+    (3, 365, 100 * USDC, 2_000),
+];
+
+/// `set_plan` for each of [`STANDARD_PLANS`] (active).
+pub fn standard_plan_instructions(admin: &Pubkey) -> Vec<solana_sdk::instruction::Instruction> {
+    STANDARD_PLANS
+        .iter()
+        .map(|&(id, days, fiat_price, discount_bps)| {
+            client::set_plan(
+                *admin,
+                SetPlanArgs {
+                    id,
+                    period_secs: days * 86_400,
+                    fiat_price,
+                    discount_bps,
+                    active: true,
+                },
+            )
+        })
+        .collect()
+}
 
 /// How to set the economy up.
 #[derive(Debug, Clone)]
@@ -134,6 +162,9 @@ impl LocalEconomy {
                 &[&admin],
                 &[],
             )
+            .await?;
+        chain
+            .send(&standard_plan_instructions(&admin.pubkey()), &[&admin], &[])
             .await?;
         let economy = Self {
             chain,

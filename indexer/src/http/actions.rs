@@ -191,28 +191,56 @@ async fn sell_back_get(
     }))
 }
 
-async fn pay_access_get(headers: HeaderMap) -> Json<ActionGet> {
-    let actions = member_tx::PLANS
+async fn pay_access_get(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<ActionGet>, ApiError> {
+    let c = st.cluster_or_503()?;
+    let list = member_tx::plans(&c.chain).await?;
+    let q = |v| fmt_amount(v, list.quote_decimals);
+    let actions: Vec<LinkedAction> = list
+        .plans
         .iter()
-        .map(|p| LinkedAction {
-            kind: "transaction",
-            label: format!("{} days: {} STK", p.days, fmt_amount(p.price, STK_DECIMALS)),
-            href: format!(
-                "/api/actions/pay-access?plan={}&reference={{reference}}",
-                p.id
-            ),
-            parameters: vec![param("text", "reference", "Order reference", false)],
+        .filter(|p| p.active)
+        .filter_map(|p| {
+            let price = p.price?;
+            Some(LinkedAction {
+                kind: "transaction",
+                label: format!(
+                    "{} days: {} STK (fiat {}, -{}%)",
+                    p.days,
+                    fmt_amount(price, STK_DECIMALS),
+                    q(p.fiat_price),
+                    fmt_amount(u64::from(p.discount_bps), 2)
+                ),
+                href: format!(
+                    "/api/actions/pay-access?plan={}&reference={{reference}}&slippage={{slippage}}",
+                    p.id
+                ),
+                parameters: vec![
+                    param("text", "reference", "Order reference", false),
+                    param("number", "slippage", "Slippage, % (default 1)", false),
+                ],
+            })
         })
         .collect();
-    Json(ActionGet {
+    let description = match list.floor_price {
+        Some(f) => format!(
+            "Pay for platform access in STK, below the fiat price: the plan's fiat price less its \
+             discount, converted at the floor ({} quote per STK); the STK is burned.",
+            q(f)
+        ),
+        None => "No floor yet: access cannot be paid in STK.".into(),
+    };
+    Ok(Json(ActionGet {
         kind: "action",
         icon: format!("{}/assets/icon.svg", origin(&headers)),
         title: "SysTok: pay for access".into(),
-        description: "Pay for platform access in STK; the STK is burned.".into(),
+        description,
         label: "Pay".into(),
-        disabled: None,
+        disabled: actions.is_empty().then_some(true),
         links: Links { actions },
-    })
+    }))
 }
 
 async fn buy_premium_get(
@@ -268,6 +296,7 @@ pub struct AmountQuery {
 pub struct PlanQuery {
     plan: Option<u32>,
     reference: Option<String>,
+    slippage: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -523,6 +552,10 @@ async fn pay_access_post(
     let plan = q
         .plan
         .ok_or_else(|| ApiError::bad_request("invalid_request", "plan is required"))?;
+    let slippage = slippage_bps(&AmountQuery {
+        slippage: q.slippage.clone().filter(|s| s != "{slippage}"),
+        ..Default::default()
+    })?;
     let reference_text = q
         .reference
         .as_deref()
@@ -532,16 +565,17 @@ async fn pay_access_post(
         .unwrap_or_else(|| format!("{account}:{plan}:{}", crate::store::now_unix()));
     let reference = member_tx::reference_bytes(&reference_text);
     let c = st.cluster_or_503()?;
-    let (p, ixs) = member_tx::pay_access(&c.chain, account, plan, reference).await?;
-    let transaction = transaction(&st, &account, &ixs).await?;
+    let p = member_tx::pay_access(&c.chain, account, plan, slippage, reference).await?;
+    let transaction = transaction(&st, &account, &p.ixs).await?;
     Ok(Json(ActionPost {
         kind: "transaction",
         transaction,
         message: format!(
-            "Pay {} STK for {} days of access (plan {}, reference {}).",
+            "Pay {} STK (at most {}) for {} days of access (plan {}, reference {}).",
             fmt_amount(p.price, STK_DECIMALS),
-            p.days,
-            p.id,
+            fmt_amount(p.max_stk_in, STK_DECIMALS),
+            p.plan.days,
+            p.plan.id,
             hex::encode(reference)
         ),
     }))

@@ -432,17 +432,19 @@ pub(super) async fn wallet_state(
     Ok(Json(member_tx::wallet_state(&c.chain, wallet).await?))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Plans {
-    plans: Vec<member_tx::Plan>,
-}
-
-/// The access plans and their STK prices.
-#[utoipa::path(get, path = "/v1/access/plans", tag = "web", responses((status = 200, body = Plans)))]
-pub(super) async fn plans() -> Json<Plans> {
-    Json(Plans {
-        plans: member_tx::PLANS.to_vec(),
-    })
+/// The active access plans as the chain holds them, priced in STK at the current floor.
+#[utoipa::path(get, path = "/v1/access/plans", tag = "web",
+    responses((status = 200, body = member_tx::PlanList),
+        (status = 503, description = "no_cluster, not_initialized", body = ErrorBody),
+        (status = 502, description = "cluster_unavailable", body = ErrorBody),
+        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody)))]
+pub(super) async fn plans(
+    State(st): State<AppState>,
+) -> Result<Json<member_tx::PlanList>, ApiError> {
+    let c = st.cluster_or_503()?;
+    let mut list = member_tx::plans(&c.chain).await?;
+    list.plans.retain(|p| p.active);
+    Ok(Json(list))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -55,6 +55,14 @@ pub fn order_address(window_id: u64, wallet: &Pubkey) -> Pubkey {
 pub fn inflow_ledger_address() -> Pubkey {
     pda(&[INFLOW_LEDGER_SEED])
 }
+/// The access plan `plan_id` (`["plan", plan_id.to_le_bytes()]`).
+pub fn plan_address(plan_id: u32) -> Pubkey {
+    pda(&[PLAN_SEED, &plan_id.to_le_bytes()])
+}
+/// Every address a plan may live at, for ids `1..=MAX_PLAN_ID` in order (one `getMultipleAccounts`).
+pub fn plan_addresses() -> Vec<(u32, Pubkey)> {
+    (1..=MAX_PLAN_ID).map(|id| (id, plan_address(id))).collect()
+}
 /// The STK associated token account of `wallet` (where rewards are paid).
 pub fn stk_ata(wallet: &Pubkey) -> Pubkey {
     get_associated_token_address(wallet, &mint_address())
@@ -363,12 +371,30 @@ pub fn buy_premium(
     )
 }
 
+/// `set_plan`: the admin creates or updates plan `args.id`.
+pub fn set_plan(admin: Pubkey, args: SetPlanArgs) -> Instruction {
+    build(
+        acc::SetPlan {
+            admin,
+            config: config_address(),
+            plan: plan_address(args.id),
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: crate::ID,
+        },
+        ixd::SetPlan { args },
+    )
+}
+
+/// `pay_access`: `member` pays plan `args.plan_id` from `member_stk`, burning at most `args.max_stk_in`.
 pub fn pay_access(member: Pubkey, member_stk: Pubkey, args: PayAccessArgs) -> Instruction {
     build(
         acc::PayAccess {
             member,
             config: config_address(),
+            plan: plan_address(args.plan_id),
             member_state: member_address(&member),
+            vault: vault_address(),
             stk_mint: mint_address(),
             member_stk,
             token_program: token::ID,
@@ -437,6 +463,7 @@ pub enum StkEvent {
     TenderWindowSettled(crate::events::TenderWindowSettled),
     OrderClaimed(crate::events::OrderClaimed),
     TenderWindowCancelled(crate::events::TenderWindowCancelled),
+    PlanSet(crate::events::PlanSet),
 }
 
 impl StkEvent {
@@ -465,6 +492,7 @@ impl StkEvent {
             Self::TenderWindowSettled(_) => "TenderWindowSettled",
             Self::OrderClaimed(_) => "OrderClaimed",
             Self::TenderWindowCancelled(_) => "TenderWindowCancelled",
+            Self::PlanSet(_) => "PlanSet",
         }
     }
 }
@@ -506,6 +534,7 @@ pub fn decode_event(data: &[u8]) -> Option<StkEvent> {
         TenderWindowSettled,
         OrderClaimed,
         TenderWindowCancelled,
+        PlanSet,
     );
     None
 }

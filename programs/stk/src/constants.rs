@@ -84,3 +84,13 @@ pub const INFLOW_LEDGER_SEED: &[u8] = b"inflow_ledger";
 /// Revenue periods the inflow ledger remembers (a ring): an epoch must be attested within this many
 /// periods of its end (32 weekly epochs ≈ 7 months).
 pub const INFLOW_LEDGER_PERIODS: usize = 32;
+/// Access plan PDA: `["plan", plan_id.to_le_bytes()]` (`plan_id` a `u32`).
+pub const PLAN_SEED: &[u8] = b"plan";
+/// Plan ids run from 1 to this bound, so anyone can read every plan with one `getMultipleAccounts`
+/// call (at most 100 addresses) without scanning the program's accounts.
+pub const MAX_PLAN_ID: u32 = 64;
+/// Longest access period a plan may sell (3 × 366 days): a typo in seconds is refused.
+pub const MAX_PLAN_PERIOD_SECS: u64 = 3 * 366 * 86_400;
+/// Largest STK discount a plan may give (50%): paying in STK is cheaper than fiat, but half of the
+/// fiat price, valued at the floor, is always burned.
+pub const MAX_PLAN_DISCOUNT_BPS: u16 = 5_000;

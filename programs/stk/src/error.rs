@@ -110,4 +110,10 @@ pub enum StkError {
     WrongOrder,
     #[msg("Epoch emission is above what its period's vault inflow allows (emission valued at the floor <= emission_inflow_bps of the inflow)")]
     EmissionAboveInflow,
+    #[msg(
+        "Invalid plan: id 1..=64, period 1 s..=3 years, fiat price > 0, discount at most 5_000 bps"
+    )]
+    InvalidPlan,
+    #[msg("The plan is not active")]
+    PlanInactive,
 }

@@ -151,9 +151,31 @@ pub struct PremiumPurchased {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessPaid {
     pub member: Pubkey,
+    pub plan_id: u32,
+    /// Access period bought, in seconds (the plan's at payment).
+    pub period_secs: u64,
+    /// STK burned: the plan's fiat price less its discount, converted at `floor_price`, rounded up.
     pub stk_amount: u64,
-    pub plan: u32,
+    /// The plan's fiat price (quote base units) and STK discount (bps) at payment.
+    pub fiat_price: u64,
+    pub discount_bps: u16,
+    /// The floor the price was converted at: quote base units per whole STK.
+    pub floor_price: u64,
+    /// The payer's reference (e.g. hash of the platform's order id).
     pub reference: [u8; 32],
+}
+
+/// An access plan was created or changed by the admin.
+#[event]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanSet {
+    pub plan_id: u32,
+    pub period_secs: u64,
+    pub fiat_price: u64,
+    pub discount_bps: u16,
+    pub active: bool,
+    /// The plan account was created by this instruction (else updated).
+    pub created: bool,
 }
 
 #[event]

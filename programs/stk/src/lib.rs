@@ -5,7 +5,8 @@
 //! once, under a per-epoch cap, a windowed rate limit and `max_supply`. A buyback vault funded with
 //! subscription revenue buys STK back (burned) at a set price; investors buy new STK at a multiple of the
 //! floor (vault / floating STK), a share of each purchase going to the vault so the floor never falls and
-//! the rest to the treasury; members pay for access in STK (burned).
+//! the rest to the treasury; members pay for access plans in STK (the plan's fiat price less its
+//! discount, converted at the floor, burned).
 //!
 //! This file only dispatches: each instruction lives in `instructions/<name>.rs`.
 #![allow(unexpected_cfgs)]
@@ -54,6 +55,9 @@ pub mod stk {
     }
     pub fn set_investor(ctx: Context<SetInvestor>, wallet: Pubkey, allowed: bool) -> Result<()> {
         instructions::set_investor::handler(ctx, wallet, allowed)
+    }
+    pub fn set_plan(ctx: Context<SetPlan>, args: SetPlanArgs) -> Result<()> {
+        instructions::set_plan::handler(ctx, args)
     }
 
     // --- emission ---

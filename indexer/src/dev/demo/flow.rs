@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use ed25519_dalek::Signer as _;
 use serde_json::json;
 use solana_sdk::{pubkey::Pubkey, signature::Keypair, signer::Signer};
-use stk::{client, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs};
+use stk::{client, OpenBuybackWindowArgs, SellBackArgs};
 use tokio_util::sync::CancellationToken;
 
 use super::activity::{activity, Member, Rng};
@@ -452,26 +452,30 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
         fmt_units(p.to_vault),
         fmt_units(p.to_treasury)
     ));
-    let payer_member = &members[0];
+    // Plan 1 (30 days) at the floor: its fiat price less the discount, in STK, burned. The first
+    // member holding the price pays it.
+    let plan = crate::member_tx::plan(chain.as_ref(), 1)
+        .await
+        .map_err(|e| anyhow::anyhow!("plan 1: {e}"))?;
+    let price = plan.price.context("plan 1 has a price at the floor")?;
+    let mut payer_member = None;
+    for m in &members {
+        let held = ops::token_balance(chain.as_ref(), &client::stk_ata(&m.wallet.pubkey())).await?;
+        if held >= price {
+            payer_member = Some(m);
+            break;
+        }
+    }
+    let payer_member = payer_member.context("no member holds the price of plan 1")?;
     economy
         .chain
         .airdrop(&payer_member.wallet.pubkey(), 100_000_000)
         .await?;
-    chain
-        .send(
-            &[client::pay_access(
-                payer_member.wallet.pubkey(),
-                client::stk_ata(&payer_member.wallet.pubkey()),
-                PayAccessArgs {
-                    stk_amount: 5 * STK,
-                    plan: 1,
-                    reference: [42; 32],
-                },
-            )],
-            &[&payer_member.wallet],
-            &[],
-        )
-        .await?;
+    let pay =
+        crate::member_tx::pay_access(chain.as_ref(), payer_member.wallet.pubkey(), 1, 0, [42; 32])
+            .await
+            .map_err(|e| anyhow::anyhow!("pay_access: {e}"))?;
+    chain.send(&pay.ixs, &[&payer_member.wallet], &[]).await?;
 
     let config = ops::config(chain.as_ref()).await?.context("config")?;
     outcome.epochs = epochs;

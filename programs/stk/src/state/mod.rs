@@ -11,3 +11,5 @@ pub mod window;
 pub use window::*;
 pub mod inflow;
 pub use inflow::*;
+pub mod plan;
+pub use plan::*;

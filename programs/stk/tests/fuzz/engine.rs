@@ -30,11 +30,11 @@ use solana_sdk::{
 use stk::{
     client::{self, StkEvent},
     constants::*,
-    economy::{buyback_price, emission_cap, window_capacity, Fill},
+    economy::{access_price_stk, buyback_price, emission_cap, window_capacity, Fill},
     merkle::{Allocation, EpochTree},
-    state::{Config, Epoch},
+    state::{Config, Epoch, Plan},
     AnnounceTenderWindowArgs, AttestEpochArgs, BuyPremiumArgs, DistributeArgs, InitializeArgs,
-    Limits, OpenBuybackWindowArgs, PayAccessArgs, PlaceOrderArgs, SellBackArgs,
+    Limits, OpenBuybackWindowArgs, PayAccessArgs, PlaceOrderArgs, SellBackArgs, SetPlanArgs,
 };
 use stk_localnet::{BanksClientError, ComputeBudgetInstruction, LocalChain};
 
@@ -228,6 +228,7 @@ enum Kind {
     PlaceOrder,
     SettleTender,
     ClaimOrder,
+    SetPlan,
 }
 
 impl Kind {
@@ -252,6 +253,7 @@ impl Kind {
             Kind::PlaceOrder => "place_order",
             Kind::SettleTender => "settle_window",
             Kind::ClaimOrder => "claim_order",
+            Kind::SetPlan => "set_plan",
         }
     }
 
@@ -267,6 +269,7 @@ impl Kind {
                 | Kind::ProposeAdmin
                 | Kind::WithdrawTreasury
                 | Kind::FundVault
+                | Kind::SetPlan
         )
     }
 }
@@ -385,6 +388,28 @@ impl World {
             .send(&[ix], &[&admins[0]])
             .await
             .expect("initialize on prefunded addresses");
+
+        // Access plans 1 (cheap) and 2 (dear), their addresses possibly prefunded; plan 3 is left for
+        // `set_plan` steps, plan 4 never exists.
+        for (id, fiat_price) in [(1u32, USDC), (2, 50 * USDC)] {
+            let address = client::plan_address(id);
+            let lamports = *rng.pick(&[0, DUST, PLENTY]);
+            if lamports > 0 {
+                chain.airdrop(&address, lamports).await.unwrap();
+                model.prefunded.insert(address, lamports);
+            }
+            let args = SetPlanArgs {
+                id,
+                period_secs: 30 * 86_400,
+                fiat_price,
+                discount_bps: rng.below(u64::from(MAX_PLAN_DISCOUNT_BPS) + 1) as u16,
+                active: true,
+            };
+            chain
+                .send(&[client::set_plan(admins[0].pubkey(), args)], &[&admins[0]])
+                .await
+                .expect("set_plan on a prefunded address");
+        }
 
         let mut owners = HashMap::new();
         let quote = (quote_mint.pubkey(), quote_authority);
@@ -595,6 +620,7 @@ impl World {
                 candidates.push(client::epoch_address(t.epoch, &t.root()));
             }
         }
+        candidates.push(client::plan_address(3));
         let address = *self.rng.pick(&candidates);
         if self
             .chain
@@ -628,11 +654,17 @@ impl World {
             chosen.push(*self.rng.pick(&accounts));
         }
         let count = chosen.len() as u64;
-        let total = match self.rng.below(5) {
+        // What the epoch's revenue allows (the emission rule): mostly stay within it, sometimes one
+        // base unit above it.
+        let allowed = self.model.allowances.get(&n).copied().unwrap_or(0).min(CAP);
+        let total = match self.rng.below(8) {
             0 => CAP - 1,
             1 => CAP,
             2 => CAP + 1,
             3 => count,
+            4 => allowed.saturating_add(1),
+            5 => count + self.rng.below(CAP / 2),
+            _ if allowed >= count => count + self.rng.below(allowed - count + 1),
             _ => count + self.rng.below(CAP / 2),
         }
         .max(count);
@@ -677,6 +709,7 @@ impl World {
             (Kind::PlaceOrder, 12),
             (Kind::SettleTender, 5),
             (Kind::ClaimOrder, 10),
+            (Kind::SetPlan, 4),
         ];
         let total: u64 = kinds.iter().map(|k| k.1).sum();
         let mut roll = self.rng.below(total);
@@ -718,7 +751,20 @@ impl World {
                         .cloned()
                         .unwrap_or_else(|| self.tree_for(n))
                 } else {
-                    let n = self.rng.below(current + 2);
+                    // Mostly an ended epoch whose period brought revenue (the emission rule), else any.
+                    let mut funded: Vec<u64> = self
+                        .model
+                        .allowances
+                        .iter()
+                        .filter(|(e, a)| **e >= config.next_epoch && **e < current && **a > 0)
+                        .map(|(e, _)| *e)
+                        .collect();
+                    funded.sort();
+                    let n = if !funded.is_empty() && self.rng.chance(70) {
+                        *self.rng.pick(&funded)
+                    } else {
+                        self.rng.below(current + 2)
+                    };
                     self.tree_for(n)
                 };
                 let n = tree.epoch;
@@ -1081,23 +1127,69 @@ impl World {
                     let all = self.stk_accounts();
                     stk = *self.rng.pick(&all);
                 }
-                let b = bal(&stk);
-                let stk_amount = self
-                    .rng
-                    .amount(b.max(1), &[0, 1, b, b.saturating_add(1), u64::MAX]);
-                action.describe =
-                    format!("pay_access {stk_amount} from {stk} by {}", payer.pubkey());
+                let plan_id = *self.rng.pick(&[1, 1, 1, 2, 3, 4]);
+                // The price the program will charge, from the state before the step (`None`: no
+                // plan, or no floor).
+                let plan: Option<Plan> = self.chain.anchor(&client::plan_address(plan_id)).await;
+                let floor = config
+                    .backing(bal(&client::vault_address()), before.supply)
+                    .ok()
+                    .and_then(|b| b.floor_price());
+                let price = plan
+                    .zip(floor)
+                    .and_then(|(p, f)| p.price_stk(f))
+                    .unwrap_or(1 + self.rng.below(100 * STK));
+                let extra = self.rng.below(STK);
+                let max_stk_in = *self.rng.pick(&[
+                    price,
+                    price,
+                    price.saturating_sub(1),
+                    price.saturating_add(extra),
+                    u64::MAX,
+                    0,
+                ]);
+                action.describe = format!(
+                    "pay_access plan {plan_id} (price {price}) max {max_stk_in} from {stk} by {}",
+                    payer.pubkey()
+                );
                 action.ix = client::pay_access(
                     payer.pubkey(),
                     stk,
                     PayAccessArgs {
-                        stk_amount,
-                        plan: self.rng.below(4) as u32,
+                        plan_id,
+                        max_stk_in,
                         reference: [self.rng.below(256) as u8; 32],
                     },
                 );
                 action.stk_account = Some(stk);
+                action.bound = max_stk_in;
                 action.signer = Some(payer);
+            }
+            Kind::SetPlan => {
+                let signer = self.admin_or_stranger(85);
+                let id = *self.rng.pick(&[1, 2, 3, 3, 0, MAX_PLAN_ID + 1]);
+                let args = SetPlanArgs {
+                    id,
+                    period_secs: *self.rng.pick(&[
+                        0,
+                        1,
+                        30 * 86_400,
+                        MAX_PLAN_PERIOD_SECS,
+                        MAX_PLAN_PERIOD_SECS + 1,
+                    ]),
+                    fiat_price: self.rng.amount(100 * USDC, &[0, 1, u64::MAX]),
+                    discount_bps: *self.rng.pick(&[
+                        0,
+                        2_000,
+                        MAX_PLAN_DISCOUNT_BPS,
+                        MAX_PLAN_DISCOUNT_BPS + 1,
+                        10_000,
+                    ]),
+                    active: self.rng.chance(80),
+                };
+                action.describe = format!("set_plan {args:?} by {}", signer.pubkey());
+                action.ix = client::set_plan(signer.pubkey(), args);
+                action.signer = Some(signer);
             }
             Kind::SetInvestor => {
                 let signer = self.admin_or_stranger(85);
@@ -1654,9 +1746,56 @@ impl World {
                         self.owners.get(&stk) == Some(&e.member) && Some(e.member) == signer,
                         "access paid from {stk}, not the member's own account"
                     );
+                    // The receipt states the plan as it is on chain, and the price is the plan's
+                    // fiat price less its discount at the floor before the step, within the maximum.
+                    let plan: Option<Plan> =
+                        self.chain.anchor(&client::plan_address(e.plan_id)).await;
+                    check!(
+                        self,
+                        plan.as_ref().is_some_and(|p| p.active
+                            && p.period_secs == e.period_secs
+                            && p.fiat_price == e.fiat_price
+                            && p.discount_bps == e.discount_bps),
+                        "access paid for plan {} that is not active with these terms: {plan:?}",
+                        e.plan_id
+                    );
+                    let floor = config
+                        .backing(before.balances[&vault], before.supply)
+                        .ok()
+                        .and_then(|b| b.floor_price());
+                    check!(
+                        self,
+                        floor == Some(e.floor_price) && e.floor_price > 0,
+                        "access priced at floor {} but the floor was {floor:?}",
+                        e.floor_price
+                    );
+                    check!(
+                        self,
+                        access_price_stk(e.fiat_price, u64::from(e.discount_bps), e.floor_price)
+                            == Some(e.stk_amount)
+                            && e.stk_amount <= action.bound,
+                        "access burned {} (max {}), not the plan's price",
+                        e.stk_amount,
+                        action.bound
+                    );
+                    // Paying in STK never costs more than the fiat price at the floor.
+                    check!(
+                        self,
+                        (u128::from(e.stk_amount) - 1) * u128::from(e.floor_price)
+                            < u128::from(e.fiat_price) * u128::from(STK),
+                        "access in STK dearer than the fiat price"
+                    );
                     *expected.entry(stk).or_default() -= e.stk_amount as i128;
                     supply_delta -= e.stk_amount as i128;
                     self.model.burned_access += e.stk_amount;
+                }
+                StkEvent::PlanSet(e) => {
+                    check!(
+                        self,
+                        Plan::valid_terms(e.plan_id, e.period_secs, e.fiat_price, e.discount_bps),
+                        "plan {} set with terms out of bounds: {e:?}",
+                        e.plan_id
+                    );
                 }
                 StkEvent::TreasuryWithdrawn(e) => {
                     *expected.entry(treasury).or_default() -= e.amount as i128;

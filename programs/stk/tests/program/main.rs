@@ -3,6 +3,7 @@
 // agave 3.1 marks solana-program-test "for the Agave Unstable API"; it is the runtime we test on.
 #![allow(deprecated)]
 
+mod access;
 mod admin;
 mod emission;
 mod fuzz;

@@ -7,10 +7,11 @@ use solana_sdk::{program_pack::Pack, signature::Keypair, signer::Signer};
 use stk::{
     client,
     constants::*,
+    economy::access_price_stk,
     error::StkError,
     merkle::{Allocation, EpochTree},
-    state::{Epoch, Investor, Member},
-    BuyPremiumArgs, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs,
+    state::{Epoch, Investor, Member, Plan},
+    BuyPremiumArgs, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs, SetPlanArgs,
 };
 
 use crate::harness::*;
@@ -173,9 +174,31 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
     let member: Member = env.anchor(&address).await;
     assert_eq!(member.total_sold_stk, 80 * STK);
 
+    // set_plan on a prefunded `Plan` address, then pay_access for it.
+    let plan_address = client::plan_address(1);
+    env.airdrop(&plan_address, prefund).await;
+    let ix = client::set_plan(
+        admin.pubkey(),
+        SetPlanArgs {
+            id: 1,
+            period_secs: 30 * DAY as u64,
+            fiat_price: 10 * USDC,
+            discount_bps: 2_000,
+            active: true,
+        },
+    );
+    env.send(&[ix], &[&admin]).await.unwrap();
+    let plan: Plan = env.anchor(&plan_address).await;
+    assert!(plan.active && plan.id == 1 && plan.fiat_price == 10 * USDC);
+    let plan_len = 8 + <Plan as anchor_lang::Space>::INIT_SPACE;
+    assert_created_keeping_prefund(&mut env, &plan_address, plan_len, prefund).await;
+    // Vault 80 USDC behind 120 floating STK after the two sales: floor 0.666666 USDC per STK.
+    let floor = 666_666;
+    let price = access_price_stk(10 * USDC, 2_000, floor).unwrap();
+    assert_eq!(price, 12_000_013);
     let args = PayAccessArgs {
-        stk_amount: 30 * STK,
-        plan: 1,
+        plan_id: 1,
+        max_stk_in: price,
         reference: [1; 32],
     };
     let ix = client::pay_access(payer.pubkey(), payer_stk, args);
@@ -184,7 +207,7 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
     let member: Member = env.anchor(&address).await;
     assert_eq!(
         (member.wallet, member.total_access_paid),
-        (payer.pubkey(), 30 * STK)
+        (payer.pubkey(), price)
     );
     assert_created_keeping_prefund(&mut env, &address, member_len, prefund).await;
 
@@ -205,19 +228,20 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
         investor_stk,
         investor_quote,
         true,
-        // The floor is 80 USDC behind 90 STK: 0.888888 (rounded down); 10 STK at 10x cost 88.8888
-        // USDC, of which the vault takes the exact backing of 10 STK, 8.888889 (rounded up).
+        // The floor is 80 USDC behind 107.999987 STK (after the access payment): 0.740740 (rounded
+        // down); 10 STK at 10x cost 74.074 USDC, of which the vault takes the exact backing of 10 STK,
+        // 7.407409 (rounded up; more than its 10% share, 7.4074).
         BuyPremiumArgs {
             stk_amount: 10 * STK,
-            max_quote_in: 88_888_800,
+            max_quote_in: 74_074_000,
         },
     );
     env.send(&[ix], &[&investor]).await.unwrap();
     assert_eq!(env.balance(&investor_stk).await, 10 * STK);
-    assert_eq!(env.balance(&client::treasury_address()).await, 79_999_911);
+    assert_eq!(env.balance(&client::treasury_address()).await, 66_666_591);
     assert_eq!(
         env.balance(&client::vault_address()).await,
-        80 * USDC + 8_888_889
+        80 * USDC + 7_407_409
     );
     let entry: Investor = env.anchor(&address).await;
     assert_eq!(entry.total_bought_stk, 10 * STK);

@@ -1,4 +1,4 @@
-//! Buyback vault and access payments (the premium sale and treasury moves are in `premium.rs`).
+//! Buyback vault (the premium sale and treasury moves: `premium.rs`; access payments: `access.rs`).
 use anchor_lang::prelude::Pubkey;
 use solana_sdk::{signature::Keypair, signer::Signer};
 use stk::{
@@ -7,7 +7,7 @@ use stk::{
     error::StkError,
     merkle::{Allocation, EpochTree},
     state::Member,
-    OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs,
+    OpenBuybackWindowArgs, SellBackArgs,
 };
 
 use crate::harness::*;
@@ -261,49 +261,4 @@ async fn deposit_refuses_wrong_vault_and_zero() {
     assert_stk(env.send(&[ix], &[&platform]).await, StkError::WrongVault);
     let ix = client::deposit_revenue(platform.pubkey(), source, 0);
     assert_stk(env.send(&[ix], &[&platform]).await, StkError::ZeroAmount);
-}
-
-#[tokio::test]
-async fn pay_access_burns_and_records() {
-    let (mut env, holders) = env_with_holders(1, 50 * STK, 0).await;
-    let h = &holders[0];
-    let wallet = h.wallet.insecure_clone();
-    let args = PayAccessArgs {
-        stk_amount: 20 * STK,
-        plan: 3,
-        reference: [5; 32],
-    };
-    let ix = client::pay_access(wallet.pubkey(), h.stk, args);
-    env.send(&[ix], &[&wallet]).await.unwrap();
-    assert_eq!(env.balance(&h.stk).await, 30 * STK);
-    assert_eq!(env.supply().await, 30 * STK);
-    let member: Member = env.anchor(&client::member_address(&wallet.pubkey())).await;
-    assert_eq!(member.total_access_paid, 20 * STK);
-    assert_eq!(env.config().await.total_burned_access, 20 * STK);
-
-    // More than held: SPL Token refuses (insufficient funds, token error 1).
-    let ix = client::pay_access(
-        wallet.pubkey(),
-        h.stk,
-        PayAccessArgs {
-            stk_amount: u64::MAX,
-            ..args
-        },
-    );
-    assert_code(env.send(&[ix], &[&wallet]).await, 1);
-    let ix = client::pay_access(
-        wallet.pubkey(),
-        h.stk,
-        PayAccessArgs {
-            stk_amount: 0,
-            ..args
-        },
-    );
-    assert_stk(env.send(&[ix], &[&wallet]).await, StkError::ZeroAmount);
-
-    let admin = env.admin();
-    let ix = client::set_paused(admin.pubkey(), PAUSE_ACCESS);
-    env.send(&[ix], &[&admin]).await.unwrap();
-    let ix = client::pay_access(wallet.pubkey(), h.stk, args);
-    assert_stk(env.send(&[ix], &[&wallet]).await, StkError::Paused);
 }
