@@ -216,44 +216,6 @@ pub fn deposit_revenue(depositor: Pubkey, source: Pubkey, amount: u64) -> Instru
     )
 }
 
-pub fn open_buyback_window(admin: Pubkey, args: OpenBuybackWindowArgs) -> Instruction {
-    build(
-        acc::OpenBuybackWindow {
-            admin,
-            config: config_address(),
-            vault: vault_address(),
-            event_authority: event_authority(),
-            program: crate::ID,
-        },
-        ixd::OpenBuybackWindow { args },
-    )
-}
-
-pub fn sell_back(
-    member: Pubkey,
-    member_stk: Pubkey,
-    member_quote: Pubkey,
-    args: SellBackArgs,
-) -> Instruction {
-    build(
-        acc::SellBack {
-            member,
-            config: config_address(),
-            member_state: member_address(&member),
-            stk_mint: mint_address(),
-            member_stk,
-            member_quote,
-            vault: vault_address(),
-            vault_authority: vault_authority(),
-            token_program: token::ID,
-            system_program: system_program::ID,
-            event_authority: event_authority(),
-            program: crate::ID,
-        },
-        ixd::SellBack { args },
-    )
-}
-
 pub fn announce_tender_window(admin: Pubkey, args: AnnounceTenderWindowArgs) -> Instruction {
     build(
         acc::AnnounceTenderWindow {
@@ -452,8 +414,6 @@ pub enum StkEvent {
     EpochFinalized(crate::events::EpochFinalized),
     ChunkDistributed(crate::events::ChunkDistributed),
     RevenueDeposited(crate::events::RevenueDeposited),
-    BuybackWindowOpened(crate::events::BuybackWindowOpened),
-    SoldBack(crate::events::SoldBack),
     PremiumPurchased(crate::events::PremiumPurchased),
     AccessPaid(crate::events::AccessPaid),
     TreasuryWithdrawn(crate::events::TreasuryWithdrawn),
@@ -481,8 +441,6 @@ impl StkEvent {
             Self::EpochFinalized(_) => "EpochFinalized",
             Self::ChunkDistributed(_) => "ChunkDistributed",
             Self::RevenueDeposited(_) => "RevenueDeposited",
-            Self::BuybackWindowOpened(_) => "BuybackWindowOpened",
-            Self::SoldBack(_) => "SoldBack",
             Self::PremiumPurchased(_) => "PremiumPurchased",
             Self::AccessPaid(_) => "AccessPaid",
             Self::TreasuryWithdrawn(_) => "TreasuryWithdrawn",
@@ -523,8 +481,6 @@ pub fn decode_event(data: &[u8]) -> Option<StkEvent> {
         EpochFinalized,
         ChunkDistributed,
         RevenueDeposited,
-        BuybackWindowOpened,
-        SoldBack,
         PremiumPurchased,
         AccessPaid,
         TreasuryWithdrawn,

@@ -112,26 +112,6 @@ pub struct RevenueDeposited {
 
 #[event]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuybackWindowOpened {
-    pub window_id: u64,
-    pub price: u64,
-    pub capacity: u64,
-    pub per_member_cap: u64,
-    pub closes_at: i64,
-}
-
-#[event]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SoldBack {
-    pub member: Pubkey,
-    pub window_id: u64,
-    pub stk_amount: u64,
-    pub quote_amount: u64,
-    pub price: u64,
-}
-
-#[event]
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PremiumPurchased {
     pub investor: Pubkey,
     pub stk_amount: u64,

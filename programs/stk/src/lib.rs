@@ -75,15 +75,6 @@ pub mod stk {
     pub fn deposit_revenue(ctx: Context<DepositRevenue>, amount: u64) -> Result<()> {
         instructions::deposit_revenue::handler(ctx, amount)
     }
-    pub fn open_buyback_window(
-        ctx: Context<OpenBuybackWindow>,
-        args: OpenBuybackWindowArgs,
-    ) -> Result<()> {
-        instructions::open_buyback_window::handler(ctx, args)
-    }
-    pub fn sell_back(ctx: Context<SellBack>, args: SellBackArgs) -> Result<()> {
-        instructions::sell_back::handler(ctx, args)
-    }
     pub fn announce_tender_window(
         ctx: Context<AnnounceTenderWindow>,
         args: AnnounceTenderWindowArgs,

@@ -84,14 +84,6 @@ pub fn premium_price(price: u64, premium_bps: u64) -> u128 {
     ((price as u128) * (premium_bps as u128)).div_ceil(denominator)
 }
 
-/// Whether the premium sale (`floor_price × premium_bps / 10_000` per whole STK, exactly) charges at
-/// least `window_price`, the price a first-come buyback window pays: nobody can buy STK from the
-/// program and sell it straight back to the vault at a profit.
-pub fn premium_covers_buyback(floor_price: u64, premium_bps: u64, window_price: u64) -> bool {
-    (floor_price as u128) * (premium_bps as u128)
-        >= (window_price as u128) * (BPS_DENOMINATOR as u128)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,15 +141,9 @@ mod tests {
     }
 
     #[test]
-    fn premium_covers_a_window_at_or_below_its_price() {
-        // Floor 0.1 at 3x: 0.3 per STK covers a window at 0.3, not at 0.300001.
-        assert!(premium_covers_buyback(100_000, 30_000, 300_000));
-        assert!(!premium_covers_buyback(100_000, 30_000, 300_001));
+    fn buying_at_the_premium_and_selling_at_the_floor_never_gains() {
         for floor in [1, 3, 7, 250_000, 999_999_999, u64::MAX] {
-            // At 1x and above a window at the floor is always covered, and buying then selling the
-            // same amount back never gains quote.
             for bps in [10_000, 30_000, 1_000_000] {
-                assert!(premium_covers_buyback(floor, bps, floor), "{floor} {bps}");
                 for amount in [1, 3, 999_999, 1_000_000, 1_000_001] {
                     if let (Ok(buy), Ok(sell)) = (
                         premium_quote(amount, floor, bps),
@@ -168,8 +154,6 @@ mod tests {
                 }
             }
         }
-        assert!(!premium_covers_buyback(10_000, 9_999, 10_000));
-        assert!(!premium_covers_buyback(u64::MAX, 9_999, u64::MAX));
         assert_eq!(premium_price(250_000, 100_000), 2_500_000);
         assert_eq!(premium_price(1, 10_001), 2);
     }

@@ -6,7 +6,6 @@ use crate::{
     economy::premium_split,
     error::StkError,
     events::PremiumPurchased,
-    math::premium_covers_buyback,
     state::{Config, Investor},
 };
 
@@ -52,7 +51,6 @@ pub struct BuyPremiumArgs {
 /// never less than the exact backing of the new STK), so the sale never lowers the floor; the treasury
 /// gets the rest. Not revenue: the period's inflow (and so the tender capacity) is unchanged.
 pub fn handler(ctx: Context<BuyPremium>, args: BuyPremiumArgs) -> Result<()> {
-    let now = Clock::get()?.unix_timestamp;
     let config = &mut ctx.accounts.config;
     require!(!config.is_paused(PAUSE_SALE), StkError::Paused);
     require!(args.stk_amount > 0, StkError::ZeroAmount);
@@ -83,13 +81,6 @@ pub fn handler(ctx: Context<BuyPremium>, args: BuyPremiumArgs) -> Result<()> {
         .floor_price()
         .filter(|&f| f > 0)
         .ok_or(StkError::NoFloor)?;
-    // A first-come buyback window still open never pays more per STK than this sale charges.
-    if config.window_id > 0 && now < config.window_closes_at {
-        require!(
-            premium_covers_buyback(floor_price, config.premium_bps, config.buyback_price),
-            StkError::PremiumBelowBuyback
-        );
-    }
     let split = premium_split(args.stk_amount, backing, config.premium_terms()?)
         .ok_or(StkError::MathOverflow)?;
     require!(split.paid <= args.max_quote_in, StkError::SlippageExceeded);

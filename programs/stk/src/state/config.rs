@@ -38,7 +38,8 @@ pub struct Config {
     pub mint_rate: RateWindow,
     pub max_supply: u64,
 
-    /// Price of the first-come buyback window: quote base units per whole STK.
+    /// Unused since economy v2 (the first-come buyback window was retired for pro-rata tender
+    /// windows); kept, like the `window_*` fields below, so the account layout is unchanged.
     pub buyback_price: u64,
     /// The premium sale's price as a multiple of the floor, in bps (100_000 = 10x); at least
     /// `PREMIUM_MIN_FLOOR_MULTIPLE_BPS`, at most `MAX_PREMIUM_BPS`.
@@ -223,10 +224,6 @@ impl Config {
                 && self.premium_bps <= MAX_PREMIUM_BPS
                 && self.emission_inflow_bps <= BPS_DENOMINATOR
                 && self.genesis_price > 0,
-            StkError::InvalidLimits
-        );
-        require!(
-            self.window_used <= self.window_capacity,
             StkError::InvalidLimits
         );
         Ok(())

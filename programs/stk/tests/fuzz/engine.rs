@@ -34,7 +34,7 @@ use stk::{
     merkle::{Allocation, EpochTree},
     state::{Config, Epoch, Plan},
     AnnounceTenderWindowArgs, AttestEpochArgs, BuyPremiumArgs, DistributeArgs, InitializeArgs,
-    Limits, OpenBuybackWindowArgs, PayAccessArgs, PlaceOrderArgs, SellBackArgs, SetPlanArgs,
+    Limits, PayAccessArgs, PlaceOrderArgs, SetPlanArgs,
 };
 use stk_localnet::{BanksClientError, ComputeBudgetInstruction, LocalChain};
 
@@ -212,8 +212,6 @@ enum Kind {
     Attest,
     Distribute,
     Deposit,
-    OpenWindow,
-    SellBack,
     BuyPremium,
     PayAccess,
     SetInvestor,
@@ -237,8 +235,6 @@ impl Kind {
             Kind::Attest => "attest_epoch",
             Kind::Distribute => "distribute",
             Kind::Deposit => "deposit_revenue",
-            Kind::OpenWindow => "open_buyback_window",
-            Kind::SellBack => "sell_back",
             Kind::BuyPremium => "buy_premium",
             Kind::PayAccess => "pay_access",
             Kind::SetInvestor => "set_investor",
@@ -260,8 +256,7 @@ impl Kind {
     fn admin_only(self) -> bool {
         matches!(
             self,
-            Kind::OpenWindow
-                | Kind::AnnounceTender
+            Kind::AnnounceTender
                 | Kind::SetInvestor
                 | Kind::UpdateLimits
                 | Kind::SetPaused
@@ -693,8 +688,6 @@ impl World {
             (Kind::Attest, 16),
             (Kind::Distribute, 16),
             (Kind::Deposit, 6),
-            (Kind::OpenWindow, 7),
-            (Kind::SellBack, 12),
             (Kind::BuyPremium, 14),
             (Kind::PayAccess, 6),
             (Kind::SetInvestor, 4),
@@ -881,45 +874,6 @@ impl World {
                 action.quote_account = Some(source);
                 action.signer = Some(who);
             }
-            Kind::OpenWindow => {
-                let vault = bal(&client::vault_address());
-                let signer = self.admin_or_stranger(85);
-                let random_price = 1 + self.rng.below(2 * USDC);
-                let (price, capacity, per_member_cap, duration_secs) = if self.rng.chance(60) {
-                    // A window that can work: a price, capacity within the vault, a few days.
-                    let capacity = 1 + self.rng.below(vault.max(1));
-                    let cap = 1 + self.rng.below(capacity);
-                    let days = 1 + self.rng.below(3) as i64;
-                    (random_price, capacity, cap, days * EPOCH_SECS)
-                } else {
-                    let price = *self.rng.pick(&[
-                        0,
-                        1,
-                        250_000,
-                        random_price,
-                        config.buyback_price,
-                        u64::MAX,
-                    ]);
-                    let capacity = self
-                        .rng
-                        .amount(vault.max(1), &[0, vault, vault.saturating_add(1), u64::MAX]);
-                    let per_member_cap = self.rng.amount(vault.max(1), &[0, 1, u64::MAX]);
-                    let duration_secs =
-                        *self
-                            .rng
-                            .pick(&[0, 1, 3_600, EPOCH_SECS, 2 * EPOCH_SECS, i64::MAX]);
-                    (price, capacity, per_member_cap, duration_secs)
-                };
-                let args = OpenBuybackWindowArgs {
-                    price,
-                    capacity,
-                    per_member_cap,
-                    duration_secs,
-                };
-                action.describe = format!("open window {args:?} by {}", signer.pubkey());
-                action.ix = client::open_buyback_window(signer.pubkey(), args);
-                action.signer = Some(signer);
-            }
             Kind::AnnounceTender => {
                 let signer = self.admin_or_stranger(90);
                 let mut c = Config::clone(config);
@@ -1032,42 +986,6 @@ impl World {
                 action.stk_account = Some(stk);
                 action.quote_account = Some(quote);
                 action.signer = Some(member);
-            }
-            Kind::SellBack => {
-                let (seller, mut stk, quote) = self.pick_holder(before);
-                if self.rng.chance(8) {
-                    let all = self.stk_accounts();
-                    stk = *self.rng.pick(&all);
-                }
-                let quote = if self.rng.chance(5) {
-                    client::vault_address()
-                } else {
-                    quote
-                };
-                let b = bal(&stk);
-                let stk_amount = self
-                    .rng
-                    .amount(b.max(1), &[0, 1, b, b.saturating_add(1), u64::MAX]);
-                let fair =
-                    stk::math::sell_back_quote(stk_amount, config.buyback_price).unwrap_or(0);
-                let min_quote_out = *self.rng.pick(&[0, fair, fair.saturating_add(1)]);
-                action.describe = format!(
-                    "sell_back {stk_amount} from {stk} min {min_quote_out} by {}",
-                    seller.pubkey()
-                );
-                action.ix = client::sell_back(
-                    seller.pubkey(),
-                    stk,
-                    quote,
-                    SellBackArgs {
-                        stk_amount,
-                        min_quote_out,
-                    },
-                );
-                action.stk_account = Some(stk);
-                action.quote_account = Some(quote);
-                action.bound = min_quote_out;
-                action.signer = Some(seller);
             }
             Kind::BuyPremium => {
                 let (buyer, buyer_stk, buyer_quote) = if self.rng.chance(75) {
@@ -1574,82 +1492,6 @@ impl World {
                     );
                     self.model.allowances.insert(e.period, e.emission_allowance);
                 }
-                StkEvent::BuybackWindowOpened(e) => {
-                    check!(
-                        self,
-                        e.capacity <= before.balances[&vault],
-                        "window capacity {} above the vault's {}",
-                        e.capacity,
-                        before.balances[&vault]
-                    );
-                    self.model.windows.insert(
-                        e.window_id,
-                        (e.capacity, e.per_member_cap, 0, HashMap::new()),
-                    );
-                }
-                StkEvent::SoldBack(e) => {
-                    floor_cause.vault = floor_cause.vault.saturating_sub(e.quote_amount);
-                    floor_cause.floating = floor_cause.floating.saturating_sub(e.stk_amount);
-                    check!(
-                        self,
-                        !config.is_paused(PAUSE_BUYBACK),
-                        "sold back while buyback paused"
-                    );
-                    check!(
-                        self,
-                        config.window_id == e.window_id && before.now < config.window_closes_at,
-                        "sold back outside an open window"
-                    );
-                    check!(
-                        self,
-                        e.price == config.buyback_price,
-                        "sold at {} not the window price {}",
-                        e.price,
-                        config.buyback_price
-                    );
-                    let fair = (e.stk_amount as u128 * e.price as u128 / STK as u128) as u64;
-                    check!(
-                        self,
-                        e.quote_amount == fair && e.quote_amount >= action.bound,
-                        "sell_back paid {} for {} at {} (fair {fair}, min {})",
-                        e.quote_amount,
-                        e.stk_amount,
-                        e.price,
-                        action.bound
-                    );
-                    let stk = action.stk_account.unwrap_or_default();
-                    let quote = action.quote_account.unwrap_or_default();
-                    check!(
-                        self,
-                        self.owners.get(&stk) == Some(&e.member) && Some(e.member) == signer,
-                        "burned STK from {stk}, not the seller's own account"
-                    );
-                    let (capacity, member_cap, sold, mine) = {
-                        let window = self.model.windows.entry(e.window_id).or_default();
-                        window.2 += e.quote_amount;
-                        let mine = window.3.entry(e.member).or_default();
-                        *mine += e.quote_amount;
-                        let mine = *mine;
-                        (window.0, window.1, window.2, mine)
-                    };
-                    check!(
-                        self,
-                        sold <= capacity,
-                        "window {} paid {sold} above its capacity {capacity}",
-                        e.window_id
-                    );
-                    check!(
-                        self,
-                        mine <= member_cap,
-                        "member paid {mine} above the per-member cap {member_cap}"
-                    );
-                    *expected.entry(stk).or_default() -= e.stk_amount as i128;
-                    *expected.entry(quote).or_default() += e.quote_amount as i128;
-                    *expected.entry(vault).or_default() -= e.quote_amount as i128;
-                    supply_delta -= e.stk_amount as i128;
-                    self.model.burned_sell_back += e.stk_amount;
-                    self.model.paid_out += e.quote_amount;
-                }
                 StkEvent::PremiumPurchased(e) => {
                     check!(
                         self,
@@ -1707,11 +1549,6 @@ impl World {
                         e.to_vault,
                         e.quote_amount
                     );
-                    if config.window_id > 0 && before.now < config.window_closes_at {
-                        let resale =
-                            e.stk_amount as u128 * config.buyback_price as u128 / STK as u128;
-                        check!(self, e.quote_amount as u128 >= resale, "premium sale below the open window's buyback value: paid {} for STK the vault buys back for {resale}", e.quote_amount);
-                    }
                     check!(
                         self,
                         e.stk_amount <= config.investor_allocation_remaining,
@@ -2224,11 +2061,6 @@ impl World {
             self,
             c.premium_bps >= PREMIUM_MIN_FLOOR_MULTIPLE_BPS,
             "premium below the minimum multiple of the floor"
-        );
-        check!(
-            self,
-            c.window_used <= c.window_capacity,
-            "window used above capacity"
         );
         // Tender windows: the escrowed STK is in the escrows and in the open orders (events), the
         // reservation is in the vault.

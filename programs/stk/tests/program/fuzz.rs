@@ -23,8 +23,7 @@ async fn random_instruction_sequences_keep_the_invariants() {
         "attest_epoch",
         "distribute",
         "deposit_revenue",
-        "open_buyback_window",
-        "sell_back",
+        "announce_tender_window",
         "buy_premium",
         "pay_access",
     ] {

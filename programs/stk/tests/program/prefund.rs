@@ -11,7 +11,7 @@ use stk::{
     error::StkError,
     merkle::{Allocation, EpochTree},
     state::{Epoch, Investor, Member, Plan},
-    BuyPremiumArgs, OpenBuybackWindowArgs, PayAccessArgs, SellBackArgs, SetPlanArgs,
+    BuyPremiumArgs, PayAccessArgs, SetPlanArgs,
 };
 
 use crate::harness::*;
@@ -126,7 +126,7 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
     assert_created_keeping_prefund(&mut env, &epoch_address, epoch_len, prefund).await;
     assert_eq!(env.supply().await, 200 * STK);
 
-    // sell_back (member 0) and pay_access (member 1), each on a prefunded `Member` address.
+    // pay_access (member 1) on a prefunded `Member` address.
     let platform = Keypair::new();
     let source = env
         .fund_quote(&platform.pubkey(), 100 * USDC - funded)
@@ -134,45 +134,11 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
     let ix = client::deposit_revenue(platform.pubkey(), source, 100 * USDC - funded);
     env.send(&[ix], &[&platform]).await.unwrap();
     let admin = env.admin();
-    let ix = client::open_buyback_window(
-        admin.pubkey(),
-        OpenBuybackWindowArgs {
-            price: 250_000,
-            capacity: 50 * USDC,
-            per_member_cap: 50 * USDC,
-            duration_secs: DAY,
-        },
-    );
-    env.send(&[ix], &[&admin]).await.unwrap();
     let member_len = 8 + <Member as anchor_lang::Space>::INIT_SPACE;
-    let (seller, seller_stk) = (members[0].0.insecure_clone(), members[0].1);
     let (payer, payer_stk) = (members[1].0.insecure_clone(), members[1].1);
-    for wallet in [&seller, &payer] {
-        env.airdrop(&wallet.pubkey(), 1_000_000_000).await;
-        env.airdrop(&client::member_address(&wallet.pubkey()), prefund)
-            .await;
-    }
-    let seller_quote = env.fund_quote(&seller.pubkey(), 0).await;
-    let args = SellBackArgs {
-        stk_amount: 40 * STK,
-        min_quote_out: 10 * USDC,
-    };
-    let ix = client::sell_back(seller.pubkey(), seller_stk, seller_quote, args);
-    env.send(&[ix], &[&seller]).await.unwrap();
-    assert_eq!(env.balance(&seller_quote).await, 10 * USDC);
-    let address = client::member_address(&seller.pubkey());
-    let member: Member = env.anchor(&address).await;
-    assert_eq!(
-        (member.wallet, member.total_sold_stk),
-        (seller.pubkey(), 40 * STK)
-    );
-    assert_created_keeping_prefund(&mut env, &address, member_len, prefund).await;
-    // An existing `Member` that receives lamports keeps working (it is loaded, not created again).
-    env.airdrop(&address, prefund).await;
-    let ix = client::sell_back(seller.pubkey(), seller_stk, seller_quote, args);
-    env.send(&[ix], &[&seller]).await.unwrap();
-    let member: Member = env.anchor(&address).await;
-    assert_eq!(member.total_sold_stk, 80 * STK);
+    env.airdrop(&payer.pubkey(), 1_000_000_000).await;
+    env.airdrop(&client::member_address(&payer.pubkey()), prefund)
+        .await;
 
     // set_plan on a prefunded `Plan` address, then pay_access for it.
     let plan_address = client::plan_address(1);
@@ -192,10 +158,10 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
     assert!(plan.active && plan.id == 1 && plan.fiat_price == 10 * USDC);
     let plan_len = 8 + <Plan as anchor_lang::Space>::INIT_SPACE;
     assert_created_keeping_prefund(&mut env, &plan_address, plan_len, prefund).await;
-    // Vault 80 USDC behind 120 floating STK after the two sales: floor 0.666666 USDC per STK.
-    let floor = 666_666;
+    // Vault 100 USDC behind 200 floating STK: floor 0.5 USDC per STK; 8 USDC (10 less 20%) = 16 STK.
+    let floor = 500_000;
     let price = access_price_stk(10 * USDC, 2_000, floor).unwrap();
-    assert_eq!(price, 12_000_013);
+    assert_eq!(price, 16 * STK);
     let args = PayAccessArgs {
         plan_id: 1,
         max_stk_in: price,
@@ -228,23 +194,36 @@ async fn every_flow_on_prefunded_addresses(prefund: u64, including_initialize: b
         investor_stk,
         investor_quote,
         true,
-        // The floor is 80 USDC behind 107.999987 STK (after the access payment): 0.740740 (rounded
-        // down); 10 STK at 10x cost 74.074 USDC, of which the vault takes the exact backing of 10 STK,
-        // 7.407409 (rounded up; more than its 10% share, 7.4074).
+        // The floor is 100 USDC behind 184 STK (after the access payment): 0.543478 (rounded down);
+        // 10 STK at 10x cost 54.3478 USDC, of which the vault takes the exact backing of 10 STK,
+        // 5.434783 (rounded up; more than its 10% share, 5.43478).
         BuyPremiumArgs {
             stk_amount: 10 * STK,
-            max_quote_in: 74_074_000,
+            max_quote_in: 54_347_800,
         },
     );
     env.send(&[ix], &[&investor]).await.unwrap();
     assert_eq!(env.balance(&investor_stk).await, 10 * STK);
-    assert_eq!(env.balance(&client::treasury_address()).await, 66_666_591);
+    assert_eq!(env.balance(&client::treasury_address()).await, 48_913_017);
     assert_eq!(
         env.balance(&client::vault_address()).await,
-        80 * USDC + 7_407_409
+        100 * USDC + 5_434_783
     );
     let entry: Investor = env.anchor(&address).await;
     assert_eq!(entry.total_bought_stk, 10 * STK);
+
+    // An existing `Member` that receives lamports keeps working (it is loaded, not created again).
+    let address = client::member_address(&payer.pubkey());
+    env.airdrop(&address, prefund).await;
+    let args = PayAccessArgs {
+        plan_id: 1,
+        max_stk_in: u64::MAX,
+        reference: [2; 32],
+    };
+    let ix = client::pay_access(payer.pubkey(), payer_stk, args);
+    env.send(&[ix], &[&payer]).await.unwrap();
+    let member: Member = env.anchor(&address).await;
+    assert!(member.total_access_paid > price);
 }
 
 #[tokio::test]

@@ -9,12 +9,12 @@ use stk::{
     economy::{premium_split, Backing},
     error::StkError,
     events::PremiumPurchased,
-    BuyPremiumArgs, OpenBuybackWindowArgs,
+    BuyPremiumArgs,
 };
 
 use crate::{
     harness::*,
-    vault::{env_with_holders, sell, Holder},
+    vault::env_with_holders,
 };
 
 /// The investor's STK and quote accounts (created on first use).
@@ -91,20 +91,6 @@ async fn set_premium(env: &mut Env, premium_bps: u64) -> TxResult {
     env.send(&[ix], &[&admin]).await
 }
 
-async fn open_window_at(env: &mut Env, price: u64) -> TxResult {
-    let admin = env.admin();
-    let ix = client::open_buyback_window(
-        admin.pubkey(),
-        OpenBuybackWindowArgs {
-            price,
-            capacity: 2 * USDC,
-            per_member_cap: 2 * USDC,
-            duration_secs: DAY,
-        },
-    );
-    env.send(&[ix], &[&admin]).await
-}
-
 /// The published backing, read from the chain.
 async fn backing(env: &mut Env) -> Backing {
     let vault = env.balance(&client::vault_address()).await;
@@ -115,7 +101,7 @@ async fn backing(env: &mut Env) -> Backing {
 #[tokio::test]
 async fn sale_at_ten_times_the_floor_by_hand() {
     // 4 members hold 25 STK each (100 STK floating) behind 10 USDC: the floor is 0.1 USDC per STK.
-    let (mut env, _) = env_with_holders(4, 25 * STK, 10 * USDC).await;
+    let mut env = env_with_holders(4, 25 * STK, 10 * USDC).await;
     let investor = Keypair::new();
     let quote = env.fund_quote(&investor.pubkey(), 1_000 * USDC).await;
     let before = backing(&mut env).await;
@@ -264,7 +250,7 @@ async fn no_floor_no_sale() {
 
 #[tokio::test]
 async fn the_multiple_is_at_least_three_times_the_floor() {
-    let (mut env, _) = env_with_holders(4, 25 * STK, 10 * USDC).await;
+    let mut env = env_with_holders(4, 25 * STK, 10 * USDC).await;
     let investor = Keypair::new();
     env.fund_quote(&investor.pubkey(), 1_000 * USDC).await;
     // update_limits below 3x is refused (the boundary itself is in admin.rs).
@@ -299,50 +285,9 @@ async fn the_multiple_is_at_least_three_times_the_floor() {
 }
 
 #[tokio::test]
-async fn an_open_window_above_the_premium_price_stops_the_sale() {
-    // Floor 0.1 at 3x: the premium price is 0.3 USDC per STK.
-    let (mut env, _) = env_with_holders(4, 25 * STK, 10 * USDC).await;
-    set_premium(&mut env, PREMIUM_MIN_FLOOR_MULTIPLE_BPS)
-        .await
-        .unwrap();
-    let investor = Keypair::new();
-    env.airdrop(&investor.pubkey(), 1_000_000_000).await;
-    let quote = env.fund_quote(&investor.pubkey(), 10 * USDC).await;
-    // A first-come window paying 0.300001 would buy the new STK back at a profit: no sale.
-    open_window_at(&mut env, 300_001).await.unwrap();
-    assert_stk(
-        buy(&mut env, &investor, false, 4 * STK, u64::MAX).await,
-        StkError::PremiumBelowBuyback,
-    );
-    // At exactly 0.3: buying 4 STK and selling them straight back gains nothing.
-    open_window_at(&mut env, 300_000).await.unwrap();
-    buy(&mut env, &investor, false, 4 * STK, 1_200_000)
-        .await
-        .unwrap();
-    let h = Holder {
-        wallet: investor.insecure_clone(),
-        stk: client::stk_ata(&investor.pubkey()),
-        quote,
-    };
-    sell(&mut env, &h, 4 * STK, 0).await.unwrap();
-    assert_eq!(env.balance(&quote).await, 10 * USDC);
-    // Once the window closes its price no longer matters.
-    open_window_at(&mut env, 10 * USDC).await.unwrap();
-    assert_stk(
-        buy(&mut env, &investor, false, STK, u64::MAX).await,
-        StkError::PremiumBelowBuyback,
-    );
-    let now = env.now().await;
-    env.set_time(now + DAY).await;
-    buy(&mut env, &investor, false, STK, u64::MAX)
-        .await
-        .unwrap();
-}
-
-#[tokio::test]
 async fn the_floor_never_falls_across_sales_of_any_size() {
     // An odd floor: 10.000007 USDC behind 3 × 33.333333 STK (0.10000007.. per STK, 100_000 rounded).
-    let (mut env, _) = env_with_holders(3, 33_333_333, 10_000_007).await;
+    let mut env = env_with_holders(3, 33_333_333, 10_000_007).await;
     let investor = Keypair::new();
     let quote = env.fund_quote(&investor.pubkey(), 10_000_000 * USDC).await;
     let amounts = [
@@ -435,7 +380,7 @@ async fn the_floor_never_falls_across_sales_of_any_size() {
 #[tokio::test]
 async fn allowlist_treasury_and_supply() {
     // 1 STK floating behind 0.1 USDC: floor 0.1, 1 USDC per STK at 10x.
-    let (mut env, _) = env_with_holders(1, STK, USDC / 10).await;
+    let mut env = env_with_holders(1, STK, USDC / 10).await;
     let admin = env.admin();
     let mut limits = default_limits();
     limits.investor_allowlist = true;
@@ -501,7 +446,7 @@ async fn allowlist_treasury_and_supply() {
 #[tokio::test]
 async fn treasury_withdrawal_and_vault_funding() {
     // 1 STK floating behind 0.25 USDC: 100 STK at 10x cost 250 USDC, 25 of them to the vault.
-    let (mut env, _) = env_with_holders(1, STK, 250_000).await;
+    let mut env = env_with_holders(1, STK, 250_000).await;
     let investor = Keypair::new();
     env.fund_quote(&investor.pubkey(), 1_000 * USDC).await;
     buy(&mut env, &investor, false, 100 * STK, 250 * USDC)

@@ -9,7 +9,7 @@ use stk::{
     error::StkError,
     merkle::{Allocation, EpochTree},
     state::{Order, TenderWindow},
-    AnnounceTenderWindowArgs, OpenBuybackWindowArgs, PlaceOrderArgs, SellBackArgs,
+    AnnounceTenderWindowArgs, PlaceOrderArgs,
 };
 
 use crate::harness::*;
@@ -374,52 +374,26 @@ async fn prefunded_order_address_is_still_usable() {
     assert_eq!(after, before + held);
 }
 
-/// First-come sales cannot take the quote reserved for a tender window, even from a first-come window
-/// opened before the tender window was announced.
+/// The first-come window is retired: tender windows are the only buyback. The old instructions'
+/// discriminators reach no handler (Anchor's `InstructionFallbackNotFound`, 101), whoever signs.
 #[tokio::test]
-async fn first_come_sales_cannot_take_the_tender_reserve() {
-    let (mut env, h) = setup(&[100 * STK, 100 * STK], 40 * USDC).await;
+async fn the_first_come_window_is_gone() {
+    let (mut env, _) = setup(&[100 * STK], 40 * USDC).await;
     let admin = env.admin();
-    let open = |capacity| {
-        client::open_buyback_window(
-            admin.pubkey(),
-            OpenBuybackWindowArgs {
-                price: 200_000,
-                capacity,
-                per_member_cap: 100 * USDC,
-                duration_secs: DAY,
-            },
-        )
-    };
-    env.send(&[open(40 * USDC)], &[&admin]).await.unwrap();
-    let (price, capacity) = rule(&mut env).await;
-    announce(&mut env, 1, price, capacity).await.unwrap();
-    // 40 USDC in the vault, 10 reserved: a new first-come window above 30 is refused.
-    assert_stk(
-        env.send(&[open(30 * USDC + 1)], &[&admin]).await,
-        StkError::CapacityExceedsVault,
-    );
-    let sell = |h: &Holder| {
-        client::sell_back(
-            h.wallet.pubkey(),
-            h.stk,
-            h.quote,
-            SellBackArgs {
-                stk_amount: 100 * STK,
-                min_quote_out: 0,
-            },
-        )
-    };
-    let w0 = h[0].wallet.insecure_clone();
-    let w1 = h[1].wallet.insecure_clone();
-    // 100 STK at 0.2 = 20 USDC: fits (20 left, 10 of them reserved); the next 20 does not.
-    env.send(&[sell(&h[0])], &[&w0]).await.unwrap();
-    assert_stk(
-        env.send(&[sell(&h[1])], &[&w1]).await,
-        StkError::InsufficientVault,
-    );
-    assert_eq!(env.balance(&client::vault_address()).await, 20 * USDC);
-    assert_eq!(env.config().await.tender_reserved, 10 * USDC);
+    for name in ["open_buyback_window", "sell_back"] {
+        let hash = solana_sdk::hash::hash(format!("global:{name}").as_bytes());
+        let mut data = hash.to_bytes()[..8].to_vec();
+        data.extend_from_slice(&[0; 32]);
+        let ix = solana_sdk::instruction::Instruction {
+            program_id: stk::ID,
+            accounts: vec![solana_sdk::instruction::AccountMeta::new(
+                admin.pubkey(),
+                true,
+            )],
+            data,
+        };
+        assert_code_named(env.send(&[ix], &[&admin]).await, 101, name);
+    }
 }
 
 /// The admin may cancel a window before it closes (never raise it): the reservation goes back, the
