@@ -19,9 +19,9 @@ use stk::{
     client,
     constants::{BPS_DENOMINATOR, BUYBACK_SPREAD_BPS, STK_DECIMALS, WINDOW_MAX_VAULT_BPS},
     economy,
-    math::{premium_covers_buyback, premium_price, sell_back_quote},
+    math::premium_price,
     state::{Config, Order, TenderWindow},
-    BuyPremiumArgs, PayAccessArgs, PlaceOrderArgs, SellBackArgs,
+    BuyPremiumArgs, PayAccessArgs, PlaceOrderArgs,
 };
 
 use crate::chain::{ops, Chain, ChainError};
@@ -234,50 +234,6 @@ pub fn unsigned_v0(
 
 async fn config(chain: &dyn Chain) -> Result<stk::state::Config, TxError> {
     ops::config(chain).await?.ok_or(TxError::NotInitialized)
-}
-
-/// A sell-back: the quote at the window's price and the instructions.
-pub struct SellBack {
-    pub quote: u64,
-    pub min_quote_out: u64,
-    pub ixs: Vec<Instruction>,
-}
-
-pub async fn sell_back(
-    chain: &dyn Chain,
-    member: Pubkey,
-    stk_amount: u64,
-    slippage_bps: u64,
-) -> Result<SellBack, TxError> {
-    if stk_amount == 0 {
-        return Err(TxError::Invalid("amount must be positive".into()));
-    }
-    if slippage_bps > MAX_SLIPPAGE_BPS {
-        return Err(TxError::Invalid("slippage is at most 50%".into()));
-    }
-    let config = config(chain).await?;
-    let quote = sell_back_quote(stk_amount, config.buyback_price)
-        .map_err(|e| TxError::Invalid(format!("quote: {e}")))?;
-    let min_quote_out = less_slippage(quote, slippage_bps);
-    let member_stk = client::stk_ata(&member);
-    let member_quote = get_associated_token_address(&member, &config.quote_mint);
-    let ixs = vec![
-        create_ata(&member, &member, &config.quote_mint),
-        client::sell_back(
-            member,
-            member_stk,
-            member_quote,
-            SellBackArgs {
-                stk_amount,
-                min_quote_out,
-            },
-        ),
-    ];
-    Ok(SellBack {
-        quote,
-        min_quote_out,
-        ixs,
-    })
 }
 
 /// The tender-window rule at the chain's state and clock: the floor and the most the next window
@@ -526,17 +482,6 @@ pub async fn buy_premium(
     }
     let config = config(chain).await?;
     let quote = premium_quote(chain, &config, stk_amount).await?;
-    // The program refuses a premium sale while a first-come window pays more per STK than it costs.
-    let now = chain.unix_time().await?;
-    if config.window_id > 0
-        && now < config.window_closes_at
-        && !premium_covers_buyback(quote.floor_price, config.premium_bps, config.buyback_price)
-    {
-        return Err(TxError::Invalid(format!(
-            "the first-come window #{} pays {} quote base units per STK until {}, more than the premium price {}: no premium sale until it closes",
-            config.window_id, config.buyback_price, config.window_closes_at, quote.price
-        )));
-    }
     let max_quote_in = max_quote_in.unwrap_or_else(|| plus_slippage(quote.paid, slippage_bps));
     let investor_quote = get_associated_token_address(&investor, &config.quote_mint);
     let ixs = vec![
@@ -575,14 +520,8 @@ pub struct Economy {
     pub total_burned_access: u64,
     /// Quote base units in the buyback vault.
     pub vault: u64,
-    /// Quote the vault would pay for the whole supply at the buyback price.
-    pub vault_needed: u64,
-    /// `vault / vault_needed` in basis points (10 000 = fully covered; `null` with no supply).
-    pub vault_coverage_bps: Option<u64>,
     /// Quote base units in the treasury.
     pub treasury: u64,
-    /// Quote base units per whole STK.
-    pub buyback_price: u64,
     /// The floor: quote base units per whole STK the vault holds behind each floating STK (rounded
     /// down; 0 while nothing floats or the vault is empty).
     pub floor_price: u64,
@@ -595,26 +534,18 @@ pub struct Economy {
     pub premium_vault_share_bps: u64,
     pub investor_allocation_remaining: u64,
     pub investor_allowlist: bool,
-    pub window: Window,
+    /// The buyback rule: the most the next tender window may pay per whole STK (the floor less the
+    /// published spread; 0 without a floor) and the most it may buy with (quote base units).
+    pub buyback_rule_price: u64,
+    pub next_window_capacity: u64,
+    /// Tender windows announced so far (the last one's id).
+    pub tender_windows: u64,
     pub genesis_ts: i64,
     pub epoch_duration: i64,
     pub next_epoch: u64,
     pub paused: u8,
     /// The cluster's clock.
     pub now: i64,
-}
-
-/// The sell-back window.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Window {
-    pub id: u64,
-    pub open: bool,
-    pub closes_at: i64,
-    /// Quote base units.
-    pub capacity: u64,
-    pub used: u64,
-    pub remaining: u64,
-    pub member_cap: u64,
 }
 
 pub async fn economy(chain: &dyn Chain) -> Result<Economy, TxError> {
@@ -631,13 +562,12 @@ pub async fn economy(chain: &dyn Chain) -> Result<Economy, TxError> {
     let quote = mint(&accounts[1]);
     let balances = ops::token_balances(chain, &[c.vault, c.treasury]).await?;
     let supply = stk.map_or(0, |m| m.supply);
-    let vault_needed = sell_back_quote(supply, c.buyback_price).unwrap_or(u64::MAX);
-    let open = c.window_id > 0 && now < c.window_closes_at;
     let floor_price = c
         .backing(balances[0], supply)
         .ok()
         .and_then(|b| b.floor_price())
         .unwrap_or(0);
+    let rule = tender_rule(chain).await.ok();
     Ok(Economy {
         stk_mint: c.stk_mint.to_string(),
         quote_mint: c.quote_mint.to_string(),
@@ -650,28 +580,16 @@ pub async fn economy(chain: &dyn Chain) -> Result<Economy, TxError> {
         total_burned_sell_back: c.total_burned_sell_back,
         total_burned_access: c.total_burned_access,
         vault: balances[0],
-        vault_needed,
-        vault_coverage_bps: (vault_needed > 0).then(|| {
-            (u128::from(balances[0]) * u128::from(BPS_DENOMINATOR) / u128::from(vault_needed))
-                .min(u128::from(u64::MAX)) as u64
-        }),
         treasury: balances[1],
-        buyback_price: c.buyback_price,
         floor_price,
         premium_bps: c.premium_bps,
         premium_price: premium_price(floor_price, c.premium_bps).min(u128::from(u64::MAX)) as u64,
         premium_vault_share_bps: c.premium_terms().map_or(0, |t| t.vault_share_bps),
         investor_allocation_remaining: c.investor_allocation_remaining,
         investor_allowlist: c.investor_allowlist,
-        window: Window {
-            id: c.window_id,
-            open,
-            closes_at: c.window_closes_at,
-            capacity: c.window_capacity,
-            used: c.window_used,
-            remaining: c.window_capacity.saturating_sub(c.window_used),
-            member_cap: c.window_member_cap,
-        },
+        buyback_rule_price: rule.map_or(0, |r| r.price),
+        next_window_capacity: rule.map_or(0, |r| r.capacity),
+        tender_windows: c.tender_window_count,
         genesis_ts: c.genesis_ts,
         epoch_duration: c.epoch_duration,
         next_epoch: c.next_epoch,
@@ -687,17 +605,12 @@ pub struct WalletState {
     pub lamports: u64,
     pub stk: u64,
     pub quote: u64,
-    pub total_sold_stk: u64,
-    pub total_quote_received: u64,
     pub total_access_paid: u64,
-    /// Quote this wallet may still receive in the open window (`null` when no window is open).
-    pub window_remaining_for_me: Option<u64>,
     pub investor_allowed: bool,
 }
 
 pub async fn wallet_state(chain: &dyn Chain, wallet: Pubkey) -> Result<WalletState, TxError> {
     let c = config(chain).await?;
-    let now = chain.unix_time().await?;
     let lamports = chain.account(&wallet).await?.map_or(0, |a| a.lamports);
     let quote_account = get_associated_token_address(&wallet, &c.quote_mint);
     let b = ops::token_balances(chain, &[client::stk_ata(&wallet), quote_account]).await?;
@@ -708,20 +621,12 @@ pub async fn wallet_state(chain: &dyn Chain, wallet: Pubkey) -> Result<WalletSta
             .account(&client::investor_address(&wallet))
             .await?
             .is_some();
-    let open = c.window_id > 0 && now < c.window_closes_at;
-    let used_in_window = member
-        .as_ref()
-        .filter(|m| m.window_id == c.window_id)
-        .map_or(0, |m| m.window_used);
     Ok(WalletState {
         wallet: wallet.to_string(),
         lamports,
         stk: b[0],
         quote: b[1],
-        total_sold_stk: member.as_ref().map_or(0, |m| m.total_sold_stk),
-        total_quote_received: member.as_ref().map_or(0, |m| m.total_quote_received),
         total_access_paid: member.as_ref().map_or(0, |m| m.total_access_paid),
-        window_remaining_for_me: open.then(|| c.window_member_cap.saturating_sub(used_in_window)),
         investor_allowed,
     })
 }

@@ -183,13 +183,6 @@ async fn ledger_rows(
             }
             rows
         }
-        StkEvent::SoldBack(s) => single(
-            store.member_of_wallet(&s.member.to_string()).await?,
-            &s.member,
-            "sold_back",
-            s.stk_amount,
-            Some(s.quote_amount),
-        ),
         // A tender claim is a sale of its filled part (nothing sold when the window bought none).
         StkEvent::OrderClaimed(c) if c.filled_stk > 0 => single(
             store.member_of_wallet(&c.member.to_string()).await?,
@@ -269,16 +262,6 @@ pub fn event_json(event: &StkEvent) -> (Option<u64>, Value) {
         StkEvent::RevenueDeposited(e) => (
             None,
             json!({"depositor": k(&e.depositor), "amount": e.amount, "vault_balance": e.vault_balance}),
-        ),
-        StkEvent::BuybackWindowOpened(e) => (
-            None,
-            json!({"window_id": e.window_id, "price": e.price, "capacity": e.capacity,
-                   "per_member_cap": e.per_member_cap, "closes_at": e.closes_at}),
-        ),
-        StkEvent::SoldBack(e) => (
-            None,
-            json!({"member": k(&e.member), "window_id": e.window_id, "stk_amount": e.stk_amount,
-                   "quote_amount": e.quote_amount, "price": e.price}),
         ),
         StkEvent::PremiumPurchased(e) => (
             None,

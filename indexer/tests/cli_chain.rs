@@ -310,10 +310,6 @@ async fn operator_commands_end_to_end() {
     env.ok("admin", &["admin", "unpause", "all"]).await;
     assert_eq!(env.status().await["paused"], "none");
 
-    // 1,000 STK in circulation (an epoch paid to a holder), so that the vault backs a floor.
-    env.distribute(&[Keypair::new().pubkey()], 1_000 * STK)
-        .await;
-
     // Revenue into the vault: asks first; "n" sends nothing, --yes sends.
     let admin_quote = get_associated_token_address(&env.admin.pubkey(), &env.quote_mint);
     let sends = env.node.sends().await.len();
@@ -334,28 +330,10 @@ async fn operator_commands_end_to_end() {
     )
     .await;
     assert_eq!(env.status().await["vault"]["balance"], 500 * USDC);
-
-    // A window: 0.25 quote per STK, 100 quote in total, 10 per member.
-    env.ok(
-        "admin",
-        &[
-            "admin",
-            "open-window",
-            "--price",
-            "0.25",
-            "--capacity",
-            "100",
-            "--per-member-cap",
-            "10",
-            "--duration-secs",
-            "3600",
-        ],
-    )
-    .await;
-    let status = env.status().await;
-    assert_eq!(status["window"]["open"], true);
-    assert_eq!(status["window"]["price"], 250_000);
-    assert_eq!(status["window"]["capacity"], 100 * USDC);
+    // 1,000 STK in circulation (epoch 0 paid to a holder, within what its revenue allows), so that the
+    // vault backs a floor.
+    env.distribute(&[Keypair::new().pubkey()], 1_000 * STK)
+        .await;
 
     // The treasury fills from premium sales: the floor is 500 quote behind 1,000 STK, 0.5; the member
     // buys 10 STK at 4x, 2 quote each: 20 quote, a quarter (5, the backing of 10 STK) to the vault.
@@ -501,28 +479,14 @@ async fn member_and_investor_commands_end_to_end() {
     let member_stk = client::stk_ata(&env.member.pubkey());
     let member_quote = get_associated_token_address(&env.member.pubkey(), &env.quote_mint);
 
-    // 400 STK in circulation behind an empty vault: no floor, no premium price; refused before sending.
-    env.distribute(&[Keypair::new().pubkey()], 400 * STK).await;
+    // Nothing in circulation: no floor, no premium price; refused before sending.
     env.fails("member", &["buy-premium", "10", "--yes"], "no floor yet")
         .await;
+    // 200 quote of revenue in epoch 0, then the epoch pays 400 STK (within what the revenue allows:
+    // 200 x 50% at the genesis price 0.01 = 10,000 STK).
     env.ok("admin", &["admin", "deposit-revenue", "200", "--yes"])
         .await;
-    env.ok(
-        "admin",
-        &[
-            "admin",
-            "open-window",
-            "--price",
-            "0.5",
-            "--capacity",
-            "100",
-            "--per-member-cap",
-            "3",
-            "--duration-secs",
-            "3600",
-        ],
-    )
-    .await;
+    env.distribute(&[Keypair::new().pubkey()], 400 * STK).await;
 
     // The floor is 200 quote behind 400 STK, 0.5. Buy 40 STK at 10x0.5 = 5 quote per STK: 200 quote;
     // the member holds 100.
@@ -573,88 +537,44 @@ async fn member_and_investor_commands_end_to_end() {
     let b: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(b["wallet"], env.member.pubkey().to_string());
 
-    // Sell-back: shows the window, the price and the quote first.
-    let out = env.run("member", &["sell-back", "2"], "no\n").await;
-    assert!(!out.ok);
-    assert!(
-        out.stdout.contains("window #1 open until"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("price 0.5 quote per STK"),
-        "{}",
-        out.stdout
-    );
-    assert!(
-        out.stdout.contains("sell 2 STK (you hold 12) for 1 quote"),
-        "{}",
-        out.stdout
-    );
-    assert_eq!(
-        env.token(&member_stk).await,
-        12 * STK,
-        "refused: nothing sold"
-    );
-    // Dry run: simulated, compute units shown, nothing moves.
-    let out = env.ok("member", &["sell-back", "2", "--dry-run"]).await;
+    // Dry run: simulated, compute units shown, nothing moves. The floor is still 0.5 (206 quote behind
+    // 412 STK): 2 STK at 5 quote cost 10, 1 to the vault (its 10% share and the backing of 2 STK), 9
+    // to the treasury.
+    let out = env.ok("member", &["buy-premium", "2", "--dry-run"]).await;
     assert!(
         out.contains("compute units:") && out.contains("simulation: ok"),
         "{out}"
     );
     assert!(out.contains("fee: 5000 lamports"), "{out}");
-    // Balance changes read from the simulated instructions: 2 STK burned, 1 quote paid out.
+    // Balance changes read from the simulated instructions.
     assert!(
-        out.contains(&format!("token {member_stk}: -2000000 (base units)")),
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!("token {member_quote}: +1000000 (base units)")),
+        out.contains(&format!("token {member_quote}: -10000000 (base units)")),
         "{out}"
     );
     let vault = client::vault_address();
     assert!(
-        out.contains(&format!("token {vault}: -1000000 (base units)")),
+        out.contains(&format!("token {vault}: +1000000 (base units)")),
         "{out}"
     );
+    let treasury = client::treasury_address();
     assert!(
-        out.contains(&format!("lamports {}: -", env.member.pubkey())),
-        "the fee and the member account's rent: {out}"
+        out.contains(&format!("token {treasury}: +9000000 (base units)")),
+        "{out}"
     );
     assert_eq!(env.token(&member_stk).await, 12 * STK);
-    let out = env.run("member", &["sell-back", "2"], "y\n").await;
-    assert!(out.ok, "{}", out.stderr);
-    assert_eq!(env.token(&member_stk).await, 10 * STK);
-    assert_eq!(env.token(&member_quote).await, 41 * USDC);
-
-    // The per-member cap is 3 quote: 6 STK more would pay 3, total 4.
+    assert_eq!(env.token(&member_quote).await, 40 * USDC);
+    // A dry run shows the program's error too, and sends nothing; so does a paused flow.
+    env.ok("admin", &["admin", "pause", "sale"]).await;
     env.fails(
         "member",
-        &["sell-back", "6", "--yes"],
-        "StkError::MemberCapExceeded",
+        &["buy-premium", "2", "--dry-run"],
+        "StkError::Paused",
     )
     .await;
-    // A dry run shows the program's error too, and sends nothing.
-    env.fails(
-        "member",
-        &["sell-back", "6", "--dry-run"],
-        "StkError::MemberCapExceeded",
-    )
-    .await;
-    env.fails(
-        "member",
-        &["sell-back", "50", "--yes"],
-        "insufficient funds",
-    )
-    .await;
-
-    // Paused flow.
-    env.ok("admin", &["admin", "pause", "buyback"]).await;
-    env.fails("member", &["sell-back", "1", "--yes"], "StkError::Paused")
+    env.fails("member", &["buy-premium", "2", "--yes"], "StkError::Paused")
         .await;
-    env.ok("admin", &["admin", "unpause", "buyback"]).await;
-    env.ok("member", &["sell-back", "1", "--yes"]).await;
-    assert_eq!(env.token(&member_stk).await, 9 * STK);
+    env.ok("admin", &["admin", "unpause", "sale"]).await;
+    assert_eq!(env.token(&member_quote).await, 40 * USDC);
 
     // Access plans: only the admin sets them, within the bounds.
     let plan_args = |id: &'static str, discount: &'static str| {
@@ -666,7 +586,7 @@ async fn member_and_investor_commands_end_to_end() {
             "--period-days",
             "90",
             "--fiat-price",
-            "10",
+            "2",
             "--discount-bps",
             discount,
         ]
@@ -683,7 +603,7 @@ async fn member_and_investor_commands_end_to_end() {
     );
     let out = env.ok("admin", &plan_args("2", "2000")).await;
     assert!(
-        out.contains("plan 2 (new): 90 days, fiat price 10 quote, 20% off in STK, active"),
+        out.contains("plan 2 (new): 90 days, fiat price 2 quote, 20% off in STK, active"),
         "{out}"
     );
     let mut inactive = plan_args("3", "0").to_vec();
@@ -694,7 +614,7 @@ async fn member_and_investor_commands_end_to_end() {
     assert_eq!(plans["plans"].as_array().unwrap().len(), 2);
     assert_eq!(plans["plans"][0]["id"], 2);
     assert_eq!(plans["plans"][0]["period_secs"], 90 * 86_400);
-    assert_eq!(plans["plans"][0]["fiat_price"], 10 * USDC);
+    assert_eq!(plans["plans"][0]["fiat_price"], 2 * USDC);
     assert_eq!(plans["plans"][1]["active"], false);
 
     // Pay for plan 2: 10 quote less 20% at the floor (vault / supply), shown first, burned.
@@ -703,7 +623,7 @@ async fn member_and_investor_commands_end_to_end() {
     let vault = status["vault"]["balance"].as_u64().unwrap();
     let floor = (u128::from(vault) * u128::from(STK) / u128::from(supply_before)) as u64;
     assert_eq!(plans["floor_price"], floor);
-    let price = stk::economy::access_price_stk(10 * USDC, 2_000, floor).unwrap();
+    let price = stk::economy::access_price_stk(2 * USDC, 2_000, floor).unwrap();
     assert_eq!(plans["plans"][0]["price"], price);
     let shown = format!(
         "price {} STK at the floor {} quote per STK",
@@ -718,16 +638,21 @@ async fn member_and_investor_commands_end_to_end() {
         )
         .await;
     assert!(!out.ok);
-    assert!(out.stdout.contains(&shown), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&shown),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
     assert!(
         out.stdout
-            .contains("plan 2: 90 days of access, fiat price 10 quote, 20% off in STK"),
+            .contains("plan 2: 90 days of access, fiat price 2 quote, 20% off in STK"),
         "{}",
         out.stdout
     );
     assert_eq!(
         env.token(&member_stk).await,
-        9 * STK,
+        12 * STK,
         "declined: nothing paid"
     );
     let out = env
@@ -746,12 +671,12 @@ async fn member_and_investor_commands_end_to_end() {
         )
         .await;
     assert!(out.contains(&shown), "{out}");
-    assert_eq!(env.token(&member_stk).await, 9 * STK - price);
+    assert_eq!(env.token(&member_stk).await, 12 * STK - price);
     assert_eq!(
         env.status().await["stk_supply"].as_u64().unwrap(),
         supply_before - price
     );
-    let held = 9 * STK - price;
+    let held = 12 * STK - price;
     env.fails(
         "member",
         &["pay-access", "--plan", "3", "--reference", "x", "--yes"],
@@ -765,39 +690,27 @@ async fn member_and_investor_commands_end_to_end() {
     )
     .await;
     env.ok("admin", &["admin", "pause", "access"]).await;
-    env.fails(
-        "member",
-        &[
-            "pay-access",
-            "--plan",
-            "2",
-            "--reference",
-            "order-18",
-            "--yes",
-        ],
-        "StkError::Paused",
-    )
-    .await;
-    assert_eq!(env.token(&member_stk).await, held);
-
-    // The window closes: the program refuses by name.
-    let closes = env.status().await["window"]["closes_at"].as_i64().unwrap();
-    env.node
-        .with_chain(async |c| c.set_time(closes + 1).await)
-        .await;
+    // The program refuses by name, with its message.
     let out = env
         .fails(
             "member",
-            &["sell-back", "1", "--yes"],
-            "StkError::WindowClosed",
+            &[
+                "pay-access",
+                "--plan",
+                "2",
+                "--reference",
+                "order-18",
+                "--yes",
+            ],
+            "StkError::Paused",
         )
         .await;
-    assert!(out.stdout.contains("window: closed"), "{}", out.stdout);
     assert!(
-        out.stderr.contains("No buyback window is open"),
+        out.stderr.contains("Function is paused"),
         "the message too: {}",
         out.stderr
     );
+    assert_eq!(env.token(&member_stk).await, held);
 }
 
 /// Pro-rata tender windows from the command line: the admin announces by rule (a price above the rule
@@ -807,28 +720,31 @@ async fn tender_window_commands_end_to_end() {
     use stk::state::{Config, Order, TenderWindow};
     let env = Env::new().await;
     env.init().await;
-    // The member earns 12 STK in the first epoch (the clock moves to its end), then 200 quote of
-    // revenue comes in.
+    // The member earns 12 STK in the first epoch (its revenue, 0.24 quote, allows exactly that at the
+    // genesis price 0.01 and 50%; the clock moves to its end), then 199.76 quote of revenue comes in:
+    // 200 in the vault.
     let member = env.member.pubkey();
+    env.ok("admin", &["admin", "deposit-revenue", "0.24", "--yes"])
+        .await;
     env.distribute(&[member], 12 * STK).await;
-    env.ok("admin", &["admin", "deposit-revenue", "200", "--yes"])
+    env.ok("admin", &["admin", "deposit-revenue", "199.76", "--yes"])
         .await;
     let member_stk = client::stk_ata(&member);
     let member_quote = get_associated_token_address(&member, &env.quote_mint);
     assert_eq!(env.token(&member_stk).await, 12 * STK);
     assert_eq!(env.token(&member_quote).await, 100 * USDC);
 
-    // Nothing came in during the last period: the rule capacity is 0 and the program refuses.
+    // The last period brought 0.24 quote: the rule capacity is 0.24 and the program refuses more.
     env.fails(
         "admin",
-        &["admin", "announce-window"],
-        "StkError::InvalidWindow",
+        &["admin", "announce-window", "--capacity", "0.25"],
+        "StkError::WindowCapacityAboveRule",
     )
     .await;
     env.fails("member", &["place-order", "1", "--yes"], "no tender window")
         .await;
 
-    // Next period: the 200 deposited are the last period's inflow; capacity min(200, 25% x 200) = 50.
+    // Next period: the 199.76 deposited are the last period's inflow; capacity min(199.76, 25% x 200) = 50.
     let config: Config = env
         .node
         .with_chain(async |c| c.anchor(&client::config_address()).await)

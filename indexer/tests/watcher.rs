@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use solana_sdk::signer::Signer;
-use stk::{client, OpenBuybackWindowArgs, SellBackArgs};
+use stk::client;
 use stk_indexer::{
     chain::{ops, Chain},
     local::{STK, USDC},
@@ -116,7 +116,7 @@ async fn watcher_flow(w: World) {
     assert_eq!(w.pipeline.run(0).await.unwrap().0, State::Done);
     let recipients = w.store.epoch_recipients(0).await.unwrap();
 
-    // Revenue into the vault, a buyback window, a member sells back and pays for access.
+    // Revenue into the vault, a tender window, a member sells in it and pays for access.
     let admin = &w.economy.admin;
     let source = w
         .economy
@@ -135,22 +135,28 @@ async fn watcher_flow(w: World) {
         )
         .await
         .unwrap();
+    // A tender window by rule: the deposit is the last period's inflow once the clock reaches the
+    // next period; the window is announced at the rule's price and capacity.
+    let config = ops::config(chain).await.unwrap().unwrap();
+    let next = config.genesis_ts + (config.period_index as i64 + 1) * config.epoch_duration;
+    w.economy.chain.set_time(next).await;
+    let rule = stk_indexer::member_tx::tender_rule(chain).await.unwrap();
+    let window = stk::AnnounceTenderWindowArgs {
+        window_id: rule.window_id,
+        price: rule.price,
+        capacity: rule.capacity,
+        opens_at: next + 60,
+        closes_at: next + 3600,
+    };
     chain
         .send(
-            &[client::open_buyback_window(
-                admin.pubkey(),
-                OpenBuybackWindowArgs {
-                    price: USDC / 2,
-                    capacity: 500 * USDC,
-                    per_member_cap: 100 * USDC,
-                    duration_secs: 86_400,
-                },
-            )],
+            &[client::announce_tender_window(admin.pubkey(), window)],
             &[&**admin],
             &[],
         )
         .await
         .unwrap();
+    w.economy.chain.set_time(window.opens_at).await;
     let (seller_id, seller) = &w.members[3];
     let allocated = recipients
         .iter()
@@ -176,23 +182,25 @@ async fn watcher_flow(w: World) {
         &seller.pubkey(),
         &w.economy.quote_mint,
     );
+    // The seller offers 100 STK; anyone settles after the close; the seller claims.
     let sold = 100 * STK;
-    chain
-        .send(
-            &[client::sell_back(
-                seller.pubkey(),
-                seller_stk,
-                seller_quote,
-                SellBackArgs {
-                    stk_amount: sold,
-                    min_quote_out: 0,
-                },
-            )],
-            &[seller],
-            &[],
-        )
+    let ixs = stk_indexer::member_tx::place_order(chain, seller.pubkey(), window.window_id, sold)
         .await
         .unwrap();
+    chain.send(&ixs, &[seller], &[]).await.unwrap();
+    w.economy.chain.set_time(window.closes_at).await;
+    chain
+        .send(&[client::settle_window(window.window_id)], &[&**admin], &[])
+        .await
+        .unwrap();
+    let claim = stk_indexer::member_tx::claim_order(chain, seller.pubkey(), window.window_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        claim.claim.filled_stk, sold,
+        "the capacity covers the order"
+    );
+    chain.send(&claim.ixs, &[seller], &[]).await.unwrap();
     // Plan 1 (30 days, 10 USDC, 20% off) at the floor: 8 USDC worth of STK, burned.
     let floor = stk_indexer::member_tx::floor_price(chain)
         .await
@@ -208,7 +216,12 @@ async fn watcher_flow(w: World) {
     let spent = pay.price;
     chain.send(&pay.ixs, &[seller], &[]).await.unwrap();
     let quote_received = ops::token_balance(chain, &seller_quote).await.unwrap();
-    assert_eq!(quote_received, 50 * USDC, "100 STK at 0.5 USDC");
+    assert_eq!(quote_received, claim.claim.quote);
+    assert_eq!(
+        quote_received,
+        100 * window.price,
+        "100 STK at the window's price"
+    );
 
     // The watcher stores every program event once.
     let all_events = chain.events(None, 100_000).await.unwrap();
@@ -228,8 +241,10 @@ async fn watcher_flow(w: World) {
         "EpochFinalized",
         "ChunkDistributed",
         "RevenueDeposited",
-        "BuybackWindowOpened",
-        "SoldBack",
+        "TenderWindowAnnounced",
+        "OrderPlaced",
+        "TenderWindowSettled",
+        "OrderClaimed",
         "AccessPaid",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");

@@ -137,7 +137,6 @@ impl Web {
         );
         ops::token_balance(self.chain(), &ata).await.unwrap()
     }
-    /// Fills the vault with `amount` quote and opens a sell-back window.
     /// Revenue into the buyback vault (the admin deposits `amount` quote): the floor.
     pub async fn deposit(&self, amount: u64) {
         let admin = self.w.economy.admin.clone();
@@ -150,27 +149,43 @@ impl Web {
         let ix = client::deposit_revenue(admin.pubkey(), source, amount);
         self.chain().send(&[ix], &[&admin], &[]).await.unwrap();
     }
-    pub async fn open_window(&self, amount: u64, price: u64, per_member_cap: u64) {
-        let admin = self.w.economy.admin.clone();
-        let source = self
-            .w
+    /// A pro-rata tender window by rule, open for orders: 100 USDC of revenue this period, the clock
+    /// moved to the next period (so it is the last period's inflow), the window announced at the
+    /// rule's price and capacity, the clock moved to its opening.
+    pub async fn tender_window(&self) -> stk::AnnounceTenderWindowArgs {
+        self.deposit(100 * USDC).await;
+        let config = ops::config(self.chain()).await.unwrap().unwrap();
+        let next = config.genesis_ts + (config.period_index as i64 + 1) * config.epoch_duration;
+        self.w
             .economy
-            .fund_quote(&admin.pubkey(), amount)
+            .chain
+            .with(async |c| c.set_time(next).await)
+            .await;
+        let rule = stk_indexer::member_tx::tender_rule(self.chain())
             .await
             .unwrap();
-        let ixs = [
-            client::deposit_revenue(admin.pubkey(), source, amount),
-            client::open_buyback_window(
-                admin.pubkey(),
-                stk::OpenBuybackWindowArgs {
-                    price,
-                    capacity: amount,
-                    per_member_cap,
-                    duration_secs: 3600,
-                },
-            ),
-        ];
-        self.chain().send(&ixs, &[&admin], &[]).await.unwrap();
+        let args = stk::AnnounceTenderWindowArgs {
+            window_id: rule.window_id,
+            price: rule.price,
+            capacity: rule.capacity,
+            opens_at: next + 60,
+            closes_at: next + 3600,
+        };
+        let admin = self.w.economy.admin.clone();
+        self.chain()
+            .send(
+                &[client::announce_tender_window(admin.pubkey(), args)],
+                &[&admin],
+                &[],
+            )
+            .await
+            .unwrap();
+        self.w
+            .economy
+            .chain
+            .with(async |c| c.set_time(args.opens_at).await)
+            .await;
+        args
     }
     /// Signs an Actions transaction with `signer` (the fee payer) and sends it through `/v1/tx/send`.
     pub async fn sign_and_relay(&self, b64: &str, signer: &Keypair) -> R {
@@ -407,8 +422,13 @@ async fn economy_wallet_state_and_attestations_come_from_the_chain() {
     assert_eq!(e.body["total_distributed"], config.total_distributed);
     assert_eq!(e.body["total_distributed"], paid);
     assert_eq!(e.body["supply"], paid);
-    assert_eq!(e.body["buyback_price"], config.buyback_price);
-    assert_eq!(e.body["window"]["open"], false);
+    // The buyback rule the next tender window must follow (the very functions the program checks).
+    let rule = stk_indexer::member_tx::tender_rule(s.chain())
+        .await
+        .unwrap();
+    assert_eq!(e.body["buyback_rule_price"], rule.price);
+    assert_eq!(e.body["next_window_capacity"], rule.capacity);
+    assert_eq!(e.body["tender_windows"], config.tender_window_count);
 
     let (_, k) = &s.w.members[0];
     let st = s.get(&format!("/v1/wallets/{}/state", k.pubkey())).await;
@@ -446,7 +466,7 @@ async fn actions_metadata_cors_and_errors() {
     assert_eq!(r.body["rules"][0]["pathPattern"], "/api/actions/**");
     for path in [
         "/actions.json",
-        "/api/actions/sell-back",
+        "/api/actions/place-order",
         "/api/actions/pay-access",
         "/api/actions/buy-premium",
     ] {
@@ -467,26 +487,31 @@ async fn actions_metadata_cors_and_errors() {
         assert_eq!(get.status, StatusCode::OK, "{path}: {}", get.text);
         assert_action_headers(&get);
     }
-    let r = s.get("/api/actions/sell-back").await;
+    let r = s.get("/api/actions/place-order").await;
     assert_eq!(r.body["type"], "action");
     assert!(r.body["icon"]
         .as_str()
         .unwrap()
         .starts_with(&format!("{}/assets/icon.svg", s.base)));
-    assert_eq!(r.body["disabled"], true, "no window is open");
+    assert_eq!(r.body["disabled"], true, "no tender window is open");
     let link = &r.body["links"]["actions"][0];
     assert_eq!(link["type"], "transaction");
     assert!(link["href"].as_str().unwrap().contains("{amount}"));
     assert_eq!(link["parameters"][0]["name"], "amount");
-    // No revenue yet: no floor, so no plan can be paid in STK.
-    let r = s.get("/api/actions/pay-access").await;
-    assert_eq!(r.body["disabled"], true, "{}", r.text);
-    assert!(r.body["description"].as_str().unwrap().contains("No floor"));
+    // Each period's revenue backs epoch 0's STK: there is a floor, and the three plans on chain are
+    // priced at it.
     let plans = s.get("/v1/access/plans").await;
     assert_eq!(plans.status, StatusCode::OK, "{}", plans.text);
-    assert_eq!(plans.body["floor_price"], Value::Null);
+    let floor = stk_indexer::member_tx::floor_price(s.chain())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plans.body["floor_price"], floor);
     assert_eq!(plans.body["plans"].as_array().unwrap().len(), 3);
-    assert_eq!(plans.body["plans"][0]["price"], Value::Null);
+    assert_eq!(
+        plans.body["plans"][0]["price"],
+        stk::economy::access_price_stk(10 * USDC, 2_000, floor).unwrap()
+    );
     // With revenue in the vault the three plans on chain are priced at the floor.
     s.deposit(100 * USDC).await;
     let r = s.get("/api/actions/pay-access").await;
@@ -513,17 +538,17 @@ async fn actions_metadata_cors_and_errors() {
     let account = k.pubkey().to_string();
     let cases: [(&str, Value, StatusCode); 6] = [
         (
-            "/api/actions/sell-back?amount=1",
+            "/api/actions/place-order?amount=1",
             json!({"account": "nope"}),
             StatusCode::BAD_REQUEST,
         ),
         (
-            "/api/actions/sell-back?amount=1",
+            "/api/actions/place-order?amount=1",
             json!({"account": account}),
             StatusCode::BAD_REQUEST,
         ),
         (
-            "/api/actions/sell-back",
+            "/api/actions/place-order",
             json!({"account": account}),
             StatusCode::BAD_REQUEST,
         ),
@@ -567,7 +592,7 @@ async fn actions_metadata_cors_and_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn actions_sell_back_pay_access_buy_premium_on_chain() {
+async fn actions_pay_access_and_buy_premium_on_chain() {
     let s = web(2).await;
     let (_, member) = &s.w.members[0];
     let me = member.pubkey();
@@ -575,47 +600,8 @@ async fn actions_sell_back_pay_access_buy_premium_on_chain() {
     let stk0 = s.stk_of(&me).await;
     assert!(stk0 >= 2 * STK, "member holds {stk0}");
 
-    // Sell back 1 STK at 0.5 quote in an open window.
-    s.open_window(100 * USDC, USDC / 2, 10 * USDC).await;
-    let e = s.get("/v1/economy").await;
-    assert_eq!(e.body["window"]["open"], true);
-    let r = s
-        .req(
-            Method::POST,
-            "/api/actions/sell-back?amount=1&slippage=0.5",
-            &[],
-            Some(account.clone()),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_action_headers(&r);
-    assert_eq!(r.body["type"], "transaction");
-    assert!(r.body["message"].as_str().unwrap().contains("Sell 1 STK"));
-    // Unsigned, it is not relayed.
-    let unsigned = s
-        .req(
-            Method::POST,
-            "/v1/tx/send",
-            &[],
-            Some(json!({"transaction": r.body["transaction"]})),
-        )
-        .await;
-    assert_eq!(
-        unsigned.status,
-        StatusCode::BAD_REQUEST,
-        "{}",
-        unsigned.text
-    );
-    let sent = s
-        .sign_and_relay(r.body["transaction"].as_str().unwrap(), member)
-        .await;
-    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
-    assert!(sent.body["signature"].as_str().unwrap().len() > 60);
-    assert_eq!(s.stk_of(&me).await, stk0 - STK);
-    assert_eq!(s.quote_of(&me).await, USDC / 2);
-    let st = s.get(&format!("/v1/wallets/{me}/state")).await;
-    assert_eq!(st.body["window_remaining_for_me"], 10 * USDC - USDC / 2);
-    assert_eq!(st.body["total_sold_stk"], STK);
+    // Revenue in the vault: the floor the premium sale is priced at.
+    s.deposit(100 * USDC).await;
 
     // Buy 12 STK at 10x the floor with quote of its own; a maximum below the price is refused.
     let investor = Keypair::new();
@@ -638,30 +624,6 @@ async fn actions_sell_back_pay_access_buy_premium_on_chain() {
         e.body["treasury"].as_u64().unwrap(),
     );
     let cost = quote.paid;
-    // The first-come window pays 0.5 per STK, more than the premium price at this floor: no premium
-    // sale while it is open (refused before a transaction is built), then it closes.
-    let r = s
-        .req(
-            Method::POST,
-            "/api/actions/buy-premium?amount=12",
-            &[],
-            Some(json!({"account": inv.to_string()})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    assert!(
-        r.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("no premium sale until it closes"),
-        "{}",
-        r.text
-    );
-    let closes = config.window_closes_at;
-    s.w.economy
-        .chain
-        .with(async |c| c.set_time(closes).await)
-        .await;
     s.w.economy.fund_quote(&inv, cost + 5 * USDC).await.unwrap();
     let investor_account = json!({"account": inv.to_string()});
     let too_low = s
@@ -687,10 +649,28 @@ async fn actions_sell_back_pay_access_buy_premium_on_chain() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_action_headers(&r);
+    assert_eq!(r.body["type"], "transaction");
+    // Unsigned, it is not relayed.
+    let unsigned = s
+        .req(
+            Method::POST,
+            "/v1/tx/send",
+            &[],
+            Some(json!({"transaction": r.body["transaction"]})),
+        )
+        .await;
+    assert_eq!(
+        unsigned.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        unsigned.text
+    );
     let sent = s
         .sign_and_relay(r.body["transaction"].as_str().unwrap(), &investor)
         .await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+    assert!(sent.body["signature"].as_str().unwrap().len() > 60);
     assert_eq!(s.stk_of(&inv).await, 12 * STK);
     assert_eq!(s.quote_of(&inv).await, 5 * USDC);
     // The vault's share went to the vault, the rest to the treasury.
@@ -815,7 +795,7 @@ async fn actions_sell_back_pay_access_buy_premium_on_chain() {
     assert_eq!(ids, [&json!(1), &json!(3)], "only active plans are offered");
     let e = s.get("/v1/economy").await;
     assert_eq!(e.body["total_premium_minted"], 12 * STK);
-    assert_eq!(e.body["total_burned_sell_back"], STK);
+    assert_eq!(e.body["total_burned_sell_back"], 0);
     assert_eq!(e.body["total_burned_access"], price);
 }
 
@@ -1222,26 +1202,58 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
     );
     assert!(problems.contains("contrast p#probe2"), "{problems}");
 
-    // Sell back 1 STK in a window, through the page.
-    s.open_window(100 * USDC, USDC / 2, 10 * USDC).await;
+    // Offer 1 STK in a pro-rata tender window, through the page: none is announced yet, so no order
+    // can be placed; then a window by rule opens, the member orders, anyone settles, the member
+    // claims through the page.
     tab.goto(&format!("{}/#/sell", s.base)).await;
     tab.install_wallet(&wallet).await;
     tab.click("#connect").await;
-    tab.wait("document.querySelector('#sell-amount')").await;
-    // The tender-window panel: no window announced yet, so no order can be placed.
     tab.wait(
-        "document.querySelector('#tender-terms').textContent.includes('No tender window') \
+        "document.querySelector('#tender-terms') \
+         && document.querySelector('#tender-terms').textContent.includes('No tender window') \
          && document.querySelector('#place-order').disabled",
     )
     .await;
-    tab.fill("#sell-amount", "1").await;
-    tab.wait("document.querySelector('form.panel p').textContent.includes('0.5')")
-        .await;
+    let window = s.tender_window().await;
+    tab.js("location.reload();", json!([])).await;
+    tab.install_wallet(&wallet).await;
+    tab.click("#connect").await;
+    tab.wait(
+        "document.querySelector('#tender-terms') \
+         && document.querySelector('#tender-terms').textContent.includes('Tender window #1') \
+         && !document.querySelector('#place-order').disabled",
+    )
+    .await;
+    let text = tab.text().await;
+    assert!(text.contains("Floor"), "{text}");
+    tab.fill("#order-amount", "1").await;
     tab.a11y("sell").await;
-    tab.click("#sell").await;
+    tab.click("#place-order").await;
     tab.wait("document.querySelector('.result')").await;
     assert_eq!(s.stk_of(&me).await, earned - STK);
-    assert_eq!(s.quote_of(&me).await, USDC / 2);
+    s.w.economy
+        .chain
+        .with(async |c| c.set_time(window.closes_at).await)
+        .await;
+    let admin = s.w.economy.admin.clone();
+    s.chain()
+        .send(&[client::settle_window(1)], &[&admin], &[])
+        .await
+        .unwrap();
+    let claim = stk_indexer::member_tx::claim_order(s.chain(), me, 1)
+        .await
+        .unwrap()
+        .claim;
+    // The window's capacity covers the order: filled whole, at the window's price (rounded down).
+    assert_eq!(claim.filled_stk, STK);
+    let sold_quote = claim.quote;
+    assert_eq!(sold_quote, window.price);
+    tab.js("document.querySelector('.result').remove();", json!([]))
+        .await;
+    tab.click("#claim-order").await;
+    tab.wait("document.querySelector('.result')").await;
+    assert_eq!(s.quote_of(&me).await, sold_quote);
+    assert_eq!(s.stk_of(&me).await, earned - STK);
 
     // Pay for plan 1 (10 STK).
     tab.goto(&format!("{}/?reference=order-7#/access", s.base))
@@ -1290,12 +1302,6 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
         .await
         .unwrap()
         .paid;
-    // After the first-come window (0.5 per STK, above the premium price at this floor) closes.
-    let closes = config.window_closes_at;
-    s.w.economy
-        .chain
-        .with(async |c| c.set_time(closes).await)
-        .await;
     s.w.economy.fund_quote(&me, cost).await.unwrap();
     tab.goto(&format!("{}/#/investor", s.base)).await;
     tab.install_wallet(&wallet).await;
@@ -1305,7 +1311,7 @@ async fn browser_member_binds_earns_sells_pays_and_invests() {
     tab.click("#buy").await;
     tab.wait("document.querySelector('.result')").await;
     assert_eq!(s.stk_of(&me).await, earned - STK - price + STK);
-    assert_eq!(s.quote_of(&me).await, USDC / 2);
+    assert_eq!(s.quote_of(&me).await, sold_quote);
 
     // The member's own record now holds what the wallet did on chain.
     stk_indexer::watcher::run_once(&s.w.store, s.chain())

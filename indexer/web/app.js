@@ -20,7 +20,7 @@
       bind: 'Bind the connected wallet', bound_ok: 'Wallet {0} is now bound to {1}.', already_bound: 'The connected wallet is bound to this member.',
       session_none: 'To bind a wallet, open this page from the platform (your session proves who you are).',
       session_for: 'Signed in from the platform as {0} (until {1}).',
-      balance: 'Balance', stk: 'STK', quote: 'Quote', sol: 'SOL', sold_total: 'Sold back (total)', access_total: 'Paid for access (total)',
+      balance: 'Balance', stk: 'STK', quote: 'Quote', sol: 'SOL', access_total: 'Paid for access (total)',
       rewards: 'Rewards per epoch', rewards_none: 'No rewards yet.', chart_rewards: 'Bar chart of STK rewarded per epoch',
       receipts: 'Receipts, explained', epoch_n: 'Epoch {0}', not_scored: 'Epoch {0}: not scored yet ({1} events so far).',
       timeline: 'Activity timeline', more: 'Load more', export_json: 'Export JSON', export_csv: 'Export CSV', exported: 'Exported {0} items.',
@@ -34,9 +34,9 @@
       r_tenure: 'Tenure: {0} epochs.', r_capped: 'After the ceiling: {0} points{1}.', r_ceiling: ' (ceiling reached)',
       r_score: 'Score: {0} points.', r_qualified: 'Qualified: the score is above the minimum.', r_not_qualified: 'Not qualified: the score is below the minimum, so nothing is paid.',
       r_amount: 'Allocation: {0} STK.',
-      sell_title: 'Sell back', window: 'Sell-back window', w_open: 'Open: window #{0}', w_closed: 'No window is open now.', price: 'Price (quote per STK)',
-      closes_at: 'Closes at', capacity_left: 'Capacity left (quote)', my_cap_left: 'Your remaining cap (quote)',
-      amount_stk: 'Amount (STK)', slippage: 'Slippage (%)', quote_preview: 'You receive {0} quote (at least {1}).', sell: 'Sign and sell',
+      sell_title: 'Sell back',
+      amount_stk: 'Amount (STK)',
+      rule_price: 'Buyback price by rule (quote per STK)', rule_capacity: 'Next window buys at most (quote)',
       tender_title: 'Tender window (pro rata)', tender_note: 'Every order of a window is filled at the same ratio, whenever it was sent; after the window is settled, claim: quote for the filled part, the rest of your STK back.',
       place_order: 'Sign and place an order', claim_order: 'Sign and claim',
       sent_ok: 'Done. Transaction {0}.', new_balance: 'Now: {0} STK, {1} quote.',
@@ -48,12 +48,12 @@
       you_allowed: 'Your wallet may buy', yes: 'yes', no: 'no', premium_price: 'Premium price (quote per STK)', floor_price: 'Floor (quote per STK)', vault_share: 'Share of each purchase to the vault', alloc_left: 'Allocation remaining (STK)',
       max_price: 'Maximum price (quote per STK)', buy: 'Sign and buy', buy_preview: 'Costs {0} quote now; you pay at most {1}.',
       economy_title: 'Economy', supply: 'Supply (STK)', max_supply: 'Max supply (STK)', distributed: 'Distributed (STK)', premium_minted: 'Minted at premium (STK)',
-      burned: 'Burned (STK)', burned_sell: 'Burned by sell-backs', burned_access: 'Burned for access', vault: 'Buyback vault (quote)', coverage: 'Vault coverage',
-      treasury: 'Treasury (quote)', buyback_price: 'Buyback price (quote per STK)', per_epoch: 'Distributed per epoch', chart_epochs: 'Bar chart of STK distributed per epoch',
+      burned: 'Burned (STK)', burned_sell: 'Burned by sell-backs', burned_access: 'Burned for access', vault: 'Buyback vault (quote)',
+      treasury: 'Treasury (quote)', per_epoch: 'Distributed per epoch', chart_epochs: 'Bar chart of STK distributed per epoch',
       chart_burned: 'Bar chart of STK burned by sell-backs and for access', burn_split: 'Burned, by cause',
       epochs_title: 'Epochs', e_state: 'State', e_period: 'Period', e_events: 'Events', e_amount: 'Paid (STK)', e_root: 'Root', e_att: 'Attestations', e_log: 'Log',
       log_link: 'log of epoch {0}', att_of: '{0} of {1} (threshold {2})', finalized: 'finalized', details: 'Details',
-      invalid_amount: 'Enter a positive amount with at most 6 decimals.', invalid_slippage: 'Slippage is a percentage from 0 to 50.',
+      invalid_amount: 'Enter a positive amount with at most 6 decimals.',
       sign_rejected: 'The wallet did not sign: {0}',
       reason_UnknownMember: 'unknown member', reason_InactiveMember: 'member inactive', reason_UnknownKind: 'kind not in the rules',
       reason_OutsideEpoch: 'outside the epoch', reason_Backfilled: 'reported too late', reason_FromFuture: 'dated in the future',
@@ -79,7 +79,7 @@
       bind: 'Привязать подключённый кошелёк', bound_ok: 'Кошелёк {0} привязан к {1}.', already_bound: 'Подключённый кошелёк привязан к этому участнику.',
       session_none: 'Чтобы привязать кошелёк, откройте эту страницу с платформы (сессия подтверждает, кто вы).',
       session_for: 'Вход с платформы: {0} (до {1}).',
-      balance: 'Баланс', stk: 'STK', quote: 'Котировочный токен', sol: 'SOL', sold_total: 'Продано обратно (всего)', access_total: 'Оплачено за доступ (всего)',
+      balance: 'Баланс', stk: 'STK', quote: 'Котировочный токен', sol: 'SOL', access_total: 'Оплачено за доступ (всего)',
       rewards: 'Награды по эпохам', rewards_none: 'Наград пока нет.', chart_rewards: 'Столбчатая диаграмма: STK за каждую эпоху',
       receipts: 'Расчёты с пояснениями', epoch_n: 'Эпоха {0}', not_scored: 'Эпоха {0}: ещё не подсчитана (событий: {1}).',
       timeline: 'Лента активности', more: 'Показать ещё', export_json: 'Выгрузить JSON', export_csv: 'Выгрузить CSV', exported: 'Выгружено записей: {0}.',
@@ -93,9 +93,9 @@
       r_tenure: 'Стаж: эпох — {0}.', r_capped: 'После потолка, баллов: {0}{1}.', r_ceiling: ' (потолок достигнут)',
       r_score: 'Итог, баллов: {0}.', r_qualified: 'Порог пройден: итог выше минимума.', r_not_qualified: 'Порог не пройден: итог ниже минимума, выплаты нет.',
       r_amount: 'Начислено: {0} STK.',
-      sell_title: 'Обратный выкуп', window: 'Окно выкупа', w_open: 'Открыто: окно №{0}', w_closed: 'Сейчас окно выкупа закрыто.', price: 'Цена (котировочных за 1 STK)',
-      closes_at: 'Закрывается', capacity_left: 'Осталось в окне (котировочных)', my_cap_left: 'Ваш остаток лимита (котировочных)',
-      amount_stk: 'Количество (STK)', slippage: 'Проскальзывание (%)', quote_preview: 'Вы получите {0} (не меньше {1}).', sell: 'Подписать и продать',
+      sell_title: 'Обратный выкуп',
+      amount_stk: 'Количество (STK)',
+      rule_price: 'Цена выкупа по правилу (котировочных за 1 STK)', rule_capacity: 'Следующее окно купит не больше (котировочных)',
       tender_title: 'Окно заявок (пропорционально)', tender_note: 'Все заявки окна исполняются в одной доле, когда бы они ни были отправлены; после расчёта окна заберите: котировочные за исполненную часть и остаток STK.',
       place_order: 'Подписать и подать заявку', claim_order: 'Подписать и забрать',
       sent_ok: 'Готово. Транзакция {0}.', new_balance: 'Теперь: {0} STK, {1} котировочных.',
@@ -107,12 +107,12 @@
       you_allowed: 'Ваш кошелёк может покупать', yes: 'да', no: 'нет', premium_price: 'Цена с премией (котировочных за 1 STK)', floor_price: 'Обеспечение фонда (котировочных за 1 STK)', vault_share: 'Доля каждой покупки в фонд выкупа', alloc_left: 'Остаток для инвесторов (STK)',
       max_price: 'Максимальная цена (котировочных за 1 STK)', buy: 'Подписать и купить', buy_preview: 'Сейчас стоит {0}; вы заплатите не больше {1}.',
       economy_title: 'Экономика', supply: 'В обращении (STK)', max_supply: 'Максимальный выпуск (STK)', distributed: 'Распределено (STK)', premium_minted: 'Выпущено с премией (STK)',
-      burned: 'Сожжено (STK)', burned_sell: 'Сожжено при выкупе', burned_access: 'Сожжено за доступ', vault: 'Хранилище выкупа (котировочных)', coverage: 'Покрытие хранилищем',
-      treasury: 'Казна (котировочных)', buyback_price: 'Цена выкупа (котировочных за 1 STK)', per_epoch: 'Распределено по эпохам', chart_epochs: 'Столбчатая диаграмма: STK, распределённые за каждую эпоху',
+      burned: 'Сожжено (STK)', burned_sell: 'Сожжено при выкупе', burned_access: 'Сожжено за доступ', vault: 'Хранилище выкупа (котировочных)',
+      treasury: 'Казна (котировочных)', per_epoch: 'Распределено по эпохам', chart_epochs: 'Столбчатая диаграмма: STK, распределённые за каждую эпоху',
       chart_burned: 'Столбчатая диаграмма: STK, сожжённые при выкупе и за доступ', burn_split: 'Сожжено, по причинам',
       epochs_title: 'Эпохи', e_state: 'Состояние', e_period: 'Период', e_events: 'События', e_amount: 'Выплачено (STK)', e_root: 'Корень', e_att: 'Подтверждения', e_log: 'Журнал',
       log_link: 'журнал эпохи {0}', att_of: '{0} из {1} (порог {2})', finalized: 'завершена', details: 'Подробности',
-      invalid_amount: 'Введите положительное число, не более 6 знаков после запятой.', invalid_slippage: 'Проскальзывание — процент от 0 до 50.',
+      invalid_amount: 'Введите положительное число, не более 6 знаков после запятой.',
       sign_rejected: 'Кошелёк не подписал: {0}',
       reason_UnknownMember: 'неизвестный участник', reason_InactiveMember: 'участник неактивен', reason_UnknownKind: 'вид не предусмотрен правилами',
       reason_OutsideEpoch: 'вне эпохи', reason_Backfilled: 'сообщено слишком поздно', reason_FromFuture: 'дата в будущем',
@@ -506,7 +506,7 @@
         const e = state.economy || await economy();
         out.push(el('h2', { text: t('balance') }), cards([
           [t('stk'), stk(ws.stk)], [t('quote'), units(ws.quote, e.quote_decimals)], [t('sol'), units(ws.lamports, 9)],
-          [t('sold_total'), stk(ws.total_sold_stk)], [t('access_total'), stk(ws.total_access_paid)],
+          [t('access_total'), stk(ws.total_access_paid)],
         ]));
       } catch (e) { out.push(el('p', { class: 'hint', text: e.code === 'no_cluster' ? t('no_cluster') : t('failed', e.message) })); }
     }
@@ -578,41 +578,18 @@
   };
 
   PAGE.sell = async () => {
+    // The buyback is a pro-rata tender window announced by rule: the floor, the most the next window
+    // may pay and buy with, then the open window's terms (as its Action describes them).
     const e = await economy();
     const q = (v) => units(v, e.quote_decimals);
-    const out = [el('h2', { text: t('window') })];
-    out.push(el('p', { text: e.window.open ? t('w_open', e.window.id) : t('w_closed') }));
-    const pairs = [[t('price'), q(e.buyback_price)]];
-    if (e.window.open) pairs.push([t('closes_at'), date(e.window.closes_at)], [t('capacity_left'), q(e.window.remaining)]);
-    let ws = null;
+    const out = [];
+    const pairs = [[t('floor_price'), q(e.floor_price)], [t('rule_price'), q(e.buyback_rule_price)], [t('rule_capacity'), q(e.next_window_capacity)]];
     if (address()) {
-      ws = await walletState(address());
+      const ws = await walletState(address());
       pairs.push([t('stk'), stk(ws.stk)]);
-      if (ws.window_remaining_for_me !== null) pairs.push([t('my_cap_left'), q(ws.window_remaining_for_me)]);
     }
     out.push(cards(pairs));
     if (!address()) { out.push(needWallet()); return out; }
-    const amount = el('input', { type: 'text', inputmode: 'decimal', value: '1', maxlength: 24, autocomplete: 'off' });
-    const slip = el('input', { type: 'text', inputmode: 'decimal', value: '1', maxlength: 6, autocomplete: 'off' });
-    const preview = el('p', { 'aria-live': 'polite' });
-    const result = el('div', { 'aria-live': 'polite' });
-    const update = () => {
-      const a = parseUnits(amount.value, 6); const s = parseUnits(slip.value, 2);
-      if (!a || a <= 0n) { preview.textContent = t('invalid_amount'); return null; }
-      if (s === null || s > 5000n) { preview.textContent = t('invalid_slippage'); return null; }
-      const quote = a * BigInt(e.buyback_price) / 1000000n;
-      const min = quote * (10000n - s) / 10000n;
-      preview.textContent = t('quote_preview', q(quote.toString()), q(min.toString()));
-      return { a, s };
-    };
-    amount.addEventListener('input', update); slip.addEventListener('input', update); update();
-    const b = el('button', { type: 'submit', class: 'primary', id: 'sell', text: t('sell'), disabled: !e.window.open });
-    const form = el('form', { class: 'panel', onsubmit: (ev) => {
-      ev.preventDefault();
-      const v = update(); if (!v) return;
-      runTx(b, result, () => post('/api/actions/sell-back?amount=' + enc(amount.value.trim().replace(',', '.')) + '&slippage=' + enc(slip.value.trim().replace(',', '.')), { account: address() }));
-    } }, el('div', { class: 'row' }, field('sell-amount', t('amount_stk'), amount), field('sell-slippage', t('slippage'), slip), b), preview, result);
-    out.push(form);
     // Pro-rata tender window: the window's terms as the Action describes them, an order, a claim.
     const tw = await api('/api/actions/place-order');
     const tAmount = el('input', { type: 'text', inputmode: 'decimal', value: '1', maxlength: 24, autocomplete: 'off' });
@@ -708,8 +685,8 @@
       out.push(cards([
         [t('supply'), stk(e.supply)], [t('max_supply'), stk(e.max_supply)], [t('distributed'), stk(e.total_distributed)],
         [t('premium_minted'), stk(e.total_premium_minted)], [t('burned'), stk(e.total_burned_sell_back + e.total_burned_access)],
-        [t('vault'), q(e.vault)], [t('coverage'), e.vault_coverage_bps === null ? '—' : (e.vault_coverage_bps / 100).toLocaleString(locale(), { maximumFractionDigits: 2 }) + ' %'],
-        [t('treasury'), q(e.treasury)], [t('floor_price'), q(e.floor_price)], [t('buyback_price'), q(e.buyback_price)], [t('premium_price'), q(e.premium_price)],
+        [t('vault'), q(e.vault)],
+        [t('treasury'), q(e.treasury)], [t('floor_price'), q(e.floor_price)], [t('rule_price'), q(e.buyback_rule_price)], [t('premium_price'), q(e.premium_price)],
       ]));
       out.push(el('h2', { text: t('burn_split') }), barChart(t('chart_burned'), [
         { label: t('burned_sell'), values: [e.total_burned_sell_back] }, { label: t('burned_access'), values: [e.total_burned_access] },

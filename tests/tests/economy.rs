@@ -51,8 +51,8 @@ async fn the_economy_holds_its_invariants() {
     assert!(o.premium_to_vault > 0 && o.premium_to_vault < o.premium_quote_in);
     assert_eq!(o.treasury_balance, o.premium_quote_in - o.premium_to_vault);
     assert!(o.premium_floor_kept);
-    // Sellers were paid at most the first-come window's price (the tender window's price is not above
-    // it), rounded in favour of the vault.
+    // Sellers were paid at most the tender window's price for what was filled, rounded in favour of
+    // the vault.
     assert!(o.quote_paid_out <= demo::quote_for(o.total_burned_sell_back, o.buyback_price));
 
     // Per unit of raw activity: steady > bursty > farmer.

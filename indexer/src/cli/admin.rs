@@ -6,7 +6,7 @@ use solana_sdk::{instruction::AccountMeta, pubkey::Pubkey};
 use stk::{
     client,
     constants::{PAUSE_ACCESS, PAUSE_ALL, PAUSE_BUYBACK, PAUSE_EMISSION, PAUSE_SALE, STK_DECIMALS},
-    InitializeArgs, Limits, OpenBuybackWindowArgs,
+    InitializeArgs, Limits,
 };
 
 use super::cluster::{fmt_amount, parse_amount, Session};
@@ -172,20 +172,6 @@ pub enum AdminAction {
         /// Source token account (default: the signer's associated account of the quote mint).
         #[arg(long)]
         source: Option<Pubkey>,
-    },
-    /// Open a buyback window.
-    OpenWindow {
-        /// Price in quote tokens per whole STK (decimals allowed).
-        #[arg(long)]
-        price: String,
-        /// Quote tokens the window pays out in total (at most the vault balance).
-        #[arg(long)]
-        capacity: String,
-        /// Quote tokens one member may receive in this window.
-        #[arg(long)]
-        per_member_cap: String,
-        #[arg(long)]
-        duration_secs: i64,
     },
     /// Announce the next pro-rata tender window, by rule: price at most the floor less the published
     /// spread, capacity at most the last period's vault inflow and a share of the vault (defaults:
@@ -390,29 +376,6 @@ pub(super) async fn run(s: &Session, action: AdminAction) -> anyhow::Result<()> 
             }
             let ix = client::deposit_revenue(me()?, source, units);
             s.execute("deposit revenue", &[ix], &summary, true).await?;
-        }
-        AdminAction::OpenWindow {
-            price,
-            capacity,
-            per_member_cap,
-            duration_secs,
-        } => {
-            let config = s.config().await?;
-            let decimals = s.mint_decimals(&config.quote_mint).await?;
-            let args = OpenBuybackWindowArgs {
-                price: parse_amount(&price, decimals)?,
-                capacity: parse_amount(&capacity, decimals)?,
-                per_member_cap: parse_amount(&per_member_cap, decimals)?,
-                duration_secs,
-            };
-            let vault = s.token_balance(&config.vault).await?;
-            let summary = vec![
-                format!("price {} quote per STK, pays out at most {} quote, {} quote per member, for {duration_secs} s", fmt_amount(args.price, decimals), fmt_amount(args.capacity, decimals), fmt_amount(args.per_member_cap, decimals)),
-                format!("vault holds {} quote", fmt_amount(vault, decimals)),
-            ];
-            let ix = client::open_buyback_window(me()?, args);
-            s.execute("open buyback window", &[ix], &summary, false)
-                .await?;
         }
         AdminAction::AnnounceWindow {
             price,

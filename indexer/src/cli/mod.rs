@@ -145,18 +145,6 @@ pub enum Command {
         #[command(flatten)]
         cluster: ClusterArgs,
     },
-    /// Sell STK back to the vault in the open window (shows window, price and quote first).
-    SellBack {
-        /// STK to sell (decimals allowed).
-        amount: String,
-        /// Accepted shortfall from the quote, in percent (sets min_quote_out).
-        #[arg(long, default_value = "0")]
-        slippage: String,
-        #[command(flatten)]
-        cluster: ClusterArgs,
-        #[command(flatten)]
-        tx: TxArgs,
-    },
     /// Offer STK in a pro-rata tender window (escrowed until your claim; every order of the window
     /// is filled at the same ratio, whenever it was sent).
     PlaceOrder {
@@ -269,15 +257,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let session = cluster::Session::open_read_only(&cluster)?;
             wallet_cmds::balance(&session, wallet, json).await
-        }
-        Command::SellBack {
-            amount,
-            slippage,
-            cluster,
-            tx,
-        } => {
-            wallet_cmds::sell_back(&cluster::Session::open(&cluster, &tx)?, &amount, &slippage)
-                .await
         }
         Command::PlaceOrder {
             amount,

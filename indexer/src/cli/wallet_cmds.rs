@@ -1,23 +1,14 @@
-//! Member and investor commands on any cluster: `balance`, `sell-back`, `buy-premium`, `pay-access`
+//! Member and investor commands on any cluster: `balance`, the tender orders, `buy-premium`, `pay-access`
 //! (see `cluster.rs` for the flags).
 use anchor_spl::associated_token::get_associated_token_address;
 use anyhow::{anyhow, bail, Context};
 use serde_json::json;
 use solana_sdk::pubkey::Pubkey;
-use stk::{client, constants::STK_DECIMALS, math::sell_back_quote, SellBackArgs};
+use stk::{client, constants::STK_DECIMALS};
 
 use super::cluster::{fmt_amount, parse_amount, parse_percent_bps, Session};
-use crate::chain::Chain;
 
-fn create_ata(
-    payer: &Pubkey,
-    owner: &Pubkey,
-    mint: &Pubkey,
-) -> solana_sdk::instruction::Instruction {
-    crate::member_tx::create_ata(payer, owner, mint)
-}
-
-/// `balance [WALLET]`: SOL, STK and quote of a wallet, and its sell-back state.
+/// `balance [WALLET]`: SOL, STK and quote of a wallet, and what it paid for access.
 pub(super) async fn balance(
     s: &Session,
     wallet: Option<Pubkey>,
@@ -70,77 +61,6 @@ pub(super) async fn balance(
             fmt_amount(access, STK_DECIMALS)
         );
     }
-    Ok(())
-}
-
-/// `sell-back AMOUNT [--slippage PCT]`: shows the window, the price and the quote, then sells.
-pub(super) async fn sell_back(s: &Session, amount: &str, slippage: &str) -> anyhow::Result<()> {
-    let me = s.signer()?;
-    let config = s.config().await?;
-    let decimals = s.mint_decimals(&config.quote_mint).await?;
-    let stk_amount = parse_amount(amount, STK_DECIMALS)?;
-    let bps = parse_percent_bps(slippage)?;
-    let quote =
-        sell_back_quote(stk_amount, config.buyback_price).map_err(|e| anyhow!("quote: {e}"))?;
-    // Accept down to quote × (1 − slippage), rounded down.
-    let min_quote_out = crate::member_tx::less_slippage(quote, bps);
-    let now = s
-        .chain
-        .unix_time()
-        .await
-        .context("reading the cluster clock")?;
-    let open = config.window_id > 0 && now < config.window_closes_at;
-    let member_stk = client::stk_ata(&me);
-    let member_quote = get_associated_token_address(&me, &config.quote_mint);
-    let held = s.token_balance(&member_stk).await?;
-    let q = |v: u64| fmt_amount(v, decimals);
-    let mut summary = vec![if open {
-        format!(
-            "window #{} open until {} ({} s left): paid {} of {} quote, {} quote per member",
-            config.window_id,
-            config.window_closes_at,
-            config.window_closes_at - now,
-            q(config.window_used),
-            q(config.window_capacity),
-            q(config.window_member_cap)
-        )
-    } else {
-        format!(
-            "window: closed (last #{}); the program will refuse",
-            config.window_id
-        )
-    }];
-    summary.push(format!("price {} quote per STK", q(config.buyback_price)));
-    summary.push(format!(
-        "sell {} STK (you hold {}) for {} quote; at least {} with {slippage}% slippage",
-        fmt_amount(stk_amount, STK_DECIMALS),
-        fmt_amount(held, STK_DECIMALS),
-        q(quote),
-        q(min_quote_out)
-    ));
-    summary.push(format!(
-        "expected: {member_stk} -{stk_amount} STK units (burned), {member_quote} +{quote} quote units"
-    ));
-    if held < stk_amount {
-        bail!(
-            "insufficient funds: {me} holds {} STK, cannot sell {}",
-            fmt_amount(held, STK_DECIMALS),
-            fmt_amount(stk_amount, STK_DECIMALS)
-        );
-    }
-    let ixs = vec![
-        create_ata(&me, &me, &config.quote_mint),
-        client::sell_back(
-            me,
-            member_stk,
-            member_quote,
-            SellBackArgs {
-                stk_amount,
-                min_quote_out,
-            },
-        ),
-    ];
-    s.execute("sell back", &ixs, &summary, true).await?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Solana Actions: `GET /actions.json` and, under `/api/actions/`, `sell-back`, `place-order` and
+//! Solana Actions: `GET /actions.json` and, under `/api/actions/`, `place-order` and
 //! `claim-order` (pro-rata tender windows), `pay-access` and `buy-premium`. `GET` answers the action's metadata, `POST {"account"}` a base64 v0 transaction
 //! (built with the program crate's builders, paid by `account`, unsigned) and a message; `OPTIONS`
 //! is the CORS preflight. Every answer carries `Access-Control-Allow-Origin: *`, `X-Action-Version`
@@ -32,10 +32,6 @@ const MAX_PARAM_CHARS: usize = 80;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/actions.json", get(actions_json).options(preflight))
-        .route(
-            "/api/actions/sell-back",
-            get(sell_back_get).post(sell_back_post).options(preflight),
-        )
         .route(
             "/api/actions/place-order",
             get(place_order_get)
@@ -153,42 +149,6 @@ struct LinkedAction {
 
 fn param(kind: &str, name: &str, label: &str, required: bool) -> Value {
     json!({ "type": kind, "name": name, "label": label, "required": required })
-}
-
-async fn sell_back_get(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<ActionGet>, ApiError> {
-    let c = st.cluster_or_503()?;
-    let e = member_tx::economy(&c.chain).await?;
-    let q = |v| fmt_amount(v, e.quote_decimals);
-    let description = if e.window.open {
-        format!(
-            "Sell STK back to the vault at {} quote per STK. Window #{} closes at unix {}; {} quote left in it, {} per member.",
-            q(e.buyback_price), e.window.id, e.window.closes_at, q(e.window.remaining), q(e.window.member_cap)
-        )
-    } else {
-        "No sell-back window is open now.".to_owned()
-    };
-    Ok(Json(ActionGet {
-        kind: "action",
-        icon: format!("{}/assets/icon.svg", origin(&headers)),
-        title: "SysTok: sell STK back".into(),
-        description,
-        label: "Sell back".into(),
-        disabled: (!e.window.open).then_some(true),
-        links: Links {
-            actions: vec![LinkedAction {
-                kind: "transaction",
-                label: "Sell back".into(),
-                href: "/api/actions/sell-back?amount={amount}&slippage={slippage}".into(),
-                parameters: vec![
-                    param("number", "amount", "STK to sell", true),
-                    param("number", "slippage", "Slippage, % (default 1)", false),
-                ],
-            }],
-        },
-    }))
 }
 
 async fn pay_access_get(
@@ -360,36 +320,6 @@ async fn transaction(
     let tx = unsigned_v0(payer, ixs, blockhash)?;
     let bytes = bincode::serialize(&tx).map_err(|_| ApiError::internal())?;
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
-}
-
-async fn sell_back_post(
-    State(st): State<AppState>,
-    Query(q): Query<AmountQuery>,
-    JsonBody(body): JsonBody<PostBody>,
-) -> Result<Json<ActionPost>, ApiError> {
-    let account = parse_wallet(&body.account)?;
-    let amount = stk_amount(&q)?;
-    let slippage = slippage_bps(&q)?;
-    let c = st.cluster_or_503()?;
-    let e = member_tx::economy(&c.chain).await?;
-    if !e.window.open {
-        return Err(ApiError::bad_request(
-            "window_closed",
-            "no sell-back window is open",
-        ));
-    }
-    let s = member_tx::sell_back(&c.chain, account, amount, slippage).await?;
-    let transaction = transaction(&st, &account, &s.ixs).await?;
-    Ok(Json(ActionPost {
-        kind: "transaction",
-        transaction,
-        message: format!(
-            "Sell {} STK for {} quote (at least {}).",
-            fmt_amount(amount, STK_DECIMALS),
-            fmt_amount(s.quote, e.quote_decimals),
-            fmt_amount(s.min_quote_out, e.quote_decimals)
-        ),
-    }))
 }
 
 #[derive(Deserialize, Default)]

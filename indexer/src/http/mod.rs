@@ -168,7 +168,7 @@ impl utoipa::Modify for SecurityAddon {
         crate::records::ManifestIn, records::Ack, discourse::WebhookAnswer,
         crate::discourse::Outcome, crate::discourse::Status, web::WebSession, crate::member_tx::PlanList,
         web::SendTx, web::Sent, web::Attestations, web::ChainEpoch, web::OracleApproval,
-        crate::member_tx::Economy, crate::member_tx::Window, crate::member_tx::WalletState,
+        crate::member_tx::Economy, crate::member_tx::WalletState,
         crate::member_tx::Plan)),
     modifiers(&SecurityAddon),
 )]

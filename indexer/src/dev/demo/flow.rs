@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use ed25519_dalek::Signer as _;
 use serde_json::json;
 use solana_sdk::{pubkey::Pubkey, signature::Keypair, signer::Signer};
-use stk::{client, OpenBuybackWindowArgs, SellBackArgs};
+use stk::client;
 use tokio_util::sync::CancellationToken;
 
 use super::activity::{activity, Member, Rng};
@@ -294,9 +294,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
         ));
     }
 
-    // The market: revenue into the vault, a buyback window, sellers, an investor, an access payment.
-    say("• subscription revenue funds the buyback vault; a window opens; members sell back");
-    let price = 100_000; // 0.10 USDC per STK
+    // The market: revenue into the vault, a tender window by rule, sellers, an investor, an access
+    // payment.
+    say("• subscription revenue funds the buyback vault; a tender window by rule; members offer STK");
     let platform = Keypair::new();
     economy
         .chain
@@ -312,62 +312,16 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
         )
         .await?;
     let admin = economy.admin.clone();
-    chain
-        .send(
-            &[client::open_buyback_window(
-                admin.pubkey(),
-                OpenBuybackWindowArgs {
-                    price,
-                    capacity: 15_000 * USDC,
-                    per_member_cap: 100 * USDC,
-                    duration_secs: 7 * 86_400,
-                },
-            )],
-            &[&admin],
-            &[],
-        )
-        .await?;
-    let mut sellers = 0;
-    for m in members.iter().step_by(7) {
-        let stk_account = client::stk_ata(&m.wallet.pubkey());
-        let balance = ops::token_balance(chain.as_ref(), &stk_account).await?;
-        if balance < 10 * STK {
-            continue;
-        }
-        economy
-            .chain
-            .airdrop(&m.wallet.pubkey(), 100_000_000)
-            .await?;
-        let quote_account = economy.fund_quote(&m.wallet.pubkey(), 0).await?;
-        let sell = (balance / 2).min(900 * STK);
-        let min_out = super::quote_for(sell, price);
-        chain
-            .send(
-                &[client::sell_back(
-                    m.wallet.pubkey(),
-                    stk_account,
-                    quote_account,
-                    SellBackArgs {
-                        stk_amount: sell,
-                        min_quote_out: min_out,
-                    },
-                )],
-                &[&m.wallet],
-                &[],
-            )
-            .await?;
-        sellers += 1;
-    }
     // A pro-rata tender window by rule: once the clock reaches the next revenue period, the revenue
-    // above is the last period's inflow; the admin announces the window ahead at the rule's price
-    // (here not above the first-come price) and capacity; members order, anyone settles, each claims.
+    // above is the last period's inflow; the admin announces the window ahead at the rule's price and
+    // capacity; members order (arrival order does not matter), anyone settles, each claims.
     let config = ops::config(chain.as_ref()).await?.context("config")?;
     let next = config.genesis_ts + (config.period_index as i64 + 1) * config.epoch_duration;
     economy.chain.with(async |c| c.set_time(next).await).await;
     let rule = crate::member_tx::tender_rule(chain.as_ref()).await?;
     let window = stk::AnnounceTenderWindowArgs {
         window_id: rule.window_id,
-        price: rule.price.min(price),
+        price: rule.price,
         capacity: rule.capacity,
         opens_at: next + 60,
         closes_at: next + 86_400,
@@ -384,7 +338,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
         .with(async |c| c.set_time(window.opens_at).await)
         .await;
     let mut orders = Vec::new();
-    for m in members.iter().skip(3).step_by(7) {
+    for m in members.iter().step_by(5) {
         let balance =
             ops::token_balance(chain.as_ref(), &client::stk_ata(&m.wallet.pubkey())).await?;
         if balance < 10 * STK {
@@ -425,7 +379,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
         fmt_units(window.capacity),
         orders.len()
     ));
-    say(&format!("• {sellers} members sold STK back; an investor buys at the premium; a member pays for access"));
+    say("• an investor buys at the premium; a member pays for access");
     // The premium sale is priced at 10x the floor; a share goes to the vault, so the floor holds.
     let investor = Keypair::new();
     economy
@@ -491,8 +445,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     outcome.vault_balance = ops::token_balance(chain.as_ref(), &client::vault_address()).await?;
     outcome.treasury_balance =
         ops::token_balance(chain.as_ref(), &client::treasury_address()).await?;
-    outcome.buyback_price = config.buyback_price;
-    outcome.sellers = sellers;
+    outcome.buyback_price = window.price;
+    outcome.sellers = outcome.tender_orders;
     outcome.elapsed_secs = started.elapsed().as_secs_f64();
 
     server.shutdown().await?;

@@ -113,6 +113,7 @@ pub struct DemoOutcome {
     pub quote_paid_out: u64,
     pub vault_balance: u64,
     pub treasury_balance: u64,
+    /// The tender window's price (quote base units per STK) and how many members sold in it.
     pub buyback_price: u64,
     pub sellers: usize,
     /// Orders placed (and claimed) in the demo's tender window.

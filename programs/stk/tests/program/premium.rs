@@ -12,10 +12,7 @@ use stk::{
     BuyPremiumArgs,
 };
 
-use crate::{
-    harness::*,
-    vault::env_with_holders,
-};
+use crate::{harness::*, vault::env_with_holders};
 
 /// The investor's STK and quote accounts (created on first use).
 async fn investor_accounts(env: &mut Env, investor: &Keypair) -> (Pubkey, Pubkey) {
