@@ -17,7 +17,7 @@ use stk::{
     client,
     constants::MAX_CHUNK_RECIPIENTS,
     merkle::{Allocation, EpochTree},
-    AttestEpochArgs, DistributeArgs,
+    DistributeArgs,
 };
 use stk_indexer::chain::rpc_server::RpcServer;
 use stk_localnet::LocalChain;
@@ -177,15 +177,7 @@ impl Env {
                 if c.now().await < end {
                     c.set_time(end).await;
                 }
-                let args = AttestEpochArgs {
-                    epoch: tree.epoch,
-                    root: tree.root(),
-                    total_amount: tree.total,
-                    chunk_count: tree.chunk_count(),
-                    recipient_count: tree.recipient_count,
-                    activity_digest: [7; 32],
-                    rules_hash: [9; 32],
-                };
+                let args = client::attest_args(&tree, [7; 32], [9; 32]);
                 let current = &config.oracles[..config.oracle_count as usize];
                 for o in self
                     .oracles

@@ -152,6 +152,24 @@ pub fn set_investor(admin: Pubkey, wallet: Pubkey, allowed: bool) -> Instruction
     )
 }
 
+/// The attestation of `tree`'s root: its epoch, root, total and shape, with the epoch's activity digest
+/// and rules hash.
+pub fn attest_args(
+    tree: &crate::merkle::EpochTree,
+    activity_digest: [u8; 32],
+    rules_hash: [u8; 32],
+) -> AttestEpochArgs {
+    AttestEpochArgs {
+        epoch: tree.epoch,
+        root: tree.root(),
+        total_amount: tree.total,
+        chunk_count: tree.chunk_count(),
+        recipient_count: tree.recipient_count,
+        activity_digest,
+        rules_hash,
+    }
+}
+
 pub fn attest_epoch(oracle: Pubkey, args: AttestEpochArgs) -> Instruction {
     build(
         acc::AttestEpoch {

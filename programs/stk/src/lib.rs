@@ -2,8 +2,9 @@
 //!
 //! The program owns the STK mint through the `["emission_authority"]` PDA. Community oracles attest each
 //! epoch's reward root (k of n identical attestations); finalized roots are paid chunk by chunk, at most
-//! once, under a per-epoch cap, a windowed rate limit and `max_supply`. A buyback vault funded with
-//! subscription revenue buys STK back (burned) at a set price; investors buy new STK at a multiple of the
+//! once, under a per-epoch cap, a windowed rate limit, `max_supply` and the emission its epoch's revenue
+//! allows. A buyback vault funded with subscription revenue buys STK back (burned) in pro-rata tender
+//! windows at a price and capacity set by rule; investors buy new STK at a multiple of the
 //! floor (vault / floating STK), a share of each purchase going to the vault so the floor never falls and
 //! the rest to the treasury; members pay for access plans in STK (the plan's fiat price less its
 //! discount, converted at the floor, burned).

@@ -33,8 +33,8 @@ use stk::{
     economy::{access_price_stk, buyback_price, emission_cap, window_capacity, Fill},
     merkle::{Allocation, EpochTree},
     state::{Config, Epoch, Plan},
-    AnnounceTenderWindowArgs, AttestEpochArgs, BuyPremiumArgs, DistributeArgs, InitializeArgs,
-    Limits, PayAccessArgs, PlaceOrderArgs, SetPlanArgs,
+    AnnounceTenderWindowArgs, BuyPremiumArgs, DistributeArgs, InitializeArgs, Limits,
+    PayAccessArgs, PlaceOrderArgs, SetPlanArgs,
 };
 use stk_localnet::{BanksClientError, ComputeBudgetInstruction, LocalChain};
 
@@ -761,15 +761,7 @@ impl World {
                     self.tree_for(n)
                 };
                 let n = tree.epoch;
-                let mut args = AttestEpochArgs {
-                    epoch: n,
-                    root: tree.root(),
-                    total_amount: tree.total,
-                    chunk_count: tree.chunk_count(),
-                    recipient_count: tree.recipient_count,
-                    activity_digest: [7; 32],
-                    rules_hash: [9; 32],
-                };
+                let mut args = client::attest_args(&tree, [7; 32], [9; 32]);
                 match self.rng.below(20) {
                     0 => args.rules_hash = [self.rng.below(255) as u8; 32],
                     1 => args.total_amount = *self.rng.pick(&[0, 1, CAP + 1, u64::MAX]),

@@ -8,7 +8,6 @@ use stk::{
     economy::{access_price_stk, Backing},
     error::StkError,
     events::{AccessPaid, PlanSet},
-    merkle::{Allocation, EpochTree},
     state::{Member, Plan},
     PayAccessArgs, SetPlanArgs,
 };
@@ -24,39 +23,14 @@ struct Holder {
     stk: Pubkey,
 }
 
-/// Three members holding 10,000 STK each (paid through a real epoch) and `vault` quote deposited.
+/// Three members holding 10,000 STK each (paid through a real epoch) and `vault` quote deposited
+/// (epoch 0's revenue, 30,000 STK at 0.01 USDC and 50% = 600 USDC, included when `vault` covers it).
 async fn setup(vault: u64) -> (Env, Vec<Holder>) {
-    let mut env = Env::new().await;
-    let members = env.members(3).await;
-    let t = EpochTree::build(
-        0,
-        members
-            .iter()
-            .map(|m| Allocation {
-                token_account: m.1,
-                amount: 10_000 * STK,
-            })
-            .collect(),
-        MAX_CHUNK_RECIPIENTS,
-    )
-    .unwrap();
-    // Epoch 0's revenue (the emission rule: 30,000 STK at 0.01 USDC and 50% = 600 USDC) is part of
-    // `vault` when `vault` covers it.
-    let funded = env.fund_epoch(0, t.total).await;
-    let vault = vault.saturating_sub(funded);
-    env.finalize(&t).await;
-    env.distribute_chunk(&t, 0).await.unwrap();
-    let mut holders = Vec::new();
-    for (wallet, stk) in members {
-        env.airdrop(&wallet.pubkey(), 1_000_000_000).await;
-        holders.push(Holder { wallet, stk });
-    }
-    if vault > 0 {
-        let platform = Keypair::new();
-        let source = env.fund_quote(&platform.pubkey(), vault).await;
-        let ix = client::deposit_revenue(platform.pubkey(), source, vault);
-        env.send(&[ix], &[&platform]).await.unwrap();
-    }
+    let (env, members) = crate::vault::env_with_members(3, 10_000 * STK, vault).await;
+    let holders = members
+        .into_iter()
+        .map(|(wallet, stk)| Holder { wallet, stk })
+        .collect();
     (env, holders)
 }
 

@@ -1,5 +1,6 @@
 //! The buyback vault's revenue deposits (tender windows: `tender.rs`; the premium sale and treasury
 //! moves: `premium.rs`; access payments: `access.rs`; the emission rule: `inflow.rs`).
+use anchor_lang::prelude::Pubkey;
 use solana_sdk::{signature::Keypair, signer::Signer};
 use stk::{
     client,
@@ -10,9 +11,14 @@ use stk::{
 
 use crate::harness::*;
 
-/// An env whose `n` members hold `amount` STK each (paid through a real epoch) and whose vault holds
-/// `vault` quote (or epoch 0's revenue when that is more).
-pub(crate) async fn env_with_holders(n: usize, amount: u64, vault: u64) -> Env {
+/// An env whose `n` members hold `amount` STK each (paid through a real epoch; each wallet has SOL),
+/// and whose vault holds `vault` quote (or epoch 0's revenue when that is more). Returns the members'
+/// (wallet, STK account).
+pub(crate) async fn env_with_members(
+    n: usize,
+    amount: u64,
+    vault: u64,
+) -> (Env, Vec<(Keypair, Pubkey)>) {
     let mut env = Env::new().await;
     let members = env.members(n).await;
     let t = EpochTree::build(
@@ -32,13 +38,21 @@ pub(crate) async fn env_with_holders(n: usize, amount: u64, vault: u64) -> Env {
     let vault = vault.saturating_sub(funded);
     env.finalize(&t).await;
     env.distribute_chunk(&t, 0).await.unwrap();
+    for (wallet, _) in &members {
+        env.airdrop(&wallet.pubkey(), 1_000_000_000).await;
+    }
     if vault > 0 {
         let platform = Keypair::new();
         let source = env.fund_quote(&platform.pubkey(), vault).await;
         let ix = client::deposit_revenue(platform.pubkey(), source, vault);
         env.send(&[ix], &[&platform]).await.unwrap();
     }
-    env
+    (env, members)
+}
+
+/// [`env_with_members`] when the members' keys are not needed.
+pub(crate) async fn env_with_holders(n: usize, amount: u64, vault: u64) -> Env {
+    env_with_members(n, amount, vault).await.0
 }
 
 #[tokio::test]
