@@ -514,12 +514,10 @@ impl World {
             self.note(format!("clock +{secs}s"));
             return self.check_prefunded().await;
         }
-        if roll < 9 && self.config().await.period_inflow > 0 {
-            // To the start of the next revenue period: a tender window's capacity is the last
-            // period's inflow.
+        if roll < 9 {
             let c = self.config().await;
             let now = self.chain.now().await;
-            // Or into the last tender window's order time, or past its close.
+            // Into the last tender window's order time, or past its close.
             let last: Option<stk::state::TenderWindow> = self
                 .chain
                 .anchor(&client::window_address(c.tender_window_count))
@@ -539,16 +537,20 @@ impl World {
                 self.note(format!("clock to {to} (tender window)"));
                 return self.check_prefunded().await;
             }
-            let period = c.period_at(now).unwrap_or(0) as i64;
-            let next = c.genesis_ts + (period + 1) * c.epoch_duration;
-            self.chain.set_time(next).await;
-            *self
-                .report
-                .other_steps
-                .entry("clock to next period")
-                .or_default() += 1;
-            self.note(format!("clock to {next} (next period)"));
-            return self.check_prefunded().await;
+            if c.period_inflow > 0 {
+                // To the start of the next revenue period: a tender window's capacity is the last
+                // period's inflow.
+                let period = c.period_at(now).unwrap_or(0) as i64;
+                let next = c.genesis_ts + (period + 1) * c.epoch_duration;
+                self.chain.set_time(next).await;
+                *self
+                    .report
+                    .other_steps
+                    .entry("clock to next period")
+                    .or_default() += 1;
+                self.note(format!("clock to {next} (next period)"));
+                return self.check_prefunded().await;
+            }
         }
         if roll < 13 {
             self.prefund_future_address().await;
