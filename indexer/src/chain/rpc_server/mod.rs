@@ -33,6 +33,7 @@
 
 mod methods;
 mod params;
+mod transactions;
 
 use std::{
     collections::HashMap,
