@@ -274,8 +274,6 @@ impl Store {
         })
     }
 
-    /// Moves an epoch from `from` to `to` (pipeline steps after `scored`);
-    /// [`StoreError::WrongState`] when it is not in `from` any more.
     /// Lowers a frozen (not yet scored) epoch's budget to `cap` when it is above: the emission the
     /// chain allows the epoch (its period's vault inflow). A budget at or below `cap`, or an epoch in
     /// any other state, is left as it is. Returns the epoch's budget afterwards.
@@ -292,17 +290,14 @@ impl Store {
         .execute(p)
         .await?
         .rows_affected());
-        let budget: Option<i64> = read_pool!(self, p => sqlx::query_scalar(
-            "SELECT budget FROM epochs WHERE epoch = $1",
-        )
-        .bind(ep)
-        .fetch_optional(p)
-        .await?);
-        let budget =
-            budget.ok_or_else(|| StoreError::Corrupt(format!("epoch {epoch} has no row")))?;
-        to_u64(budget, "budget")
+        self.epoch(epoch)
+            .await?
+            .map(|row| row.budget)
+            .ok_or_else(|| StoreError::Corrupt(format!("epoch {epoch} has no row")))
     }
 
+    /// Moves an epoch from `from` to `to` (pipeline steps after `scored`);
+    /// [`StoreError::WrongState`] when it is not in `from` any more.
     pub async fn advance_epoch(
         &self,
         epoch: u64,
