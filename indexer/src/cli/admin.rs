@@ -541,7 +541,7 @@ pub(super) async fn run(s: &Session, action: AdminAction) -> anyhow::Result<()> 
             let ix = client::set_plan(me()?, args);
             s.execute("set plan", &[ix], &summary, false).await?;
         }
-        AdminAction::Plans { json } => plans(s, json).await?,
+        AdminAction::Plans { json } => super::status::plans(s, json).await?,
         AdminAction::Status { json } => super::status::status(s, json).await?,
     }
     Ok(())
@@ -589,35 +589,4 @@ pub(super) fn flows_text(mask: u8) -> String {
     } else {
         names.join(", ")
     }
-}
-
-async fn plans(s: &Session, as_json: bool) -> anyhow::Result<()> {
-    let list = crate::member_tx::plans(s.chain.as_ref())
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
-    if as_json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
-        return Ok(());
-    }
-    let q = |v: u64| fmt_amount(v, list.quote_decimals);
-    match list.floor_price {
-        Some(f) => println!("floor {} quote per STK", q(f)),
-        None => println!("no floor yet (nothing floats or the vault is empty)"),
-    }
-    if list.plans.is_empty() {
-        println!("no plans (admin: `stk-indexer admin set-plan --id 1 --period-days 30 --fiat-price 10 --discount-bps 2000`)");
-    }
-    for p in &list.plans {
-        println!(
-            "plan {}: {} days, fiat {} quote, {}% off, {} STK{}",
-            p.id,
-            p.days,
-            q(p.fiat_price),
-            fmt_amount(u64::from(p.discount_bps), 2),
-            p.price
-                .map_or_else(|| "-".into(), |v| fmt_amount(v, STK_DECIMALS)),
-            if p.active { "" } else { " (inactive)" }
-        );
-    }
-    Ok(())
 }

@@ -1,5 +1,6 @@
-//! `stk-indexer admin status`: the program's state on a cluster (needs no keypair), pretty or JSON.
-use anyhow::Context;
+//! `stk-indexer admin status` and `admin plans`: the program's state on a cluster (need no keypair),
+//! pretty or JSON.
+use anyhow::{anyhow, Context};
 use serde_json::json;
 use solana_sdk::pubkey::Pubkey;
 use stk::constants::STK_DECIMALS;
@@ -256,6 +257,38 @@ pub(super) async fn status(s: &Session, as_json: bool) -> anyhow::Result<()> {
             );
         }
         None => println!("tender window    none announced yet"),
+    }
+    Ok(())
+}
+
+/// `admin plans`: the access plans on chain and their STK prices at the floor.
+pub(super) async fn plans(s: &Session, as_json: bool) -> anyhow::Result<()> {
+    let list = crate::member_tx::plans(s.chain.as_ref())
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let q = |v: u64| fmt_amount(v, list.quote_decimals);
+    match list.floor_price {
+        Some(f) => println!("floor {} quote per STK", q(f)),
+        None => println!("no floor yet (nothing floats or the vault is empty)"),
+    }
+    if list.plans.is_empty() {
+        println!("no plans (admin: `stk-indexer admin set-plan --id 1 --period-days 30 --fiat-price 10 --discount-bps 2000`)");
+    }
+    for p in &list.plans {
+        println!(
+            "plan {}: {} days, fiat {} quote, {}% off, {} STK{}",
+            p.id,
+            p.days,
+            q(p.fiat_price),
+            fmt_amount(u64::from(p.discount_bps), 2),
+            p.price
+                .map_or_else(|| "-".into(), |v| fmt_amount(v, STK_DECIMALS)),
+            if p.active { "" } else { " (inactive)" }
+        );
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use stk::constants::STK_DECIMALS;
 
 use super::error::ApiError;
 use super::extract::JsonBody;
-use super::web::parse_wallet;
+use super::views::parse_wallet;
 use super::AppState;
 use crate::chain::Chain;
 use crate::member_tx::{self, fmt_amount, parse_amount, unsigned_v0};

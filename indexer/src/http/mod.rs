@@ -34,6 +34,7 @@ mod members;
 mod ops;
 mod records;
 mod serve;
+mod views;
 mod wallets;
 pub mod web;
 pub mod wire;
@@ -155,7 +156,7 @@ impl utoipa::Modify for SecurityAddon {
           epochs::get_epoch_log, members::get_timeline, records::post_confirmation,
           records::post_vouch, records::put_subscription, records::post_manifest, discourse::post_webhook, ops::healthz,
           ops::readyz, ops::metrics, web::create_session, web::get_session,
-          web::session_challenge, web::session_bind, web::economy, web::wallet_state, web::plans,
+          web::session_challenge, web::session_bind, views::economy, views::wallet_state, views::plans,
           web::send_tx, web::attestations),
     components(schemas(ErrorBody, crate::ingest::ActivityBatch, crate::ingest::EventIn,
         crate::ingest::BatchResponse, crate::ingest::ItemResult, crate::ingest::ItemStatus,

@@ -22,17 +22,17 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
-use solana_sdk::pubkey::Pubkey;
 use solana_sdk::transaction::VersionedTransaction;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{scope, Authorized, JsonBody};
 use super::members::member_not_found;
+use super::views;
 use super::wire::{BindWallet, Challenge, ChallengeQuery, MemberView};
 use super::AppState;
 use crate::chain::rpc::RpcChain;
-use crate::member_tx::{self, TxError};
-use crate::{ingest, limits, wallet};
+use crate::member_tx::TxError;
+use crate::{ingest, wallet};
 
 /// How long a member session lives.
 pub const SESSION_TTL_SECS: i64 = 15 * 60;
@@ -160,9 +160,9 @@ pub fn router() -> Router<AppState> {
 /// The public reads of the pages (rate-limited per client address by the caller).
 pub fn public_router() -> Router<AppState> {
     Router::new()
-        .route("/v1/economy", get(economy))
-        .route("/v1/wallets/{wallet}/state", get(wallet_state))
-        .route("/v1/access/plans", get(plans))
+        .route("/v1/economy", get(views::economy))
+        .route("/v1/wallets/{wallet}/state", get(views::wallet_state))
+        .route("/v1/access/plans", get(views::plans))
         .route("/v1/tx/send", post(send_tx))
         .route("/v1/epochs/{n}/attestations", get(attestations))
 }
@@ -390,61 +390,6 @@ pub(super) async fn session_bind(
     )
     .await?;
     Ok(Json(m.into()))
-}
-
-/// The economy as the program's accounts state it.
-#[utoipa::path(get, path = "/v1/economy", tag = "web",
-    responses((status = 200, body = member_tx::Economy),
-        (status = 503, description = "no_cluster, not_initialized", body = ErrorBody),
-        (status = 502, description = "cluster_unavailable", body = ErrorBody),
-        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody)))]
-pub(super) async fn economy(
-    State(st): State<AppState>,
-) -> Result<Json<member_tx::Economy>, ApiError> {
-    let c = st.cluster_or_503()?;
-    Ok(Json(member_tx::economy(&c.chain).await?))
-}
-
-pub(super) fn parse_wallet(w: &str) -> Result<Pubkey, ApiError> {
-    if w.len() > limits::MAX_WALLET_CHARS {
-        return Err(ApiError::bad_request(
-            "invalid_wallet",
-            "not a wallet address",
-        ));
-    }
-    w.parse()
-        .map_err(|_| ApiError::bad_request("invalid_wallet", "not a wallet address"))
-}
-
-/// A wallet's balances and standing with the program.
-#[utoipa::path(get, path = "/v1/wallets/{wallet}/state", tag = "web",
-    params(("wallet" = String, Path)),
-    responses((status = 200, body = member_tx::WalletState),
-        (status = 400, description = "invalid_wallet", body = ErrorBody),
-        (status = 503, description = "no_cluster, not_initialized", body = ErrorBody),
-        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody)))]
-pub(super) async fn wallet_state(
-    State(st): State<AppState>,
-    Path(w): Path<String>,
-) -> Result<Json<member_tx::WalletState>, ApiError> {
-    let wallet = parse_wallet(&w)?;
-    let c = st.cluster_or_503()?;
-    Ok(Json(member_tx::wallet_state(&c.chain, wallet).await?))
-}
-
-/// The active access plans as the chain holds them, priced in STK at the current floor.
-#[utoipa::path(get, path = "/v1/access/plans", tag = "web",
-    responses((status = 200, body = member_tx::PlanList),
-        (status = 503, description = "no_cluster, not_initialized", body = ErrorBody),
-        (status = 502, description = "cluster_unavailable", body = ErrorBody),
-        (status = 429, description = "rate_limited (Retry-After)", body = ErrorBody)))]
-pub(super) async fn plans(
-    State(st): State<AppState>,
-) -> Result<Json<member_tx::PlanList>, ApiError> {
-    let c = st.cluster_or_503()?;
-    let mut list = member_tx::plans(&c.chain).await?;
-    list.plans.retain(|p| p.active);
-    Ok(Json(list))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -22,8 +22,7 @@ use solana_sdk::{
 };
 
 use super::{
-    params::{self, parse},
-    transactions::{MAX_BASE64_SIZE, PACKET_DATA_SIZE},
+    params::{self, parse, MAX_BASE64_SIZE, PACKET_DATA_SIZE},
     Inner, RpcFailure, RpcResult, VALID_BLOCKS,
 };
 use crate::chain::local::fee_of;
