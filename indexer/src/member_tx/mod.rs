@@ -259,12 +259,23 @@ pub struct TenderRule {
 }
 
 pub async fn tender_rule(chain: &dyn Chain) -> Result<TenderRule, TxError> {
-    let mut config = config(chain).await?;
+    let config = config(chain).await?;
     let now = chain.unix_time().await?;
-    let invalid = |e: anchor_lang::error::Error| TxError::Invalid(e.to_string());
-    config.roll_period(now).map_err(invalid)?;
     let vault = ops::token_balance(chain, &config.vault).await?;
     let supply = ops::mint_supply(chain, &config.stk_mint).await?;
+    tender_rule_at(&config, now, vault, supply)
+}
+
+/// [`tender_rule`] from state already read: the config, the clock, the vault's balance and the supply.
+pub fn tender_rule_at(
+    config: &Config,
+    now: i64,
+    vault: u64,
+    supply: u64,
+) -> Result<TenderRule, TxError> {
+    let mut config = config.clone();
+    let invalid = |e: anchor_lang::error::Error| TxError::Invalid(e.to_string());
+    config.roll_period(now).map_err(invalid)?;
     let backing = config.backing(vault, supply).map_err(invalid)?;
     let floor_price = backing.floor_price().ok_or_else(|| {
         TxError::Invalid("no floor yet: nothing floats or the vault is empty".into())

@@ -5,7 +5,7 @@ use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
 use stk::{client, constants::STK_DECIMALS, math::premium_price};
 
-use super::{config, tender_rule, TxError};
+use super::{config, tender_rule_at, TxError};
 use crate::chain::{ops, Chain};
 
 /// The economy as the program's accounts state it.
@@ -71,7 +71,7 @@ pub async fn economy(chain: &dyn Chain) -> Result<Economy, TxError> {
         .ok()
         .and_then(|b| b.floor_price())
         .unwrap_or(0);
-    let rule = tender_rule(chain).await.ok();
+    let rule = tender_rule_at(&c, now, balances[0], supply).ok();
     Ok(Economy {
         stk_mint: c.stk_mint.to_string(),
         quote_mint: c.quote_mint.to_string(),
